@@ -1,0 +1,101 @@
+"""File I/O that fails loudly and never leaves a half-written file behind.
+
+Writers go through a temporary file in the destination folder and ``os.replace``, so a
+crash or Ctrl-C leaves either the old file or the new one. Readers raise
+``DataError`` naming the file when it is missing or cannot be decoded.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import cv2
+import numpy as np
+from PIL import Image
+
+
+class DataError(RuntimeError):
+    """A dataset file or folder is missing, unreadable or holds values it must not."""
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it is renamed onto ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: str | os.PathLike, data: Any) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def write_png(path: str | os.PathLike, array: np.ndarray, rgb: bool = True) -> None:
+    """Write an 8- or 16-bit PNG. 3/4-channel arrays are taken as RGB(A) unless ``rgb=False``."""
+    if rgb and array.ndim == 3:
+        code = cv2.COLOR_RGB2BGR if array.shape[2] == 3 else cv2.COLOR_RGBA2BGRA
+        array = cv2.cvtColor(array, code)
+    with atomic_path(path, ".png") as tmp:
+        if not cv2.imwrite(str(tmp), array):
+            raise DataError(f"could not write PNG {path}")
+
+
+def write_palette_png(path: str | os.PathLike, indices: np.ndarray, palette: np.ndarray) -> None:
+    """Write an 8-bit palette ('P' mode) PNG, the format of GTA5 label files."""
+    image = Image.fromarray(indices.astype(np.uint8), mode="P")
+    image.putpalette(palette.astype(np.uint8).reshape(-1).tolist())
+    with atomic_path(path, ".png") as tmp:
+        image.save(tmp, format="PNG")
+
+
+def read_rgb(path: str | os.PathLike) -> np.ndarray:
+    """Read a colour image as (H, W, 3) RGB uint8."""
+    if not os.path.isfile(path):
+        raise DataError(f"image file not found: {path}")
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise DataError(f"cannot decode image {path}: the file is corrupt or not an image")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def read_label_indices(path: str | os.PathLike) -> np.ndarray:
+    """Read a single-channel label PNG (grayscale or palette) as its raw indices.
+
+    PIL keeps palette indices; OpenCV would expand a palette image to colours, which
+    silently turns GTA5 label ids into garbage.
+    """
+    if not os.path.isfile(path):
+        raise DataError(f"label file not found: {path}")
+    try:
+        with Image.open(path) as image:
+            if image.mode not in ("L", "P", "I;16", "I"):
+                raise DataError(
+                    f"label file {path} has PNG mode {image.mode!r}; expected a single-channel "
+                    "('L'), palette ('P') or 16-bit image of class ids"
+                )
+            return np.asarray(image)
+    except (OSError, SyntaxError) as exc:
+        raise DataError(f"cannot decode label file {path}: {exc}") from exc
+
+
+def read_unchanged(path: str | os.PathLike) -> np.ndarray:
+    """Read an image with its bit depth and channels as stored (BGR order for colour)."""
+    if not os.path.isfile(path):
+        raise DataError(f"file not found: {path}")
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise DataError(f"cannot decode image {path}: the file is corrupt or not an image")
+    return image
