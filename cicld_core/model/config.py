@@ -1,0 +1,107 @@
+"""The model's shape, as one typed record: what a checkpoint stores to rebuild the model."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from ..labels import NUM_TRAIN_CLASSES
+
+# ImageNet statistics on 0..1 RGB, the convention of every pretrained backbone.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class ModelConfig:
+    """Every architectural choice of a CICLD model.
+
+    ``backbone`` is ``"cnn"`` (the built-in compact CNN, shaped by ``cnn_widths`` and
+    ``cnn_depths``) or ``"timm:<name>"`` (e.g. ``timm:resnet101``, needs timm installed;
+    ``backbone_weights`` is a local file, nothing is downloaded). ``latent_stride`` is the
+    stride of the last stage and of the latent z0 (8, 16 or 32).
+    """
+
+    num_classes: int = NUM_TRAIN_CLASSES
+    backbone: str = "cnn"
+    backbone_weights: str | None = None
+    cnn_widths: tuple[int, ...] = (16, 32, 64, 128)
+    cnn_depths: tuple[int, ...] = (1, 1, 2, 1)
+    latent_stride: int = 16
+    latent_channels: int = 32
+    decoder_channels: int = 32
+    skip_channels: int = 16
+    inter_coder: bool = True
+    unet_channels: tuple[int, ...] = (48, 96)
+    unet_layers_per_block: int = 1
+    conditioning: bool = True
+    mask_hidden_channels: int = 48
+    discriminator_channels: tuple[int, ...] = (48, 96)
+    discriminator_hidden: int = 1024
+    num_domains: int = 3
+    num_train_timesteps: int = 1000
+    beta_schedule: str = "linear"
+    norm_groups: int = 8
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+
+    def __post_init__(self) -> None:
+        for name in ("cnn_widths", "cnn_depths", "unet_channels", "discriminator_channels", "mean", "std"):
+            setattr(self, name, tuple(getattr(self, name)))
+        problems = []
+        if self.num_classes < 2:
+            problems.append(f"num_classes must be at least 2, got {self.num_classes}")
+        if not (self.backbone == "cnn" or self.backbone.startswith("timm:")):
+            problems.append(f"backbone must be 'cnn' or 'timm:<model name>', got {self.backbone!r}")
+        if self.backbone == "cnn" and (len(self.cnn_widths) != 4 or len(self.cnn_depths) != 4):
+            problems.append("cnn_widths and cnn_depths need four entries, one per stage")
+        if self.latent_stride not in (8, 16, 32):
+            problems.append(f"latent_stride must be 8, 16 or 32, got {self.latent_stride}")
+        if self.num_domains not in (2, 3):
+            problems.append(f"num_domains must be 2 (source/target) or 3 (source/mixed/target), got {self.num_domains}")
+        if len(self.unet_channels) < 1 or len(self.discriminator_channels) < 1:
+            problems.append("unet_channels and discriminator_channels need at least one entry")
+        grouped = [self.latent_channels, self.decoder_channels, self.skip_channels, self.mask_hidden_channels,
+                   *self.unet_channels, *self.discriminator_channels]
+        if any(c % self.norm_groups for c in grouped):
+            problems.append(f"every latent, decoder, skip, mask, UNet and discriminator width must be a multiple "
+                            f"of norm_groups={self.norm_groups}")
+        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
+            problems.append("mean and std need three values each, std positive")
+        if problems:
+            raise ValueError("invalid model config: " + "; ".join(problems))
+
+    @property
+    def size_multiple(self) -> int:
+        """Input height and width are padded to a multiple of this (undone at the output)."""
+        return self.latent_stride * 2 ** (len(self.unet_channels) - 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown model config keys {unknown}; known keys: {sorted(known)}")
+        return cls(**values)
+
+
+# Named presets: the CPU demo model, and a Cityscapes-size model for GPUs.
+PRESETS: dict[str, ModelConfig] = {
+    "demo": ModelConfig(),
+    "cityscapes": ModelConfig(
+        cnn_widths=(64, 128, 320, 512), cnn_depths=(2, 3, 6, 2), latent_channels=256, decoder_channels=256,
+        skip_channels=64, unet_channels=(256, 384, 512), unet_layers_per_block=2, mask_hidden_channels=256,
+        discriminator_channels=(256, 384), norm_groups=32,
+    ),
+}
+
+
+def preset(name: str, **overrides: Any) -> ModelConfig:
+    if name not in PRESETS:
+        raise ValueError(f"unknown model preset {name!r}; presets: {sorted(PRESETS)}")
+    return ModelConfig.from_dict(PRESETS[name].to_dict() | overrides)
+
+
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "ModelConfig", "PRESETS", "preset"]

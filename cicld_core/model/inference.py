@@ -1,0 +1,164 @@
+"""Few-step latent-diffusion inference (DESIGN.md section 2, "Inference").
+
+1. E(x) -> z0 and skips. 2. First pass y0 = argmax f_cls(D(z0, skips)); c = f_mask(y0).
+3. Noise z0 to t_start = strength * T (SDEdit-style). 4. K sampler steps with
+eps_theta(., t, c). 5. argmax f_cls(D(z0_hat, skips)). K = 0 is the plain E -> D path.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
+
+if TYPE_CHECKING:
+    from .cicld import CICLD
+
+SAMPLERS = {
+    # eta = 0 DDIM on "trailing" timesteps, so K = 1 starts from the last timestep.
+    "ddim": lambda config: DDIMScheduler.from_config(config, timestep_spacing="trailing", clip_sample=False,
+                                                      set_alpha_to_one=True),
+    "dpmsolver": lambda config: DPMSolverMultistepScheduler.from_config(
+        config, timestep_spacing="trailing", algorithm_type="dpmsolver++", solver_order=2, lower_order_final=True),
+}
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@dataclass
+class Segmentation:
+    train_ids: torch.Tensor  # (B, H, W) uint8 at the input resolution
+    confidence: torch.Tensor | None = None  # (B, H, W) max class probability (mean over noise samples)
+    uncertainty: torch.Tensor | None = None  # (B, H, W) share of noise samples that disagree with the result
+    logits: torch.Tensor | None = None  # (B, K, H, W) float32, averaged over noise samples
+
+
+def parse_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
+    if dtype is None:
+        return torch.float32
+    if isinstance(dtype, torch.dtype):
+        if dtype not in DTYPES.values():
+            raise ValueError(f"dtype must be one of {list(DTYPES)}, got {dtype}")
+        return dtype
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {list(DTYPES)}, got {dtype!r}")
+    return DTYPES[dtype]
+
+
+def check_images(images: torch.Tensor, num_channels: int = 3) -> torch.Tensor:
+    """A normalised (B, 3, H, W) float batch, or a single (3, H, W) image."""
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"images must be a torch.Tensor, got {type(images).__name__}; "
+                        "use cicld_core.model.images_to_tensor() for uint8 arrays")
+    if images.dim() == 3:
+        images = images[None]
+    if images.dim() != 4 or images.shape[1] != num_channels:
+        raise ValueError(f"images must be (B, {num_channels}, H, W) or ({num_channels}, H, W), "
+                         f"got shape {tuple(images.shape)}")
+    if not images.dtype.is_floating_point:
+        raise ValueError(f"images must be normalised floats, got {images.dtype}; "
+                         "use cicld_core.model.images_to_tensor() to convert uint8 images")
+    if images.shape[0] == 0 or min(images.shape[-2:]) < 8:
+        raise ValueError(f"images must hold at least one image of 8x8 pixels or more, got shape {tuple(images.shape)}")
+    return images
+
+
+def images_to_tensor(images: np.ndarray | list[np.ndarray], mean: tuple[float, ...], std: tuple[float, ...],
+                     device: torch.device | str = "cpu") -> torch.Tensor:
+    """RGB uint8 images, (H, W, 3) or (B, H, W, 3) or a list of same-size (H, W, 3), -> a normalised batch."""
+    array = np.stack(images) if isinstance(images, (list, tuple)) else np.asarray(images)
+    if array.ndim == 3:
+        array = array[None]
+    if array.ndim != 4 or array.shape[-1] != 3 or array.dtype != np.uint8:
+        raise ValueError(f"expected RGB uint8 images (H, W, 3), got {array.dtype} of shape {array.shape}")
+    batch = torch.from_numpy(np.ascontiguousarray(array)).to(device).permute(0, 3, 1, 2).float().div_(255)
+    mean_t = torch.tensor(mean, device=batch.device).view(1, 3, 1, 1)
+    std_t = torch.tensor(std, device=batch.device).view(1, 3, 1, 1)
+    return (batch - mean_t) / std_t
+
+
+def pad_to_multiple(images: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Pad bottom and right by replication so H and W are multiples of ``multiple``."""
+    height, width = images.shape[-2:]
+    pad_h, pad_w = -height % multiple, -width % multiple
+    return F.pad(images, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else images
+
+
+def denoising_schedule(model: "CICLD", sampler: str, steps: int, strength: float):
+    """A fresh sampler and its last ``steps`` timesteps of a ``steps / strength`` schedule:
+    the start timestep is about strength * T."""
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")
+    scheduler = SAMPLERS[sampler](model.noise_schedule.config)
+    total = max(steps, round(steps / strength))
+    scheduler.set_timesteps(total)
+    if hasattr(scheduler, "set_begin_index"):
+        scheduler.set_begin_index(total - steps)
+    return scheduler, scheduler.timesteps[total - steps:]
+
+
+def autocast(device: torch.device, dtype: torch.dtype):
+    if dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def segment(model: "CICLD", images: torch.Tensor, steps: int = 2, strength: float = 0.5, seed: int | None = None,
+            num_samples: int = 1, dtype: str | torch.dtype | None = None, sampler: str = "ddim",
+            with_confidence: bool = False, return_logits: bool = False) -> Segmentation:
+    """Segment a normalised (B, 3, H, W) batch with ``steps`` denoising steps.
+
+    ``strength`` in (0, 1] sets how far the first-pass latent is noised (1: pure noise).
+    ``num_samples`` > 1 draws several noise samples per image, averages their class
+    probabilities, and reports per-pixel disagreement as ``uncertainty``. A fixed ``seed``
+    makes the result deterministic on CPU.
+    """
+    if not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"steps must be a whole number >= 0, got {steps!r}")
+    if not 0 < strength <= 1:
+        raise ValueError(f"strength must be in (0, 1], got {strength!r}")
+    if num_samples < 1:
+        raise ValueError(f"num_samples must be at least 1, got {num_samples!r}")
+    images = check_images(images)
+    dtype = parse_dtype(dtype)
+    device = images.device
+    batch, _, height, width = images.shape
+    samples = num_samples if steps > 0 else 1
+    padded = pad_to_multiple(images, model.config.size_multiple)
+    with autocast(device, dtype):
+        encoded = model.encode(padded)
+        logits = model.decode(encoded.z0, encoded.skips)
+        if steps > 0:
+            tokens = model.mask_encoder(logits.argmax(1)) if model.config.conditioning else None
+            repeat = (lambda x: x.repeat_interleave(samples, 0)) if samples > 1 else (lambda x: x)
+            z0, skips = repeat(encoded.z0), tuple(repeat(s) for s in encoded.skips)
+            tokens = repeat(tokens) if tokens is not None else None
+            generator = torch.Generator(device=device).manual_seed(seed) if seed is not None else None
+            noise = torch.randn(z0.shape, generator=generator, device=device, dtype=torch.float32).to(z0.dtype)
+            scheduler, timesteps = denoising_schedule(model, sampler, steps, strength)
+            latent = scheduler.add_noise(z0, noise, timesteps[:1].to(device).expand(z0.shape[0]))
+            for t in timesteps:
+                eps_hat = model.denoiser(latent, t.to(device), tokens)
+                latent = scheduler.step(eps_hat, t, latent).prev_sample.to(z0.dtype)
+            logits = model.decode(latent, skips)
+    # channels-last makes the upsampling and the per-pixel argmax several times faster on CPU
+    logits = logits.float().contiguous(memory_format=torch.channels_last)
+    logits = F.interpolate(logits, size=padded.shape[-2:], mode="bilinear", align_corners=False)
+    logits = logits[..., :height, :width]
+    if samples == 1:
+        result = Segmentation(train_ids=logits.argmax(1).to(torch.uint8))
+        if with_confidence:
+            result.confidence = logits.softmax(1).amax(1)
+        if return_logits:
+            result.logits = logits
+        return result
+    logits = logits.view(batch, samples, *logits.shape[1:])
+    probs = logits.softmax(2).mean(1)
+    train_ids = probs.argmax(1)
+    disagreement = (logits.argmax(2) != train_ids[:, None]).float().mean(1)
+    return Segmentation(train_ids=train_ids.to(torch.uint8), uncertainty=disagreement,
+                        confidence=probs.amax(1) if with_confidence else None,
+                        logits=logits.mean(1) if return_logits else None)
