@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from .cli_types import frame_size, int_at_least
 from .data import CityscapesDataset, load_or_compute_class_stats
 from .io import write_png
 from .labels import CLASS_NAMES, NUM_TRAIN_CLASSES, overlay
@@ -26,18 +27,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "style), load it back with the Cityscapes loader, and write a preview strip.",
     )
     parser.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default: runs/demo)")
-    parser.add_argument("--frames", type=int, default=24, help="frames in the drive (default: 24)")
-    parser.add_argument("--size", default="1024x512", help="frame size WxH (default: 1024x512)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    args = parser.parse_args(argv)
-    if args.frames < 1:
-        parser.error("--frames must be at least 1")
-    try:
-        width, height = (int(v) for v in args.size.lower().split("x"))
-    except ValueError:
-        parser.error(f"--size must look like 1024x512, got {args.size!r}")
-    args.size = (width, height)
-    return args
+    parser.add_argument("--frames", type=int_at_least(1), default=24, help="frames in the drive (default: 24)")
+    parser.add_argument("--size", type=frame_size, default=(1024, 512), metavar="WxH",
+                        help="frame size (default: 1024x512)")
+    parser.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default: 0)")
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:

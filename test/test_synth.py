@@ -279,7 +279,7 @@ def test_cli_writes_a_dataset_with_info_and_split_list(tmp_path):
     (["--size", "4x4"], "out of range"),
     (["--num", "0"], "at least 1"),
     (["--num", "many"], "whole number"),
-    (["--seed", "-3"], ">= 0"),
+    (["--seed", "-3"], "at least 0"),
     (["--style", "cartoon"], "invalid choice"),
     (["--layout", "kitti"], "invalid choice"),
 ])

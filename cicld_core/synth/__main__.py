@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 from pathlib import Path
@@ -11,9 +10,10 @@ import numpy as np
 from tqdm import tqdm
 
 from .. import __version__
+from ..cli_types import frame_size, int_at_least
 from ..io import write_json
 from ..labels import CLASS_NAMES, NUM_TRAIN_CLASSES
-from . import GENERATOR_VERSION, LAYOUTS, SPLITS, STYLES, check_size, generate_frame, write_frame, write_split_list
+from . import GENERATOR_VERSION, LAYOUTS, SPLITS, STYLES, generate_frame, write_frame, write_split_list
 
 EPILOG = """\
 examples:
@@ -25,36 +25,6 @@ examples:
 The same arguments always give byte-identical files. Both styles of one --seed show the
 same streets; --split val draws different streets than --split train.
 """
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
-    if not match:
-        raise argparse.ArgumentTypeError(f"must look like WIDTHxHEIGHT, e.g. 1024x512; got {text!r}")
-    try:
-        return check_size((int(match.group(1)), int(match.group(2))))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def seed_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,10 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--style", choices=STYLES, required=True,
                         help="source: flat game-like colours; target: textured, camera-like")
     parser.add_argument("--layout", choices=LAYOUTS, required=True, help="file layout to write")
-    parser.add_argument("--num", type=positive_int, default=100, help="number of frames, indices 0..N-1 (default: 100)")
-    parser.add_argument("--size", type=parse_size, default=(1024, 512), metavar="WxH",
+    parser.add_argument("--num", type=int_at_least(1), default=100, help="number of frames, indices 0..N-1 (default: 100)")
+    parser.add_argument("--size", type=frame_size, default=(1024, 512), metavar="WxH",
                         help="frame size in pixels (default: 1024x512)")
-    parser.add_argument("--seed", type=seed_int, default=0, help="random seed, >= 0 (default: 0)")
+    parser.add_argument("--seed", type=int_at_least(0), default=0, help="random seed, >= 0 (default: 0)")
     parser.add_argument("--split", choices=SPLITS, default="train",
                         help="cityscapes: the folder; gta5/synthia: the random stream, listed in <out>/<split>.txt "
                         "(default: train)")
