@@ -1,0 +1,60 @@
+"""The CUDA paths a CPU-only CI cannot reach: segment() in fp32/bf16/fp16 with
+channels_last on a GPU, timm backbones built with features_only, and a checkpoint
+round trip of a timm-backbone model. Run on a GPU machine:
+
+    python benchmarks/cuda_smoke.py
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import torch
+
+from cicld_core.model import CICLD, ModelConfig, preset
+from cicld_core.model.checkpoint import load_model, save_model
+
+
+def agreement(a: torch.Tensor, b: torch.Tensor) -> float:
+    return (a == b).float().mean().item()
+
+
+def main() -> None:
+    assert torch.cuda.is_available(), "needs a CUDA GPU"
+    device = torch.device("cuda")
+    print(f"torch {torch.__version__}, {torch.cuda.get_device_name(device)}")
+    images = torch.randn(3, 3, 512, 1024, device=device)
+    torch.manual_seed(0)
+    model = CICLD(preset("demo")).to(device).eval()
+    reference = model.segment(images, steps=4, seed=0).train_ids
+    again = model.segment(images, steps=4, seed=0).train_ids
+    print(f"demo fp32 K=4: repeat agreement {agreement(reference, again):.4f}")
+    for dtype in ("bf16", "fp16"):
+        out = model.segment(images, steps=4, seed=0, dtype=dtype).train_ids
+        print(f"demo {dtype} K=4: agreement with fp32 {agreement(out, reference):.4f}")
+    model = model.to(memory_format=torch.channels_last)
+    out = model.segment(images.contiguous(memory_format=torch.channels_last), steps=4, seed=0, dtype="bf16")
+    print(f"demo bf16 channels_last K=4: agreement with fp32 {agreement(out.train_ids, reference):.4f}")
+    cpu_model = CICLD(preset("demo")).eval()
+    cpu_model.load_state_dict({k: v.cpu() for k, v in model.state_dict().items()})
+    cpu = cpu_model.segment(images[:1].cpu(), steps=0).train_ids
+    gpu = model.segment(images[:1], steps=0).train_ids.cpu()
+    print(f"demo K=0: CPU vs CUDA agreement {agreement(cpu, gpu):.4f}")
+
+    for name, stride in (("timm:resnet101", 16), ("timm:convnext_tiny", 32), ("timm:resnet50", 8)):
+        config = ModelConfig(backbone=name, latent_stride=stride)
+        model = CICLD(config).to(device).eval()
+        strides, channels = model.encoder.backbone.strides, model.encoder.backbone.channels
+        out = model.segment(images[:1], steps=2, seed=0, dtype="bf16")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "m.safetensors"
+            save_model(path, model)
+            loaded, _ = load_model(path, device)
+            same = agreement(loaded.segment(images[:1], steps=2, seed=0).train_ids,
+                             model.segment(images[:1], steps=2, seed=0).train_ids)
+        print(f"{name} (latent stride {stride}): feature strides {strides}, channels {channels}, "
+              f"output {tuple(out.train_ids.shape)}, save/load agreement {same:.4f}")
+
+
+if __name__ == "__main__":
+    main()
