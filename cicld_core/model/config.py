@@ -75,6 +75,10 @@ class ModelConfig:
         """Input height and width are padded to a multiple of this (undone at the output)."""
         return self.latent_stride * 2 ** (len(self.unet_channels) - 1)
 
+    def normalisation_255(self) -> dict[str, tuple[float, ...]]:
+        """mean and std for 0..255 pixels, the scale the dataset transforms normalise on."""
+        return {"mean": tuple(255.0 * v for v in self.mean), "std": tuple(255.0 * v for v in self.std)}
+
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 

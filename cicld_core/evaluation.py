@@ -1,0 +1,99 @@
+"""Score a CICLD model on a labelled dataset: one confusion matrix over the whole split.
+
+    dataset = build_dataset("cityscapes", root, "val", transform=eval_transform(model.config))
+    metric = evaluate_model(model, dataset, steps=2, strength=0.5)
+    print(metric.summary(protocol=19)["miou"])
+
+Images go through the model one at a time at their own size, so any resolution works
+and the prediction comes back at exactly the label's resolution.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .data.transforms import SegTransformConfig
+from .metrics import ConfusionMatrix
+from .model.inference import parse_dtype
+
+if TYPE_CHECKING:
+    from .data.base import SegmentationDataset
+    from .model import CICLD, ModelConfig
+
+
+def eval_transform(model_config: "ModelConfig | None" = None) -> SegTransformConfig:
+    """No flip, no crop, no resize: only normalisation.
+
+    The dataset transform normalises 0..255 pixels while the model config stores 0..1
+    statistics, so the model's mean and std are scaled by 255 here; without a config
+    the ImageNet default (the same numbers both sides use) is kept.
+    """
+    if model_config is None:
+        return SegTransformConfig.no_augmentation()
+    return SegTransformConfig.no_augmentation(**model_config.normalisation_255())
+
+
+def check_dataset(model: "CICLD", dataset: "SegmentationDataset") -> None:
+    """Refuse datasets whose scores would be silently wrong, not just imprecise."""
+    if not dataset.has_labels:
+        raise ValueError(f"{getattr(dataset, 'display_name', 'dataset')} under {getattr(dataset, 'root', '?')} "
+                         "has no labels; evaluation needs ground truth")
+    transform = getattr(dataset, "transform_config", None)
+    if transform is None:
+        return
+    if transform.flip_prob > 0 or transform.crop_size is not None:
+        raise ValueError("the dataset's transform augments (flip or random crop); evaluation needs whole, "
+                         "unflipped images: build it with transform=eval_transform()")
+    expected = eval_transform(model.config)
+    if not (np.allclose(transform.mean, expected.mean, rtol=1e-4)
+            and np.allclose(transform.std, expected.std, rtol=1e-4)):
+        raise ValueError(f"the dataset normalises with mean {transform.mean} / std {transform.std} (0..255 scale) "
+                         f"but the model expects mean {model.config.mean} / std {model.config.std} (0..1 scale); "
+                         "build the dataset with transform=eval_transform(model.config)")
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def same_device(a: torch.device, b: torch.device) -> bool:
+    # torch.device("cuda") has no index while the model's parameters sit on "cuda:0"
+    return a.type == b.type and (a.index is None or b.index is None or a.index == b.index)
+
+
+@torch.no_grad()
+def evaluate_model(model: "CICLD", dataset: "SegmentationDataset", steps: int = 0, strength: float = 0.5,
+                   seed: int = 0, device: torch.device | str = "cpu", dtype: str = "fp32", progress: bool = True,
+                   max_images: int | None = None) -> ConfusionMatrix:
+    """Segment the first ``max_images`` images (all when None) and count them against the labels.
+
+    Every image is denoised with the same ``seed``, so an image's score does not depend
+    on which images come before it or on ``max_images``. The model must already be on
+    ``device``; it runs in eval mode and gets its previous mode back afterwards.
+    """
+    check_dataset(model, dataset)
+    parse_dtype(dtype)  # fail before the first image, not after loading it
+    if max_images is not None and max_images < 1:
+        raise ValueError(f"max_images must be at least 1 or None, got {max_images!r}")
+    device = torch.device(device)
+    if not same_device(model_device(model), device):
+        raise ValueError(f"the model is on {model_device(model)} but device is {device}; move it first")
+    count = len(dataset) if max_images is None else min(max_images, len(dataset))
+    metric = ConfusionMatrix(num_classes=model.config.num_classes)
+    was_training = model.training
+    model.eval()
+    try:
+        for index in tqdm(range(count), desc="evaluating", unit="image", disable=not progress):
+            sample = dataset[index]
+            image = sample["image"].to(device)
+            result = model.segment(image[None], steps=steps, strength=strength, seed=seed, dtype=dtype)
+            metric.update(result.train_ids[0], sample["label"])
+    finally:
+        model.train(was_training)
+    return metric
+
+
+__all__ = ["eval_transform", "evaluate_model"]
