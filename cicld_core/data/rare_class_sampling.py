@@ -104,12 +104,15 @@ class RareClassSampler(Sampler):
     def __len__(self) -> int:
         return self.num_samples
 
-    def __iter__(self) -> Iterator[tuple[int, int]]:
-        rng = np.random.default_rng([self.seed, self.epoch])
+    def draw(self, rng: np.random.Generator) -> tuple[int, int]:
+        """One (dataset index, trainId): a class by P(c), then an image holding it."""
         classes = list(self.class_probabilities)
         probs = np.array([self.class_probabilities[c] for c in classes])
-        drawn = rng.choice(len(classes), size=self.num_samples, p=probs / probs.sum())
-        for k in drawn:
-            c = classes[k]
-            candidates = self.images_per_class[c]
-            yield candidates[int(rng.integers(len(candidates)))], c
+        c = classes[int(rng.choice(len(classes), p=probs / probs.sum()))]
+        candidates = self.images_per_class[c]
+        return candidates[int(rng.integers(len(candidates)))], c
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        for _ in range(self.num_samples):
+            yield self.draw(rng)

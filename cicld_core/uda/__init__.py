@@ -1,0 +1,1 @@
+"""Unsupervised domain adaptation: the teacher-student adversarial CICLD trainer."""

@@ -1,0 +1,225 @@
+"""One experiment = one YAML file, read into typed dataclasses; ``--set key=value`` overrides.
+
+Unknown keys stop at start-up with the key and the keys that exist, so a typo never
+silently falls back to a default.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+
+import yaml
+
+from ..data import DATASET_KINDS
+from ..model import ModelConfig, preset
+
+MODES = ("cicld", "source_only", "target_oracle")
+ADVERSARIAL = ("none", "2class", "3class")
+
+
+TYPE_WORDS = {int: "a whole number", float: "a number", str: "a string", bool: "true or false",
+              tuple: "a list", dict: "a mapping"}
+
+
+class ConfigError(ValueError):
+    """A config file or override names an unknown key or holds a bad value."""
+
+
+@dataclass
+class DatasetSpec:
+    kind: str = "cityscapes"
+    root: str = ""
+    split: str | None = "train"
+    max_images: int | None = None  # evaluation only: the first N images
+
+
+@dataclass
+class DataConfig:
+    source: DatasetSpec = field(default_factory=lambda: DatasetSpec(kind="gta5", split="all"))
+    target: DatasetSpec = field(default_factory=DatasetSpec)
+    val: DatasetSpec = field(default_factory=lambda: DatasetSpec(split="val"))
+    source_resize: tuple[int, int] | None = None  # (width, height) before cropping
+    target_resize: tuple[int, int] | None = None
+    crop_size: tuple[int, int] = (512, 512)  # (height, width)
+    cat_max_ratio: float = 0.75
+    rare_class_sampling: bool = True
+    rcs_temperature: float = 0.01
+    rcs_min_pixels: int = 3000  # at the source's full resolution, as DAFormer
+    workers: int = 2
+
+
+@dataclass
+class UDAConfig:
+    mode: str = "cicld"  # cicld | source_only | target_oracle
+    adversarial: str = "3class"  # none | 2class | 3class
+    pseudo_label_threshold: float = 0.968
+    ignore_top: int = 0  # rows of the target crop that pseudo-labels never cover (e.g. a car bonnet)
+    ignore_bottom: int = 0
+    lambda_ldm: float = 1.0
+    lambda_adv: float = 0.1
+    lambda_denoised: float = 1.0  # D trained on denoised latents (step 7)
+    denoised_max_strength: float = 0.5  # t for step 7 drawn below this share of T, as inference noises
+    ema_alpha: float = 0.999
+    color_jitter: float = 0.2
+    blur: bool = True
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 6e-5
+    head_lr_mult: float = 10.0  # D, f_cls, eps_theta, f_mask, f_dis: trained from scratch
+    weight_decay: float = 0.01
+    warmup_iters: int = 1500
+    poly_power: float = 1.0
+    grad_clip: float | None = 10.0
+
+
+@dataclass
+class RunConfig:
+    iters: int = 40000
+    batch_size: int = 1  # source images per GPU; as many target images
+    log_interval: int = 50
+    eval_interval: int = 4000
+    checkpoint_interval: int = 4000
+    eval_steps: int = 2  # K when evaluating
+    eval_strength: float = 0.5
+    eval_protocol: int = 19
+    device: str = "auto"
+    amp: str = "auto"  # auto (bf16 on CUDA, off on CPU) | bf16 | fp16 | off
+    seed: int = 0
+    threads: int | None = None
+
+
+@dataclass
+class ExperimentConfig:
+    name: str = "experiment"
+    model: dict[str, Any] = field(default_factory=lambda: {"preset": "demo"})
+    data: DataConfig = field(default_factory=DataConfig)
+    uda: UDAConfig = field(default_factory=UDAConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def model_config(self) -> ModelConfig:
+        """``model:`` holds an optional ``preset`` and ModelConfig overrides."""
+        values = dict(self.model)
+        try:
+            return preset(values.pop("preset", "demo"), **values)
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"model: {error}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(dataclasses.asdict(self))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _build(cls: type, values: Any, where: str) -> Any:
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where or 'config'}: expected a mapping, got {values!r}")
+    hints = get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(f"unknown key {where + '.' if where else ''}{unknown[0]}; "
+                          f"keys of {where or 'the config'}: {', '.join(sorted(names))}")
+    kwargs = {}
+    for name, value in values.items():
+        hint, key = hints[name], f"{where}.{name}" if where else name
+        kwargs[name] = _build(hint, value, key) if dataclasses.is_dataclass(hint) else _coerce(hint, value, key)
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any, key: str) -> Any:
+    """Check a YAML value against a field's type; lists become tuples."""
+    options = get_args(hint) if get_origin(hint) in (types.UnionType, typing.Union) else (hint,)
+    if value is None:
+        if type(None) in options:
+            return None
+        raise ConfigError(f"{key} may not be empty")
+    for option in options:
+        origin = get_origin(option) or option
+        if origin is tuple and isinstance(value, (list, tuple)):
+            return tuple(value)
+        if origin is dict and isinstance(value, dict):
+            return value
+        if origin is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if origin in (int, str, bool) and type(value) is origin:
+            return value
+    wanted = " or ".join(TYPE_WORDS.get(get_origin(o) or o, str(o)) for o in options if o is not type(None))
+    raise ConfigError(f"{key} must be {wanted}, got {value!r}")
+
+
+def validate(config: ExperimentConfig) -> ExperimentConfig:
+    problems = []
+    if config.uda.mode not in MODES:
+        problems.append(f"uda.mode must be one of {', '.join(MODES)}, got {config.uda.mode!r}")
+    if config.uda.adversarial not in ADVERSARIAL:
+        problems.append(f"uda.adversarial must be one of {', '.join(ADVERSARIAL)}, got {config.uda.adversarial!r}")
+    for name in ("source", "target", "val"):
+        spec = getattr(config.data, name)
+        if spec.kind not in DATASET_KINDS:
+            problems.append(f"data.{name}.kind must be one of {', '.join(DATASET_KINDS)}, got {spec.kind!r}")
+        if not spec.root:
+            problems.append(f"data.{name}.root is not set")
+    if not 0 < config.uda.pseudo_label_threshold < 1:
+        problems.append("uda.pseudo_label_threshold must be in (0, 1)")
+    if not 0 < config.uda.denoised_max_strength <= 1:
+        problems.append("uda.denoised_max_strength must be in (0, 1]")
+    if not 0 < config.uda.ema_alpha < 1:
+        problems.append("uda.ema_alpha must be in (0, 1)")
+    if config.run.iters < 1 or config.run.batch_size < 1:
+        problems.append("run.iters and run.batch_size must be at least 1")
+    for name in ("log_interval", "eval_interval", "checkpoint_interval"):
+        if getattr(config.run, name) < 1:
+            problems.append(f"run.{name} must be at least 1")
+    if config.run.amp not in ("auto", "bf16", "fp16", "off"):
+        problems.append(f"run.amp must be auto, bf16, fp16 or off, got {config.run.amp!r}")
+    if problems:
+        raise ConfigError("; ".join(problems))
+    config.model_config()  # raises ConfigError on a bad model section
+    return config
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected key=value, e.g. run.iters=2000")
+    key, raw = text.split("=", 1)
+    return key.strip().split("."), yaml.safe_load(raw)
+
+
+def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Set dotted keys in the raw YAML mapping; values are parsed as YAML (1e-4, [512, 512], null)."""
+    for text in overrides:
+        path, value = parse_override(text)
+        node = values
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {text}: {part} is not a section")
+        node[path[-1]] = value
+    return values
+
+
+def load_config(path: str | Path | None, overrides: list[str] = ()) -> ExperimentConfig:
+    values: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} not found")
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
+    values = apply_overrides(values, list(overrides))
+    return validate(_build(ExperimentConfig, values, ""))
