@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 import numpy as np
+import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..data import RareClassSampler, SegmentationDataset, collate
@@ -48,5 +49,8 @@ class IterationBatches(Sampler):
 
 
 def batch_stream(samples: DrawnSamples, start: int, stop: int, batch_size: int, workers: int) -> DataLoader:
+    # The loader draws a base seed when iterated; its own generator keeps that draw off the
+    # global RNG, whose state the checkpoint restores (dropout), so resuming stays exact.
     return DataLoader(samples, batch_sampler=IterationBatches(start, stop, batch_size), collate_fn=collate,
-                      num_workers=workers, persistent_workers=False, pin_memory=False)
+                      num_workers=workers, persistent_workers=False, pin_memory=False,
+                      generator=torch.Generator().manual_seed(0))

@@ -6,6 +6,7 @@ import json
 import logging
 import math
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -169,7 +170,7 @@ class Trainer:
             self.dis_optimizer.zero_grad(set_to_none=True)
             loss_dis.backward()
             self._step(self.dis_optimizer, list(model.discriminator.parameters()))
-        self.dis_scheduler.step()
+            self.dis_scheduler.step()
         if self.dist.enabled:
             dist_utils.broadcast_buffers(model)
         update_ema(self.ema_model, model, self.iteration, cfg.ema_alpha)
@@ -232,7 +233,8 @@ class Trainer:
     def _on_signal(self, signum, _frame) -> None:
         self.stop_signal = signum
 
-    def run(self) -> dict[str, Any]:
+    def run(self, pause_after: int | None = None) -> dict[str, Any]:
+        """Train to run.iters; ``pause_after`` stops earlier (after saving), as an interruption would."""
         run = self.config.run
         self.write_run_files()
         if self.iteration >= run.iters:
@@ -274,11 +276,14 @@ class Trainer:
                     dist_utils.barrier(self.dist)
                 if self.iteration % run.checkpoint_interval == 0 or self.iteration == run.iters:
                     self.save_latest()
+                if pause_after is not None and self.iteration >= pause_after:
+                    self.save_latest()
+                    return self.best
                 if self.stop_signal is not None:
                     self.save_latest()
                     name = signal.Signals(self.stop_signal).name
                     bar.write(f"{name}: saved iteration {self.iteration} to {self.work_dir / LATEST}; "
-                              "continue with --resume")
+                              "continue with --resume", file=sys.stderr)
                     raise KeyboardInterrupt(name)
         finally:
             bar.close()

@@ -1,0 +1,144 @@
+"""The adaptation benchmark on the procedural generator: source style -> target style.
+
+Runs train/uda.py for source-only, full CICLD UDA and the target oracle over several
+seeds, then the paper's ablations with one seed, and writes a table (markdown + JSON)
+and a bar chart. Finished runs are kept and skipped, so the table can be built over
+several sessions; each run is sized for about 10 minutes on 2 CPU cores.
+
+    .venv/bin/python benchmarks/uda_table.py --prepare            # generate data/synth once
+    .venv/bin/python benchmarks/uda_table.py                      # every run, then the table
+    .venv/bin/python benchmarks/uda_table.py --only source_only target_oracle --seeds 0
+    .venv/bin/python benchmarks/uda_table.py --table-only         # rebuild the table from finished runs
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from cicld_core.io import atomic_path, write_json  # noqa: E402
+from cicld_core.uda.report import best_eval_record, read_metrics  # noqa: E402
+
+CONFIG = REPO / "config/uda/synth_cicld.yaml"
+DATA = REPO / "data/synth"
+# name -> (overrides, multi-seed?)
+RUNS: dict[str, tuple[list[str], bool]] = {
+    "source_only": (["uda.mode=source_only"], True),
+    "cicld": ([], True),
+    "target_oracle": (["uda.mode=target_oracle"], True),
+    "no_conditioning": (["model.conditioning=false"], False),
+    "no_inter_coder": (["model.inter_coder=false"], False),
+    "adversarial_none": (["uda.adversarial=none"], False),
+    "adversarial_2class": (["uda.adversarial=2class"], False),
+}
+SPLITS = [("source", "source", "gta5", "train", 400, 1), ("target", "target", "cityscapes", "train", 400, 2),
+          ("target", "target", "cityscapes", "val", 100, 3)]
+
+
+def prepare(size: str) -> None:
+    for folder, style, layout, split, num, seed in SPLITS:
+        subprocess.run([sys.executable, "-m", "cicld_core.synth", "--out", str(DATA / folder), "--style", style,
+                        "--layout", layout, "--num", str(num), "--size", size, "--seed", str(seed),
+                        "--split", split], check=True, cwd=REPO)
+
+
+def final_miou(work_dir: Path) -> float | None:
+    metrics = work_dir / "metrics.jsonl"
+    if not (work_dir / "report.md").is_file() or not metrics.is_file():
+        return None
+    _, evals = read_metrics(metrics)
+    return evals[-1]["miou"] if evals else None
+
+
+def run_one(name: str, seed: int, out: Path, extra: list[str]) -> None:
+    work_dir = out / f"{name}_s{seed}"
+    if final_miou(work_dir) is not None:
+        print(f"{work_dir.name}: done already")
+        return
+    overrides = RUNS[name][0] + [f"run.seed={seed}", f"data.source.root={DATA / 'source'}",
+                                 f"data.target.root={DATA / 'target'}", f"data.val.root={DATA / 'target'}"] + extra
+    command = [sys.executable, "train/uda.py", "--config", str(CONFIG), "--work-dir", str(work_dir)]
+    command += [arg for o in overrides for arg in ("--set", o)]
+    if (work_dir / "latest.safetensors").is_file():
+        command.append("--resume")
+    print(f"{work_dir.name}: {' '.join(command[1:])}", flush=True)
+    subprocess.run(command, check=True, cwd=REPO)
+
+
+def build_table(out: Path, seeds: list[int]) -> str:
+    rows, figures = [], {}
+    for name, (_, multi) in RUNS.items():
+        values = [v for s in (seeds if multi else seeds[:1]) if (v := final_miou(out / f"{name}_s{s}")) is not None]
+        best = [best_eval_record(read_metrics(out / f"{name}_s{s}" / "metrics.jsonl")[1])["miou"]
+                for s in (seeds if multi else seeds[:1]) if final_miou(out / f"{name}_s{s}") is not None]
+        if not values:
+            rows.append(f"| {name} | not run | | |")
+            continue
+        mean = statistics.mean(values)
+        spread = statistics.stdev(values) if len(values) > 1 else 0.0
+        figures[name] = {"final_miou": values, "mean": round(mean, 2), "std": round(spread, 2),
+                         "best_miou": best}
+        rows.append(f"| {name} | {mean:.1f} ± {spread:.1f} | {len(values)} | "
+                    f"{', '.join(f'{v:.1f}' for v in values)} |")
+    lines = ["| run | target val mIoU (final, mean ± std) | seeds | per seed |", "|---|---|---|---|", *rows]
+    if {"source_only", "target_oracle", "cicld"} <= set(figures):
+        gap = figures["target_oracle"]["mean"] - figures["source_only"]["mean"]
+        closed = (figures["cicld"]["mean"] - figures["source_only"]["mean"]) / gap if gap else float("nan")
+        lines += ["", f"oracle - source-only gap: {gap:.1f} points; CICLD closes {100 * closed:.0f} % of it."]
+        figures["gap"], figures["gap_closed"] = round(gap, 2), round(closed, 3)
+    table = "\n".join(lines) + "\n"
+    with atomic_path(out / "table.md") as tmp:
+        tmp.write_text(table)
+    write_json(out / "table.json", figures)
+    plot(figures, out / "table.png")
+    return table
+
+
+def plot(figures: dict, path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    names = [n for n in RUNS if n in figures]
+    if not names:
+        return
+    fig = Figure(figsize=(8, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    means = [figures[n]["mean"] for n in names]
+    ax.bar(names, means, yerr=[figures[n]["std"] for n in names], capsize=4,
+           color=["#888888" if n == "source_only" else "#2b7bba" if n == "cicld" else "#3a9d5d"
+                  if n == "target_oracle" else "#b0c4de" for n in names])
+    ax.set_ylabel("target val mIoU")
+    ax.set_title("procedural source -> target adaptation")
+    ax.tick_params(axis="x", rotation=30)
+    for x, m in enumerate(means):
+        ax.text(x, m + 0.5, f"{m:.1f}", ha="center", va="bottom", fontsize=8)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--prepare", action="store_true", help="generate the synthetic data and stop")
+    parser.add_argument("--size", default="256x128", help="frame size for --prepare (default 256x128)")
+    parser.add_argument("--only", nargs="+", choices=sorted(RUNS), help="run only these")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--out", type=Path, default=REPO / "runs/uda_table")
+    parser.add_argument("--set", dest="extra", action="append", default=[], help="extra override for every run")
+    parser.add_argument("--table-only", action="store_true")
+    args = parser.parse_args()
+    if args.prepare:
+        prepare(args.size)
+        return
+    if not args.table_only:
+        for name in args.only or list(RUNS):
+            for seed in args.seeds if RUNS[name][1] else args.seeds[:1]:
+                run_one(name, seed, args.out, args.extra)
+    print(build_table(args.out, args.seeds))
+
+
+if __name__ == "__main__":
+    main()
