@@ -36,6 +36,7 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+        (f"share/{PACKAGE}/config/uda", glob("config/uda/*.yaml")),
     ],
     python_requires=">=3.10",
     install_requires=INSTALL_REQUIRES,
@@ -45,5 +46,5 @@ setup(
     maintainer_email="cicld-ros@example.com",
     description="CICLD latent-diffusion domain-adaptive semantic segmentation as a ROS 2 node",
     license="Apache-2.0",
-    entry_points={"console_scripts": []},
+    entry_points={"console_scripts": ["segment_node = cicld_ros.rclpy_node:main"]},
 )

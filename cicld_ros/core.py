@@ -1,0 +1,235 @@
+"""The segmentation node, independent of how messages travel.
+
+A transport (rclpy, or Cyclone DDS with no ROS install) delivers camera messages to
+``on_message`` and publishes what the node returns. Each camera has a latest-frame slot;
+one worker thread takes the newest frames, batches those of equal size, runs the CICLD
+model and publishes class mask, colour mask, overlay (and optionally confidence and
+uncertainty), every output carrying the input's header unchanged.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+import cv2
+import numpy as np
+import torch
+
+from cicld_core.labels import PALETTE
+from cicld_core.model import images_to_tensor
+from cicld_core.model.checkpoint import CheckpointError, load_model
+
+from .diagnostics import NodeDiagnostics
+from .image_codec import InputError, colour_image, decode, mono8_image
+from .latest_frames import Arrival, LatestFrames
+from .messages import COMPRESSED_IMAGE, DIAGNOSTICS, IMAGE, Header
+from .params import NODE_NAME, NodeParams, with_changes
+
+OUTPUTS = ("class_mask", "color_mask", "overlay", "confidence", "uncertainty")
+
+
+class Publisher(Protocol):
+    def publish(self, msg: Any) -> None: ...
+    def subscription_count(self) -> int: ...
+
+
+class Transport(Protocol):
+    def publisher(self, topic: str, kind: str, reliable: bool = True, depth: int = 5) -> Publisher: ...
+    def subscribe(self, topic: str, kind: str, callback: Callable[[Any], None], reliable: bool = False,
+                  depth: int = 1) -> Any: ...
+
+
+class StartupError(RuntimeError):
+    """The node cannot start: missing or incompatible checkpoint, bad device."""
+
+
+def camera_namespace(topic: str) -> str:
+    """'/front/image_raw' -> '/front'; '/front/image_raw/compressed' -> '/front'; '/image' -> ''."""
+    name = topic.rstrip("/")
+    if name.endswith("/compressed"):
+        name = name[: -len("/compressed")]
+    return name.rsplit("/", 1)[0] if "/" in name.lstrip("/") else ""
+
+
+def output_topics(topic: str, output_namespace: str) -> dict[str, str]:
+    base = f"{camera_namespace(topic)}/{output_namespace.strip('/')}"
+    return {name: f"{base}/{name}" for name in OUTPUTS}
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise StartupError(f"device {name!r}: this machine or torch build has no CUDA GPU; set device: cpu")
+    return device
+
+
+@dataclass
+class Frame:
+    arrival: Arrival
+    rgb: np.ndarray
+    outputs: list[str]
+
+
+class SegmentationNode:
+    def __init__(self, params: NodeParams, transport: Transport, log: logging.Logger | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.params, self.transport = params.validate(), transport
+        self.log = log or logging.getLogger(NODE_NAME)
+        self.clock = clock
+        self.device = pick_device(params.device)
+        self.model = self._load_model(params)
+        self.inputs = {t: IMAGE for t in params.image_topics} | {t: COMPRESSED_IMAGE for t in params.compressed_image_topics}
+        self.frames = LatestFrames(list(self.inputs))
+        self.diagnostics = NodeDiagnostics(list(self.inputs), params.warn_period, self.log)
+        self.publishers = {camera: {name: transport.publisher(topic, IMAGE, reliable=True, depth=5)
+                                    for name, topic in output_topics(camera, params.output_namespace).items()}
+                           for camera in self.inputs}
+        self.diagnostics_publisher = transport.publisher("/diagnostics", DIAGNOSTICS, reliable=True, depth=10)
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+        for topic, kind in self.inputs.items():
+            transport.subscribe(topic, kind, lambda msg, camera=topic: self.frames.put(camera, msg),
+                                reliable=False, depth=1)
+
+    def _load_model(self, params: NodeParams):
+        if not params.checkpoint:
+            raise StartupError("no checkpoint: set the 'checkpoint' parameter to a CICLD .safetensors file")
+        try:
+            model, metadata = load_model(params.checkpoint, self.device)
+        except CheckpointError as error:
+            raise StartupError(str(error)) from None
+        if params.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.metadata = metadata
+        return model
+
+    # -- parameters -----------------------------------------------------------------------
+    def set_params(self, changes: dict[str, Any]) -> None:
+        """Apply run-time parameter changes atomically, or raise ValueError and change nothing."""
+        self.params = with_changes(self.params, changes, at_runtime=True)
+
+    # -- processing -------------------------------------------------------------------------
+    def wanted_outputs(self, camera: str, params: NodeParams) -> list[str]:
+        enabled = {"class_mask": params.publish_class_mask, "color_mask": params.publish_color_mask,
+                   "overlay": params.publish_overlay, "confidence": params.publish_confidence,
+                   "uncertainty": params.publish_uncertainty and params.num_samples > 1}
+        publishers = self.publishers[camera]
+        return [name for name in OUTPUTS if enabled[name] and publishers[name].subscription_count() > 0]
+
+    def process(self, arrivals: list[Arrival]) -> int:
+        """Segment and publish these frames; returns how many were published."""
+        params = self.params
+        frames = []
+        for arrival in arrivals:
+            outputs = self.wanted_outputs(arrival.camera, params)
+            if not outputs:
+                self.diagnostics.cameras[arrival.camera].skipped_no_subscribers += 1
+                continue
+            try:
+                frames.append(Frame(arrival, decode(arrival.msg, params.max_pixels), outputs))
+            except InputError as error:
+                self.diagnostics.bad_input(arrival.camera, arrival.camera, error.reason, str(error))
+        by_size: dict[tuple[int, int], list[Frame]] = defaultdict(list)
+        for frame in frames:
+            by_size[frame.rgb.shape[:2]].append(frame)
+        published = 0
+        for group in by_size.values():
+            for start in range(0, len(group), params.max_batch):
+                published += self._segment_batch(group[start:start + params.max_batch], params)
+        return published
+
+    def _segment_batch(self, frames: list[Frame], params: NodeParams) -> int:
+        started = time.perf_counter()
+        try:
+            height, width = frames[0].rgb.shape[:2]
+            images = [f.rgb for f in frames]
+            if params.input_width:
+                images = [cv2.resize(i, (params.input_width, params.input_height), interpolation=cv2.INTER_AREA)
+                          for i in images]
+            config = self.model.config
+            batch = images_to_tensor(images, config.mean, config.std, self.device)
+            if params.channels_last:
+                batch = batch.contiguous(memory_format=torch.channels_last)
+            need_confidence = any("confidence" in f.outputs for f in frames)
+            result = self.model.segment(batch, steps=params.steps, strength=params.strength, seed=params.seed,
+                                        num_samples=params.num_samples, dtype=params.dtype, sampler=params.sampler,
+                                        with_confidence=need_confidence)
+            train_ids = result.train_ids.cpu().numpy()
+            confidence = result.confidence.cpu().numpy() if result.confidence is not None else None
+            uncertainty = result.uncertainty.cpu().numpy() if result.uncertainty is not None else None
+        except Exception as error:  # noqa: BLE001 - a failed batch must not stop the node
+            for frame in frames:
+                self.diagnostics.cameras[frame.arrival.camera].errors += 1
+            self.diagnostics.warn(frames[0].arrival.camera, "segment_failed", f"segmentation failed: {error!r}")
+            return 0
+        for index, frame in enumerate(frames):
+            maps = {"class_mask": train_ids[index]}
+            if confidence is not None:
+                maps["confidence"] = (confidence[index] * 255).round().astype(np.uint8)
+            if uncertainty is not None:
+                maps["uncertainty"] = (uncertainty[index] * 255).round().astype(np.uint8)
+            if params.input_width:
+                maps = {k: cv2.resize(v, (width, height), interpolation=cv2.INTER_NEAREST) for k, v in maps.items()}
+            self._publish(frame, maps, params)
+            now = self.clock()
+            self.diagnostics.processed(frame.arrival.camera, (time.perf_counter() - started) * 1000,
+                                       (now - frame.arrival.msg.header.stamp.to_seconds()) * 1000)
+        return len(frames)
+
+    def _publish(self, frame: Frame, maps: dict[str, np.ndarray], params: NodeParams) -> None:
+        header: Header = frame.arrival.msg.header  # copied verbatim: downstream sync depends on it
+        publishers = self.publishers[frame.arrival.camera]
+        train_ids = maps["class_mask"]
+        colour = PALETTE[train_ids] if {"color_mask", "overlay"} & set(frame.outputs) else None
+        for name in frame.outputs:
+            if name == "color_mask":
+                msg = colour_image(header, colour, params.color_encoding)
+            elif name == "overlay":
+                blended = cv2.addWeighted(frame.rgb, 1 - params.overlay_alpha, colour, params.overlay_alpha, 0)
+                blended[train_ids == 255] = frame.rgb[train_ids == 255]
+                msg = colour_image(header, blended, params.color_encoding)
+            elif name in maps:
+                msg = mono8_image(header, maps[name])
+            else:
+                continue
+            publishers[name].publish(msg)
+
+    # -- threads ------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._threads = [threading.Thread(target=self._work, name="segment", daemon=True),
+                         threading.Thread(target=self._report, name="diagnostics", daemon=True)]
+        for thread in self._threads:
+            thread.start()
+        self.log.info(f"segmenting {', '.join(self.inputs)} on {self.device} with K={self.params.steps} "
+                      f"steps; outputs under <camera>/{self.params.output_namespace}/")
+
+    def _work(self) -> None:
+        while not self._stopping.is_set():
+            arrivals = self.frames.take_all(timeout=0.1)
+            if arrivals:
+                self.process(arrivals)
+
+    def _report(self) -> None:
+        last_log = time.monotonic()
+        while not self._stopping.wait(self.params.diagnostics_period):
+            figures = self.diagnostics.snapshot(self.frames.received, self.frames.dropped)
+            if self.diagnostics_publisher.subscription_count() > 0:
+                self.diagnostics_publisher.publish(NodeDiagnostics.to_message(figures, NODE_NAME, self.clock()))
+            if time.monotonic() - last_log >= self.params.log_period:
+                last_log = time.monotonic()
+                for camera, v in figures.items():
+                    self.log.info(f"{camera}: in {v['input_hz']:.1f} Hz, out {v['output_hz']:.1f} Hz, processing "
+                                  f"p50 {v['processing_ms_p50']:.0f} ms, latency p50 {v['latency_ms_p50']:.0f} ms, "
+                                  f"dropped {v['frames_dropped']}, malformed {v['bad_inputs']}")
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.frames.close()
+        for thread in self._threads:
+            thread.join(timeout=10)

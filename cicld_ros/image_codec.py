@@ -1,0 +1,99 @@
+"""sensor_msgs images <-> RGB arrays, with every way an input can be malformed named.
+
+``decode`` turns an Image or CompressedImage into an (H, W, 3) RGB uint8 array or raises
+``InputError`` whose ``reason`` is a short counter key (for diagnostics) and whose text
+names the problem. ``mono8_image`` / ``colour_image`` build the outputs, stamped with
+the input's header.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .messages import CompressedImage, Header, Image
+
+CHANNELS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1, "mono16": 1}
+BYTES_PER_CHANNEL = {"mono16": 2}
+OUTPUT_COLOUR_ENCODINGS = ("rgb8", "bgr8")
+
+
+class InputError(ValueError):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def as_bytes_view(data) -> memoryview:
+    view = memoryview(data if not isinstance(data, np.ndarray) else np.ascontiguousarray(data))
+    return view.cast("B") if view.format != "B" or view.ndim != 1 else view
+
+
+def check_size(height: int, width: int, max_pixels: int) -> None:
+    if height <= 0 or width <= 0:
+        raise InputError("zero_size", f"image is {width}x{height}: nothing to segment")
+    if height * width > max_pixels:
+        raise InputError("too_large", f"image is {width}x{height} = {height * width} pixels, over the "
+                                      f"max_pixels limit of {max_pixels}")
+
+
+def decode_raw(msg: Image, max_pixels: int) -> np.ndarray:
+    encoding = msg.encoding.lower()
+    if encoding not in CHANNELS:
+        raise InputError("unsupported_encoding", f"encoding {msg.encoding!r} is not supported; "
+                                                 f"use one of {', '.join(CHANNELS)}")
+    check_size(msg.height, msg.width, max_pixels)
+    channels, depth = CHANNELS[encoding], BYTES_PER_CHANNEL.get(encoding, 1)
+    row_bytes = msg.width * channels * depth
+    if msg.step < row_bytes:
+        raise InputError("bad_step", f"step {msg.step} is less than width x bytes per pixel = {row_bytes}")
+    data = as_bytes_view(msg.data)
+    if len(data) < msg.step * msg.height:
+        raise InputError("short_data", f"data holds {len(data)} bytes, less than step x height = "
+                                       f"{msg.step * msg.height}")
+    rows = np.frombuffer(data, np.uint8, count=msg.step * msg.height).reshape(msg.height, msg.step)
+    pixels = rows[:, :row_bytes]
+    if depth == 2:
+        dtype = ">u2" if msg.is_bigendian else "<u2"
+        grey = np.ascontiguousarray(pixels).view(dtype).reshape(msg.height, msg.width)
+        return np.repeat((grey >> 8).astype(np.uint8)[..., None], 3, axis=2)
+    pixels = pixels.reshape(msg.height, msg.width, channels)
+    if encoding == "rgb8":
+        return pixels
+    if encoding == "mono8":
+        return np.repeat(pixels, 3, axis=2)
+    code = {"bgr8": cv2.COLOR_BGR2RGB, "rgba8": cv2.COLOR_RGBA2RGB, "bgra8": cv2.COLOR_BGRA2RGB}[encoding]
+    return cv2.cvtColor(np.ascontiguousarray(pixels), code)
+
+
+def decode_compressed(msg: CompressedImage, max_pixels: int) -> np.ndarray:
+    data = np.frombuffer(as_bytes_view(msg.data), np.uint8)
+    if data.size == 0:
+        raise InputError("zero_size", "compressed image holds no bytes")
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if image is None:
+        raise InputError("corrupt_compressed", f"compressed image ({msg.format or 'unknown format'}, "
+                                               f"{data.size} bytes) could not be decoded")
+    check_size(image.shape[0], image.shape[1], max_pixels)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def decode(msg: Image | CompressedImage, max_pixels: int) -> np.ndarray:
+    """RGB uint8 (H, W, 3), or InputError."""
+    if isinstance(msg, CompressedImage):
+        return decode_compressed(msg, max_pixels)
+    return decode_raw(msg, max_pixels)
+
+
+def mono8_image(header: Header, values: np.ndarray) -> Image:
+    values = np.ascontiguousarray(values, dtype=np.uint8)
+    height, width = values.shape
+    return Image(header=header, height=height, width=width, encoding="mono8", step=width, data=values)
+
+
+def colour_image(header: Header, rgb: np.ndarray, encoding: str) -> Image:
+    if encoding not in OUTPUT_COLOUR_ENCODINGS:
+        raise ValueError(f"colour encoding must be one of {OUTPUT_COLOUR_ENCODINGS}, got {encoding!r}")
+    pixels = rgb if encoding == "rgb8" else rgb[..., ::-1]
+    height, width = rgb.shape[:2]
+    return Image(header=header, height=height, width=width, encoding=encoding, step=width * 3,
+                 data=np.ascontiguousarray(pixels))

@@ -1,0 +1,83 @@
+"""The ROS 2 messages the node reads and writes, as plain Python records.
+
+The node core works on these; each transport converts them to its own wire form (rclpy
+message objects, or CDR bytes on Cyclone DDS). Field names and types follow the ROS 2
+definitions (sensor_msgs/Image, sensor_msgs/CompressedImage, std_msgs/Header,
+diagnostic_msgs/DiagnosticArray).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# kinds of topic a transport carries, and their ROS 2 type names
+IMAGE, COMPRESSED_IMAGE, DIAGNOSTICS = "image", "compressed_image", "diagnostics"
+ROS_TYPES = {
+    IMAGE: "sensor_msgs/msg/Image",
+    COMPRESSED_IMAGE: "sensor_msgs/msg/CompressedImage",
+    DIAGNOSTICS: "diagnostic_msgs/msg/DiagnosticArray",
+}
+
+
+@dataclass
+class Time:
+    sec: int = 0
+    nanosec: int = 0
+
+    def to_seconds(self) -> float:
+        return self.sec + self.nanosec * 1e-9
+
+    @classmethod
+    def from_seconds(cls, seconds: float) -> "Time":
+        sec = int(seconds)
+        return cls(sec, int(round((seconds - sec) * 1e9)) % 1_000_000_000)
+
+    def key(self) -> tuple[int, int]:
+        return self.sec, self.nanosec
+
+
+@dataclass
+class Header:
+    stamp: Time = field(default_factory=Time)
+    frame_id: str = ""
+
+
+@dataclass
+class Image:
+    header: Header = field(default_factory=Header)
+    height: int = 0
+    width: int = 0
+    encoding: str = ""
+    is_bigendian: int = 0
+    step: int = 0
+    data: bytes | bytearray | memoryview | np.ndarray = b""
+
+
+@dataclass
+class CompressedImage:
+    header: Header = field(default_factory=Header)
+    format: str = ""
+    data: bytes | bytearray | memoryview | np.ndarray = b""
+
+
+@dataclass
+class KeyValue:
+    key: str = ""
+    value: str = ""
+
+
+@dataclass
+class DiagnosticStatus:
+    OK, WARN, ERROR, STALE = 0, 1, 2, 3
+    level: int = 0
+    name: str = ""
+    message: str = ""
+    hardware_id: str = ""
+    values: list[KeyValue] = field(default_factory=list)
+
+
+@dataclass
+class DiagnosticArray:
+    header: Header = field(default_factory=Header)
+    status: list[DiagnosticStatus] = field(default_factory=list)

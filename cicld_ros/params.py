@@ -1,0 +1,158 @@
+"""The node's parameters: one typed record, its ROS parameter file, and run-time changes.
+
+The same ``config/segment.yaml`` (ROS 2 parameter-file format, ``<node>: ros__parameters:``)
+feeds ``ros2 launch`` and the DDS mode. Each parameter has a description (declared to ROS
+as a ParameterDescriptor) and says whether it may change while the node runs.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+NODE_NAME = "segment_node"
+
+
+def param(default: Any, description: str, runtime: bool = False) -> Any:
+    factory = (lambda: list(default)) if isinstance(default, list) else None
+    metadata = {"description": description, "runtime": runtime}
+    if factory:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass
+class NodeParams:
+    checkpoint: str = param("", "CICLD checkpoint (.safetensors) to load")
+    image_topics: list[str] = param(["/camera/image_raw"], "sensor_msgs/Image input topics, one per camera")
+    compressed_image_topics: list[str] = param([], "sensor_msgs/CompressedImage input topics (jpeg, png)")
+    output_namespace: str = param("segmentation", "outputs go to <camera namespace>/<output_namespace>/...")
+    steps: int = param(2, "denoising steps K (0 = no diffusion, the plain encoder-decoder)", runtime=True)
+    strength: float = param(0.5, "noise level the denoising starts from, in (0, 1]", runtime=True)
+    sampler: str = param("ddim", "few-step sampler: ddim or dpmsolver", runtime=True)
+    num_samples: int = param(1, "noise samples per frame; above 1 the uncertainty output is available",
+                             runtime=True)
+    seed: int = param(0, "noise seed: a fixed seed gives repeatable masks", runtime=True)
+    device: str = param("auto", "auto, cpu, cuda or cuda:N")
+    dtype: str = param("fp32", "compute precision: fp32, bf16 or fp16")
+    channels_last: bool = param(False, "channels-last memory layout (faster on recent GPUs)")
+    input_width: int = param(0, "resize frames to this width before the model (0 = native)")
+    input_height: int = param(0, "resize frames to this height before the model (0 = native)")
+    max_batch: int = param(4, "most frames (from different cameras) segmented in one batch")
+    max_pixels: int = param(4096 * 4096, "frames with more pixels are rejected as malformed")
+    color_encoding: str = param("rgb8", "encoding of colour mask and overlay: rgb8 or bgr8", runtime=True)
+    overlay_alpha: float = param(0.5, "opacity of the colour mask in the overlay, 0..1", runtime=True)
+    publish_class_mask: bool = param(True, "publish the mono8 trainId mask", runtime=True)
+    publish_color_mask: bool = param(True, "publish the colour mask", runtime=True)
+    publish_overlay: bool = param(True, "publish the overlay on the input image", runtime=True)
+    publish_confidence: bool = param(False, "publish max class probability as mono8 (0..255)", runtime=True)
+    publish_uncertainty: bool = param(False, "publish noise-sample disagreement as mono8 (needs num_samples > 1)",
+                                      runtime=True)
+    diagnostics_period: float = param(1.0, "seconds between /diagnostics messages")
+    log_period: float = param(10.0, "seconds between status lines in the log")
+    warn_period: float = param(5.0, "seconds between repeated warnings of one kind per topic")
+
+    def validate(self) -> "NodeParams":
+        problems = []
+        if not self.image_topics and not self.compressed_image_topics:
+            problems.append("no input: set image_topics and/or compressed_image_topics")
+        if self.steps < 0:
+            problems.append(f"steps must be >= 0, got {self.steps}")
+        if not 0 < self.strength <= 1:
+            problems.append(f"strength must be in (0, 1], got {self.strength}")
+        if self.sampler not in ("ddim", "dpmsolver"):
+            problems.append(f"sampler must be ddim or dpmsolver, got {self.sampler!r}")
+        if self.num_samples < 1:
+            problems.append(f"num_samples must be >= 1, got {self.num_samples}")
+        if self.dtype not in ("fp32", "bf16", "fp16"):
+            problems.append(f"dtype must be fp32, bf16 or fp16, got {self.dtype!r}")
+        if self.color_encoding not in ("rgb8", "bgr8"):
+            problems.append(f"color_encoding must be rgb8 or bgr8, got {self.color_encoding!r}")
+        if not 0 <= self.overlay_alpha <= 1:
+            problems.append(f"overlay_alpha must be in [0, 1], got {self.overlay_alpha}")
+        if (self.input_width > 0) != (self.input_height > 0) or self.input_width < 0 or self.input_height < 0:
+            problems.append("input_width and input_height must both be 0 (native) or both positive")
+        if self.max_batch < 1 or self.max_pixels < 1:
+            problems.append("max_batch and max_pixels must be at least 1")
+        for name in ("diagnostics_period", "log_period", "warn_period"):
+            if getattr(self, name) <= 0:
+                problems.append(f"{name} must be positive")
+        if problems:
+            raise ValueError("invalid node parameters: " + "; ".join(problems))
+        return self
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(NodeParams)}
+RUNTIME_PARAMS = frozenset(name for name, f in FIELDS.items() if f.metadata["runtime"])
+
+
+def coerce(name: str, value: Any) -> Any:
+    """A value from YAML or --set, checked against the parameter's type."""
+    if name not in FIELDS:
+        raise ValueError(f"unknown parameter {name!r}; parameters: {', '.join(FIELDS)}")
+    default = FIELDS[name].default if FIELDS[name].default is not dataclasses.MISSING else []
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+    elif isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif isinstance(default, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif isinstance(default, str):
+        if isinstance(value, str):
+            return value
+    elif isinstance(default, list):
+        if value is None:
+            return []
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            # ROS parameter files cannot hold an empty list, so [""] stands for none
+            return [v for v in value if v]
+    raise ValueError(f"parameter {name} must be {type(default).__name__}, got {value!r}")
+
+
+def with_changes(params: NodeParams, changes: dict[str, Any], at_runtime: bool = False) -> NodeParams:
+    """A validated copy with ``changes``; at run time only the run-time parameters may change."""
+    if at_runtime:
+        fixed = sorted(set(changes) - RUNTIME_PARAMS)
+        if fixed:
+            raise ValueError(f"{', '.join(fixed)} cannot change while the node runs; restart it with the new value")
+    values = {name: coerce(name, value) for name, value in changes.items()}
+    return dataclasses.replace(params, **values).validate()
+
+
+def read_params_file(path: str | Path, node_name: str = NODE_NAME) -> dict[str, Any]:
+    """The ``ros__parameters`` of ``node_name`` (or of ``/**``) in a ROS 2 parameter file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"parameter file {path} not found")
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ValueError(f"parameter file {path} is not valid YAML: {error}") from None
+    for key in (node_name, f"/{node_name}", "/**"):
+        section = document.get(key)
+        if isinstance(section, dict) and isinstance(section.get("ros__parameters"), dict):
+            return dict(section["ros__parameters"])
+    raise ValueError(f"parameter file {path} has no '{node_name}: ros__parameters:' section")
+
+
+def parse_set(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise ValueError(f"--set {text!r}: expected name=value, e.g. steps=4")
+    name, raw = text.split("=", 1)
+    return name.strip(), yaml.safe_load(raw)
+
+
+def load_params(params_file: str | Path | None, sets: list[str] = ()) -> NodeParams:
+    values = read_params_file(params_file) if params_file else {}
+    values |= dict(parse_set(s) for s in sets)
+    return with_changes(NodeParams(), values)
+
+
+def descriptions() -> dict[str, str]:
+    return {name: f.metadata["description"] for name, f in FIELDS.items()}
