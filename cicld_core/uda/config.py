@@ -71,7 +71,8 @@ class UDAConfig:
 @dataclass
 class OptimConfig:
     lr: float = 6e-5
-    head_lr_mult: float = 10.0  # D, f_cls, eps_theta, f_mask, f_dis: trained from scratch
+    head_lr_mult: float = 10.0  # D and f_cls (DAFormer's decode head)
+    diffusion_lr_mult: float = 1.0  # eps_theta, f_mask and f_dis (too high a rate and eps_theta collapses to 0)
     weight_decay: float = 0.01
     warmup_iters: int = 1500
     poly_power: float = 1.0

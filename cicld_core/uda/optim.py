@@ -1,5 +1,5 @@
-"""AdamW with a 10x learning rate for the parts trained from scratch, linear warm-up then
-poly decay, stepped per iteration (DAFormer's schedule)."""
+"""AdamW with per-part learning rates, linear warm-up then poly decay, stepped per
+iteration (DAFormer's schedule)."""
 from __future__ import annotations
 
 import torch
@@ -7,21 +7,24 @@ import torch
 from ..model import CICLD
 from .config import OptimConfig
 
-# E may start from pretrained weights; everything else starts from scratch.
-HEAD_MODULES = ("decoder", "denoiser", "mask_encoder")
+DIFFUSION_MODULES = ("denoiser", "mask_encoder")
 
 
 def build_optimizer(model: CICLD, config: OptimConfig) -> torch.optim.AdamW:
-    head = [p for name in HEAD_MODULES for p in getattr(model, name).parameters()]
+    """E at lr (it may start pretrained); D and f_cls at head_lr_mult x lr (DAFormer's
+    10x for the decode head); eps_theta and f_mask at diffusion_lr_mult x lr (the paper
+    trains its three components at one rate)."""
     groups = [
         {"params": list(model.encoder.parameters()), "lr": config.lr, "name": "encoder"},
-        {"params": head, "lr": config.lr * config.head_lr_mult, "name": "head"},
+        {"params": list(model.decoder.parameters()), "lr": config.lr * config.head_lr_mult, "name": "decoder"},
+        {"params": [p for name in DIFFUSION_MODULES for p in getattr(model, name).parameters()],
+         "lr": config.lr * config.diffusion_lr_mult, "name": "diffusion"},
     ]
     return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.999), weight_decay=config.weight_decay)
 
 
 def build_discriminator_optimizer(model: CICLD, config: OptimConfig) -> torch.optim.AdamW:
-    return torch.optim.AdamW(model.discriminator.parameters(), lr=config.lr * config.head_lr_mult,
+    return torch.optim.AdamW(model.discriminator.parameters(), lr=config.lr * config.diffusion_lr_mult,
                              betas=(0.9, 0.99), weight_decay=config.weight_decay)
 
 
