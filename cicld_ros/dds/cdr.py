@@ -1,0 +1,180 @@
+"""ROS 2 messages <-> CDR bytes (XCDR1, little endian), written out for speed.
+
+cyclonedds-python's per-field serializer costs about 40 ms for a 1.5 MB image; here the
+few header fields are packed with struct and the pixel buffer is appended in one copy,
+and decoding returns zero-copy views of the received buffer. Alignment is relative to
+the end of the 4-byte encapsulation header, as CDR defines. The bytes equal rosbags'
+``serialize_cdr`` (tested).
+"""
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+
+from ..messages import CompressedImage, DiagnosticArray, DiagnosticStatus, Header, Image, KeyValue, Time
+
+ENCAPSULATION = b"\x00\x01\x00\x00"  # CDR_LE
+
+
+class CdrError(ValueError):
+    """A CDR buffer is truncated or inconsistent."""
+
+
+class Writer:
+    def __init__(self) -> None:
+        self.buffer = bytearray(ENCAPSULATION)
+
+    def align(self, size: int) -> None:
+        self.buffer += b"\x00" * (-(len(self.buffer) - 4) % size)
+
+    def u8(self, value: int) -> None:
+        self.buffer.append(value & 0xFF)
+
+    def u32(self, value: int) -> None:
+        self.align(4)
+        self.buffer += struct.pack("<I", value)
+
+    def i32(self, value: int) -> None:
+        self.align(4)
+        self.buffer += struct.pack("<i", value)
+
+    def string(self, value: str) -> None:
+        data = value.encode()
+        self.u32(len(data) + 1)
+        self.buffer += data + b"\x00"
+
+    def header(self, header: Header) -> None:
+        self.i32(header.stamp.sec)
+        self.u32(header.stamp.nanosec)
+        self.string(header.frame_id)
+
+
+def as_bytes(data) -> memoryview:
+    if isinstance(data, np.ndarray):
+        data = np.ascontiguousarray(data)
+    view = memoryview(data)
+    return view.cast("B") if view.format != "B" or view.ndim != 1 else view
+
+
+def with_payload(writer: Writer, data) -> bytes:
+    payload = as_bytes(data)
+    writer.u32(len(payload))
+    return bytes(writer.buffer) + payload.tobytes()
+
+
+def encode_image(msg: Image) -> bytes:
+    w = Writer()
+    w.header(msg.header)
+    w.u32(msg.height)
+    w.u32(msg.width)
+    w.string(msg.encoding)
+    w.u8(msg.is_bigendian)
+    w.u32(msg.step)
+    return with_payload(w, msg.data)
+
+
+def encode_compressed_image(msg: CompressedImage) -> bytes:
+    w = Writer()
+    w.header(msg.header)
+    w.string(msg.format)
+    return with_payload(w, msg.data)
+
+
+def encode_diagnostics(msg: DiagnosticArray) -> bytes:
+    w = Writer()
+    w.header(msg.header)
+    w.u32(len(msg.status))
+    for status in msg.status:
+        w.u8(status.level)
+        for text in (status.name, status.message, status.hardware_id):
+            w.string(text)
+        w.u32(len(status.values))
+        for pair in status.values:
+            w.string(pair.key)
+            w.string(pair.value)
+    return bytes(w.buffer)
+
+
+class Reader:
+    def __init__(self, buffer) -> None:
+        self.view = memoryview(buffer).cast("B") if not isinstance(buffer, memoryview) else buffer.cast("B")
+        if len(self.view) < 4 or bytes(self.view[:2]) not in (b"\x00\x01", b"\x00\x00"):
+            raise CdrError("not a CDR buffer (missing or unknown encapsulation header)")
+        if bytes(self.view[:2]) != b"\x00\x01":
+            raise CdrError("big-endian CDR is not supported")
+        self.pos = 4
+
+    def need(self, size: int, what: str) -> None:
+        if self.pos + size > len(self.view):
+            raise CdrError(f"buffer ends inside {what} (needs {size} bytes at offset {self.pos}, "
+                           f"has {len(self.view) - self.pos})")
+
+    def align(self, size: int) -> None:
+        self.pos += -(self.pos - 4) % size
+
+    def u8(self, what: str) -> int:
+        self.need(1, what)
+        self.pos += 1
+        return self.view[self.pos - 1]
+
+    def u32(self, what: str) -> int:
+        self.align(4)
+        self.need(4, what)
+        value = struct.unpack_from("<I", self.view, self.pos)[0]
+        self.pos += 4
+        return value
+
+    def i32(self, what: str) -> int:
+        self.align(4)
+        self.need(4, what)
+        value = struct.unpack_from("<i", self.view, self.pos)[0]
+        self.pos += 4
+        return value
+
+    def string(self, what: str) -> str:
+        length = self.u32(f"{what} length")
+        if length == 0:
+            raise CdrError(f"{what}: a CDR string holds at least its NUL")
+        self.need(length, what)
+        data = bytes(self.view[self.pos:self.pos + length - 1])
+        self.pos += length
+        try:
+            return data.decode()
+        except UnicodeDecodeError:
+            raise CdrError(f"{what} is not UTF-8") from None
+
+    def payload(self, what: str) -> memoryview:
+        length = self.u32(f"{what} length")
+        self.need(length, what)
+        self.pos += length
+        return self.view[self.pos - length:self.pos]
+
+    def header(self) -> Header:
+        return Header(Time(self.i32("header.stamp.sec"), self.u32("header.stamp.nanosec")),
+                      self.string("header.frame_id"))
+
+
+def decode_image(buffer) -> Image:
+    r = Reader(buffer)
+    header = r.header()
+    return Image(header, r.u32("height"), r.u32("width"), r.string("encoding"), r.u8("is_bigendian"),
+                 r.u32("step"), r.payload("data"))
+
+
+def decode_compressed_image(buffer) -> CompressedImage:
+    r = Reader(buffer)
+    header = r.header()
+    return CompressedImage(header, r.string("format"), r.payload("data"))
+
+
+def decode_diagnostics(buffer) -> DiagnosticArray:
+    r = Reader(buffer)
+    header = r.header()
+    statuses = []
+    for _ in range(r.u32("status count")):
+        level = r.u8("level")
+        name, message, hardware_id = (r.string(f) for f in ("name", "message", "hardware_id"))
+        values = [KeyValue(r.string("key"), r.string("value")) for _ in range(r.u32("values count"))]
+        statuses.append(DiagnosticStatus(level, name, message, hardware_id, values))
+    return DiagnosticArray(header, statuses)

@@ -1,0 +1,65 @@
+"""The ROS 2 message types as Cyclone DDS types, named as rmw_cyclonedds names them, so
+ROS 2 nodes match our topics. They register the topics; samples travel as raw CDR
+(see _raw.py and cdr.py), never through these classes' own serializer."""
+# no "from __future__ import annotations": cyclonedds resolves these annotations at run time
+
+from dataclasses import dataclass
+
+from cyclonedds.idl import IdlStruct
+from cyclonedds.idl.types import int32, sequence, uint8, uint32
+
+from ..messages import COMPRESSED_IMAGE, DIAGNOSTICS, IMAGE
+
+
+@dataclass
+class Time_(IdlStruct, typename="builtin_interfaces::msg::dds_::Time_"):
+    sec: int32
+    nanosec: uint32
+
+
+@dataclass
+class Header_(IdlStruct, typename="std_msgs::msg::dds_::Header_"):
+    stamp: Time_
+    frame_id: str
+
+
+@dataclass
+class Image_(IdlStruct, typename="sensor_msgs::msg::dds_::Image_"):
+    header: Header_
+    height: uint32
+    width: uint32
+    encoding: str
+    is_bigendian: uint8
+    step: uint32
+    data: sequence[uint8]
+
+
+@dataclass
+class CompressedImage_(IdlStruct, typename="sensor_msgs::msg::dds_::CompressedImage_"):
+    header: Header_
+    format: str
+    data: sequence[uint8]
+
+
+@dataclass
+class KeyValue_(IdlStruct, typename="diagnostic_msgs::msg::dds_::KeyValue_"):
+    key: str
+    value: str
+
+
+@dataclass
+class DiagnosticStatus_(IdlStruct, typename="diagnostic_msgs::msg::dds_::DiagnosticStatus_"):
+    level: uint8
+    name: str
+    message: str
+    hardware_id: str
+    values: sequence[KeyValue_]
+
+
+@dataclass
+class DiagnosticArray_(IdlStruct, typename="diagnostic_msgs::msg::dds_::DiagnosticArray_"):
+    header: Header_
+    status: sequence[DiagnosticStatus_]
+
+
+DDS_TYPES = {IMAGE: Image_, COMPRESSED_IMAGE: CompressedImage_, DIAGNOSTICS: DiagnosticArray_}
