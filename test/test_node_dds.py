@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from rosbags.typesys import Stores, get_typestore
 
 from cicld_core.model import CICLD, ModelConfig
 from cicld_core.model.checkpoint import save_model
@@ -111,6 +112,9 @@ def test_node_segments_several_cameras_and_keeps_headers(checkpoint, tmp_path):
     topics["/diagnostics"] = DIAGNOSTICS
     with DdsTransport(domain) as transport:
         recorder = Recorder(transport, topics)
+        raw_masks = []
+        transport.subscribe("/cam0/segmentation/class_mask", IMAGE, raw_masks.append, reliable=True, depth=100,
+                            keep_all=True, raw=True)
         node = start_node(params_file(tmp_path, checkpoint), domain, duration=40)
         cameras = [camera(domain, "/cam0/image_raw", "--count", "6", "--rate", "2", "--encoding", "rgb8",
                           "--frame-id", "cam0", "--size", "64x32", "--stamp-sec", "1000", "--malformed-every", "3"),
@@ -134,6 +138,13 @@ def test_node_segments_several_cameras_and_keeps_headers(checkpoint, tmp_path):
                 assert np.frombuffer(bytes(msg.data), np.uint8).max() < 19
             assert {m.header.stamp.sec for m in colours} == {m.header.stamp.sec for m in masks}
             assert all(m.encoding == "rgb8" and m.step == 3 * width for m in colours)
+        # what the node writes is exactly the CDR rosbags (and so ROS 2) produces for that message
+        store = get_typestore(Stores.ROS2_HUMBLE)
+        assert raw_masks
+        for data in raw_masks:
+            reference = bytes(store.serialize_cdr(store.deserialize_cdr(bytes(data), "sensor_msgs/msg/Image"),
+                                                  "sensor_msgs/msg/Image"))
+            assert bytes(data)[:len(reference)] == reference and not any(bytes(data)[len(reference):])
         # frames 2 and 5 of cam0 were malformed: never segmented, counted in the diagnostics
         assert not {1002, 1005} & {m.header.stamp.sec for m in recorder.messages["/cam0/segmentation/class_mask"]}
         diagnostics = recorder.messages["/diagnostics"]
