@@ -82,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.transport == "rclpy":
         from .rclpy_node import main as rclpy_main
 
+        if args.sets or args.duration or args.domain_id is not None:
+            print("error: with --transport rclpy, set parameters the ROS way: --ros-args -p steps:=4 "
+                  "(and ROS_DOMAIN_ID for the domain)", file=sys.stderr)
+            return 2
+
         return rclpy_main(sys.argv[:1] + (["--ros-args", "--params-file", str(args.params_file)]
                                            if args.params_file else []))
     return run_dds(args)
