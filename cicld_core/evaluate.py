@@ -23,7 +23,7 @@ from .labels import CLASS_NAMES, NUM_TRAIN_CLASSES, PROTOCOLS
 from .metrics import ConfusionMatrix
 from .model import DTYPES
 from .model.checkpoint import CheckpointError, load_model
-from .predict import pick_device
+from .device import pick_device
 
 DATASETS = ("cityscapes", "gta5", "synthia")
 

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .device import pick_device
 from .data.image_folder import IMAGE_EXTENSIONS, ImageFolderDataset
 from .io import DataError, read_rgb, write_png
 from .labels import colorize, overlay
@@ -32,15 +33,6 @@ def list_images(source: Path) -> list[tuple[Path, str]]:
     if not source.exists():
         raise DataError(f"input {source} does not exist")
     return [(sample.image, sample.name) for sample in ImageFolderDataset(source).samples]
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: this torch build or machine has no CUDA GPU; use --device cpu")
-    return device
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 import torch
 
+from cicld_core.device import pick_device
 from cicld_core.labels import PALETTE
 from cicld_core.model import images_to_tensor
 from cicld_core.model.checkpoint import CheckpointError, load_model
@@ -60,15 +61,6 @@ def output_topics(topic: str, output_namespace: str) -> dict[str, str]:
     return {name: f"{base}/{name}" for name in OUTPUTS}
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise StartupError(f"device {name!r}: this machine or torch build has no CUDA GPU; set device: cpu")
-    return device
-
-
 @dataclass
 class Frame:
     arrival: Arrival
@@ -82,7 +74,10 @@ class SegmentationNode:
         self.params, self.transport = params.validate(), transport
         self.log = log or logging.getLogger(NODE_NAME)
         self.clock = clock
-        self.device = pick_device(params.device)
+        try:
+            self.device = pick_device(params.device)
+        except ValueError as error:
+            raise StartupError(str(error)) from None
         self.model = self._load_model(params)
         self.inputs = {t: IMAGE for t in params.image_topics} | {t: COMPRESSED_IMAGE for t in params.compressed_image_topics}
         self.frames = LatestFrames(list(self.inputs))

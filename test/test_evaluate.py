@@ -18,11 +18,9 @@ from cicld_core.labels import IGNORE_INDEX, NUM_TRAIN_CLASSES
 from cicld_core.model import CICLD, ModelConfig, Segmentation
 from cicld_core.model.checkpoint import save_model
 from cicld_core.synth import generate_frame, write_frame, write_split_list
+from tiny import TINY
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = dict(cnn_widths=(8, 8, 16, 16), cnn_depths=(1, 1, 1, 1), latent_channels=8, decoder_channels=8,
-            skip_channels=8, unet_channels=(8, 16), mask_hidden_channels=8, discriminator_channels=(8, 16),
-            discriminator_hidden=32, norm_groups=4)
 SIZE = (64, 32)  # width != height, so a transposed prediction cannot line up with the label
 FRAMES = 3
 

@@ -20,11 +20,9 @@ from cicld_core.model import (
 )
 from cicld_core.model.checkpoint import CheckpointError, load_model, read_header, save_checkpoint, save_model
 from cicld_core.model.encoder import stage_strides
+from tiny import TINY
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = dict(cnn_widths=(8, 8, 16, 16), cnn_depths=(1, 1, 1, 1), latent_channels=8, decoder_channels=8,
-            skip_channels=8, unet_channels=(8, 16), mask_hidden_channels=8, discriminator_channels=(8, 16),
-            discriminator_hidden=32, norm_groups=4)
 
 
 def tiny_model(seed: int = 0, **overrides) -> CICLD:

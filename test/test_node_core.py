@@ -23,11 +23,9 @@ from cicld_ros.latest_frames import LatestFrames
 from cicld_ros.launch_args import LAUNCH_ARGUMENTS, parameter_overrides
 from cicld_ros.messages import CompressedImage, Header, Image, Time
 from cicld_ros.params import FIELDS, NodeParams, load_params, read_params_file, with_changes
+from tiny import TINY
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = dict(cnn_widths=(8, 8, 16, 16), cnn_depths=(1, 1, 1, 1), latent_channels=8, decoder_channels=8,
-            skip_channels=8, unet_channels=(8, 16), mask_hidden_channels=8, discriminator_channels=(8, 16),
-            discriminator_hidden=32, norm_groups=4)
 
 
 def rgb_frame(height: int = 24, width: int = 40, seed: int = 0) -> np.ndarray:

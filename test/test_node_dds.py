@@ -21,11 +21,9 @@ from cicld_core.model.checkpoint import save_model
 from cicld_ros.dds.config import ensure_cyclonedds_uri
 from cicld_ros.dds.transport import DdsTransport
 from cicld_ros.messages import DIAGNOSTICS, IMAGE
+from tiny import TINY
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = dict(cnn_widths=(8, 8, 16, 16), cnn_depths=(1, 1, 1, 1), latent_channels=8, decoder_channels=8,
-            skip_channels=8, unet_channels=(8, 16), mask_hidden_channels=8, discriminator_channels=(8, 16),
-            discriminator_hidden=32, norm_groups=4)
 OUTPUTS = ("class_mask", "color_mask", "overlay")
 
 

@@ -22,13 +22,11 @@ from cicld_core.uda.iteration import adaptation_losses
 from cicld_core.uda.optim import lr_factor
 from cicld_core.uda.teacher import ema_alpha, make_ema_model, pseudo_labels, update_ema
 from cicld_core.uda.trainer import Trainer
+from tiny import tiny_overrides
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "config/uda/synth_cicld.yaml"
-TINY_MODEL = ["model.cnn_widths=[8,8,16,16]", "model.cnn_depths=[1,1,1,1]", "model.latent_channels=8",
-              "model.decoder_channels=8", "model.skip_channels=8", "model.unet_channels=[8,16]",
-              "model.mask_hidden_channels=8", "model.discriminator_channels=[8,16]",
-              "model.discriminator_hidden=32", "model.norm_groups=4"]
+TINY_MODEL = tiny_overrides()
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ import yaml
 from tqdm import tqdm
 
 from ..data import RareClassSampler, SegTransformConfig, build_dataset, load_or_compute_class_stats
+from ..device import pick_device
 from ..evaluation import evaluate_model, eval_transform
 from ..io import DataError, atomic_path
 from ..model import CICLD, discriminator_loss
@@ -37,13 +38,10 @@ class TrainingError(RuntimeError):
     """Training cannot go on (a non-finite loss); the last good state was saved."""
 
 
-def pick_device(name: str, info: dist_utils.DistInfo) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
+def training_device(name: str, info: dist_utils.DistInfo) -> torch.device:
+    """The configured device; under torchrun each rank takes the GPU of its local rank."""
+    device = pick_device(name)
     if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"run.device={name}, but this torch build or machine has no CUDA GPU")
         device = torch.device("cuda", info.local_rank if info.enabled else (device.index or 0))
         torch.cuda.set_device(device)
     return device
@@ -63,7 +61,7 @@ class Trainer:
             torch.set_num_threads(run.threads)
         self.dist = dist_utils.init_from_env("cuda" if run.device.startswith("cuda") or (
             run.device == "auto" and torch.cuda.is_available()) else "cpu")
-        self.device = pick_device(run.device, self.dist)
+        self.device = training_device(run.device, self.dist)
         self.amp = amp_dtype(run.amp, self.device)
         torch.manual_seed(run.seed)  # identical initial weights on every rank
         model_config = config.model_config()
