@@ -251,3 +251,18 @@ def test_missing_or_foreign_checkpoint_stops_start_up(tmp_path):
         make_node(tmp_path / "x.safetensors")
     with pytest.raises(StartupError, match="no checkpoint"):
         SegmentationNode(NodeParams(), MemoryTransport())
+
+
+def test_rclpy_adapter_imports_without_ros_and_node_help_explains():
+    import subprocess
+    import sys
+
+    import cicld_ros.rclpy_node as rclpy_node  # rclpy is imported only inside main()
+
+    assert callable(rclpy_node.main)
+    done = subprocess.run([sys.executable, "-m", "cicld_ros.node", "--help"], cwd=REPO, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0 and "--transport" in done.stdout and "--params-file" in done.stdout
+    done = subprocess.run([sys.executable, "-m", "cicld_ros.node", "--transport", "rclpy", "--set", "steps=3"],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "--ros-args -p steps:=4" in done.stderr
