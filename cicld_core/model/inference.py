@@ -74,6 +74,8 @@ def images_to_tensor(images: np.ndarray | list[np.ndarray], mean: tuple[float, .
         array = array[None]
     if array.ndim != 4 or array.shape[-1] != 3 or array.dtype != np.uint8:
         raise ValueError(f"expected RGB uint8 images (H, W, 3), got {array.dtype} of shape {array.shape}")
+    if not array.flags.writeable:  # e.g. a view of a received message buffer; torch wants to own writable memory
+        array = array.copy()
     batch = torch.from_numpy(np.ascontiguousarray(array)).to(device).permute(0, 3, 1, 2).float().div_(255)
     mean_t = torch.tensor(mean, device=batch.device).view(1, 3, 1, 1)
     std_t = torch.tensor(std, device=batch.device).view(1, 3, 1, 1)

@@ -1,0 +1,122 @@
+"""Write a Cityscapes-style drive as a rosbag2: camera images plus ground-truth masks.
+
+    python -m cicld_ros.bag --from-cityscapes ROOT --split val --out BAG [--storage mcap|sqlite3]
+        [--rate HZ] [--compressed] [--topic /camera/image_raw] [--gt-topic /camera/ground_truth]
+
+Works on real Cityscapes folders and on the generator's output (``python -m
+cicld_core.synth --layout cityscapes``). Frame i is stamped start + i / rate, in the
+message header and as the bag time; the ground truth (mono8 trainIds, 255 ignore) has
+the same header.stamp and frame_id as its image, which is how replay evaluation pairs
+them. The bag is written to a temporary folder and renamed when complete.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
+from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.typesys import Stores, get_typestore
+from tqdm import tqdm
+
+from cicld_core.data import CityscapesDataset
+from cicld_core.io import DataError
+
+from .dds import cdr
+from .messages import CompressedImage, Header, Image, Time
+
+START_SECONDS = 1_700_000_000  # a fixed start keeps bags of the same input byte-identical
+NEVER = QosTime(0x7FFFFFFF, 0xFFFFFFFF)
+
+
+def qos(reliable: bool, depth: int) -> Qos:
+    return Qos(QosHistory.KEEP_LAST, depth, QosReliability.RELIABLE if reliable else QosReliability.BEST_EFFORT,
+               QosDurability.VOLATILE, NEVER, NEVER, QosLiveliness.AUTOMATIC, NEVER, False)
+
+
+CAMERA_QOS = qos(reliable=False, depth=5)  # what a camera driver offers: sensor data
+GROUND_TRUTH_QOS = qos(reliable=True, depth=10)
+
+
+def write_cityscapes_bag(root: Path, split: str, out: Path, storage: str = "mcap", rate: float = 10.0,
+                         compressed: bool = False, topic: str = "/camera/image_raw",
+                         gt_topic: str = "/camera/ground_truth", frame_id: str = "camera",
+                         max_frames: int | None = None, progress: bool = True) -> int:
+    """Write the bag; returns the number of frames."""
+    dataset = CityscapesDataset(root, split=split)
+    if not dataset.has_labels:
+        raise DataError(f"{root} split {split!r} has no gtFine labels to use as ground truth")
+    count = len(dataset) if max_frames is None else min(max_frames, len(dataset))
+    if out.exists():
+        raise FileExistsError(f"{out} exists; remove it or choose another --out")
+    # written under a hidden folder with the final name (rosbag2 names its files after the
+    # folder), then moved into place
+    staging = out.parent / f".{out.name}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    partial = staging / out.name
+    image_topic = topic + "/compressed" if compressed and not topic.endswith("/compressed") else topic
+    typestore = get_typestore(Stores.ROS2_HUMBLE)
+    plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
+    try:
+        with Writer(partial, version=9, storage_plugin=plugin) as writer:
+            image_type = "sensor_msgs/msg/CompressedImage" if compressed else "sensor_msgs/msg/Image"
+            images = writer.add_connection(image_topic, image_type, typestore=typestore,
+                                           offered_qos_profiles=[CAMERA_QOS])
+            truths = writer.add_connection(gt_topic, "sensor_msgs/msg/Image", typestore=typestore,
+                                           offered_qos_profiles=[GROUND_TRUTH_QOS])
+            for index in tqdm(range(count), desc=f"writing {out.name}", unit="frame", disable=not progress):
+                rgb, train_ids = dataset.load_raw(index)
+                nanoseconds = START_SECONDS * 1_000_000_000 + int(round(index * 1e9 / rate))
+                header = Header(Time(nanoseconds // 1_000_000_000, nanoseconds % 1_000_000_000), frame_id)
+                if compressed:
+                    ok, jpeg = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
+                    data = cdr.encode_compressed_image(CompressedImage(header, "jpeg", jpeg))
+                else:
+                    height, width = rgb.shape[:2]
+                    data = cdr.encode_image(Image(header, height, width, "rgb8", 0, width * 3, np.ascontiguousarray(rgb)))
+                writer.write(images, nanoseconds, data)
+                mask = np.ascontiguousarray(train_ids, dtype=np.uint8)
+                writer.write(truths, nanoseconds, cdr.encode_image(
+                    Image(header, mask.shape[0], mask.shape[1], "mono8", 0, mask.shape[1], mask)))
+        partial.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return count
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cicld_ros.bag", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--from-cityscapes", dest="root", type=Path, required=True,
+                        help="a Cityscapes-layout root (leftImg8bit/, gtFine/)")
+    parser.add_argument("--split", default="val")
+    parser.add_argument("--out", type=Path, required=True, help="the bag folder to create")
+    parser.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap",
+                        help="mcap (default since ROS 2 Iron) or sqlite3 (Humble's default)")
+    parser.add_argument("--rate", type=float, default=10.0, help="frames per second of the recording (default 10)")
+    parser.add_argument("--compressed", action="store_true", help="write sensor_msgs/CompressedImage (jpeg)")
+    parser.add_argument("--topic", default="/camera/image_raw", help="camera topic (/compressed is appended "
+                                                                     "with --compressed)")
+    parser.add_argument("--gt-topic", default="/camera/ground_truth", help="ground-truth mask topic")
+    parser.add_argument("--frame-id", default="camera")
+    parser.add_argument("--max-frames", type=int, default=None)
+    args = parser.parse_args(argv)
+    if args.rate <= 0:
+        parser.error("--rate must be positive")
+    try:
+        count = write_cityscapes_bag(args.root, args.split, args.out, args.storage, args.rate, args.compressed,
+                                     args.topic, args.gt_topic, args.frame_id, args.max_frames)
+    except (DataError, FileExistsError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out}: {count} frames at {args.rate:g} Hz ({args.storage})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

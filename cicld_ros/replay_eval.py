@@ -1,0 +1,198 @@
+"""Replay a recorded drive through the segmentation model and score it.
+
+    python -m cicld_ros.replay_eval --bag BAG --checkpoint CKPT --mode offline [--steps K] --report DIR
+
+``offline`` reads the bag and runs the model directly: deterministic, the reference
+number. Frames are paired with their ground truth by header.stamp; mIoU and per-class
+IoU use the chosen protocol; a bag without ground truth gives timing only. The report
+folder gets report.json (all figures, the command, versions), report.md, a per-class IoU
+chart, a latency histogram and a strip of the worst and best frames. Nothing is written
+until the whole bag has been read, so a damaged bag never leaves a report that looks
+complete.
+"""
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from cicld_core import __version__
+from cicld_core.device import pick_device
+from cicld_core.io import atomic_path, write_json, write_png
+from cicld_core.labels import CLASS_NAMES, IGNORE_INDEX, PROTOCOLS, overlay
+from cicld_core.metrics import ConfusionMatrix
+from cicld_core.model import images_to_tensor
+from cicld_core.model.checkpoint import CheckpointError, load_model
+
+from .bag_reader import BagError, read_frames
+from .image_codec import InputError, decode
+
+STRIP_FRAMES, STRIP_WIDTH = 3, 512
+
+
+def frame_miou(prediction: np.ndarray, truth: np.ndarray, classes: tuple[int, ...]) -> float:
+    metric = ConfusionMatrix()
+    metric.update(prediction, truth)
+    return metric.miou(len(classes))
+
+
+class Scores:
+    """Confusion matrix over the drive, per-frame timing, and the best and worst frames."""
+
+    def __init__(self, protocol: int) -> None:
+        self.metric, self.protocol = ConfusionMatrix(), protocol
+        self.latency_ms: list[float] = []
+        self.frames = self.with_truth = self.malformed = 0
+        self.best: list = []
+        self.worst: list = []
+
+    def add(self, rgb: np.ndarray, prediction: np.ndarray, truth: np.ndarray | None, latency_ms: float,
+            stamp: str) -> None:
+        self.frames += 1
+        self.latency_ms.append(latency_ms)
+        if truth is None:
+            return
+        self.with_truth += 1
+        self.metric.update(prediction, truth)
+        score = frame_miou(prediction, truth, PROTOCOLS[self.protocol])
+        scale = STRIP_WIDTH / rgb.shape[1]
+        size = (STRIP_WIDTH, max(1, int(round(rgb.shape[0] * scale))))
+        tile = np.concatenate([cv2.resize(overlay(rgb, truth), size, interpolation=cv2.INTER_NEAREST),
+                               cv2.resize(overlay(rgb, prediction), size, interpolation=cv2.INTER_NEAREST)], axis=1)
+        entry = (score, self.with_truth, stamp, tile)
+        for heap, key in ((self.best, entry), (self.worst, (-score, *entry[1:]))):
+            heapq.heappush(heap, key)
+            if len(heap) > STRIP_FRAMES:
+                heapq.heappop(heap)
+
+    def figures(self) -> dict:
+        latency = np.array(self.latency_ms) if self.latency_ms else np.array([np.nan])
+        figures = {"frames": self.frames, "frames_with_ground_truth": self.with_truth,
+                   "malformed_frames": self.malformed,
+                   "latency_ms": {f"p{q}": round(float(np.percentile(latency, q)), 2) for q in (50, 90, 99)}}
+        if self.with_truth:
+            figures |= self.metric.summary(self.protocol)
+        return figures
+
+
+def run_offline(args: argparse.Namespace, model, device: torch.device) -> tuple[Scores, dict]:
+    image_topic, gt_topic, count, frames = read_frames(args.bag, args.image_topic, args.gt_topic)
+    scores = Scores(args.protocol)
+    started = time.perf_counter()
+    for frame in tqdm(frames, total=count, desc="offline replay", unit="frame", disable=args.no_progress):
+        try:
+            rgb = decode(frame.image, max_pixels=8192 * 8192)
+        except InputError as error:
+            scores.malformed += 1
+            print(f"warning: frame {frame.image.header.stamp.key()} skipped: {error}", file=sys.stderr)
+            continue
+        t0 = time.perf_counter()
+        batch = images_to_tensor(rgb, model.config.mean, model.config.std, device)
+        prediction = model.segment(batch, steps=args.steps, strength=args.strength, seed=args.seed).train_ids[0]
+        prediction = prediction.cpu().numpy()
+        latency = (time.perf_counter() - t0) * 1000
+        truth = None
+        if frame.ground_truth is not None:
+            gt = frame.ground_truth
+            truth = np.frombuffer(bytes(gt.data), np.uint8, count=gt.height * gt.width).reshape(gt.height, gt.width)
+        scores.add(rgb, prediction, truth, latency, f"{frame.image.header.stamp.sec}.{frame.image.header.stamp.nanosec:09d}")
+    elapsed = time.perf_counter() - started
+    return scores, {"image_topic": image_topic, "ground_truth_topic": gt_topic,
+                    "throughput_fps": round(scores.frames / elapsed, 2) if elapsed > 0 else None}
+
+
+def write_report(report_dir: Path, scores: Scores, info: dict) -> dict:
+    from matplotlib.figure import Figure
+
+    from cicld_core.uda.report import plot_per_class_iou
+
+    report_dir.mkdir(parents=True, exist_ok=True)
+    figures = scores.figures() | info
+    files = {}
+    if scores.with_truth:
+        plot_per_class_iou(figures["per_class_iou"], report_dir / "per_class_iou.png",
+                           f"{info['mode']} replay, K={info['steps']}", miou=figures["miou"])
+        files["per_class_iou"] = "per_class_iou.png"
+        rows = [tile for _, _, _, tile in sorted(scores.worst, reverse=True)] + \
+               [tile for _, _, _, tile in sorted(scores.best)]
+        write_png(report_dir / "frames.png", np.concatenate(rows, axis=0))
+        files["frames"] = "frames.png"
+    fig = Figure(figsize=(6, 3.2), layout="constrained")
+    ax = fig.add_subplot()
+    ax.hist(scores.latency_ms, bins=30, color="#2b7bba")
+    ax.set_xlabel("latency per frame (ms)")
+    ax.set_ylabel("frames")
+    ax.set_title(f"{info['mode']} replay: p50 {figures['latency_ms']['p50']:.1f} ms, "
+                 f"p99 {figures['latency_ms']['p99']:.1f} ms")
+    with atomic_path(report_dir / "latency.png") as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    files["latency"] = "latency.png"
+    figures["files"] = files
+    write_json(report_dir / "report.json", figures)
+    lines = [f"# Replay evaluation: {Path(info['bag']).name}", "", "```bash", info["command"], "```", "",
+             "| | |", "|---|---|", f"| mode | {info['mode']} |", f"| frames | {figures['frames']} "
+             f"({figures['frames_with_ground_truth']} with ground truth, {figures['malformed_frames']} malformed) |",
+             f"| denoising steps K | {info['steps']} |"]
+    if scores.with_truth:
+        lines.append(f"| mIoU ({info['protocol']} classes) | {figures['miou']:.2f} |")
+    lines += [f"| latency p50 / p90 / p99 | {figures['latency_ms']['p50']} / {figures['latency_ms']['p90']} / "
+              f"{figures['latency_ms']['p99']} ms |", f"| throughput | {figures.get('throughput_fps')} frames/s |",
+              f"| frames dropped | {figures.get('frames_dropped', 0)} |", ""]
+    if scores.with_truth:
+        lines += ["![per-class IoU](per_class_iou.png)", "", "Worst frames (top rows) and best frames (bottom rows); "
+                  "left ground truth, right prediction:", "", "![frames](frames.png)", "",
+                  "| class | IoU |", "|---|---:|"]
+        lines += [f"| {name} | {'-' if value is None else f'{value:.2f}'} |"
+                  for name, value in figures["per_class_iou"].items()]
+    lines += ["", "![latency](latency.png)", ""]
+    with atomic_path(report_dir / "report.md") as tmp:
+        tmp.write_text("\n".join(lines))
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cicld_ros.replay_eval", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bag", type=Path, required=True)
+    parser.add_argument("--checkpoint", type=Path, required=True)
+    parser.add_argument("--mode", choices=("offline",), default="offline")
+    parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--strength", type=float, default=0.5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--protocol", type=int, choices=sorted(PROTOCOLS), default=19)
+    parser.add_argument("--image-topic", help="camera topic (default: the bag's only Image/CompressedImage topic)")
+    parser.add_argument("--gt-topic", help="ground-truth topic (default: a mono8 Image topic named like ground_truth)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--report", type=Path, required=True, help="folder for the report")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    command = shlex.join(["python", "-m", "cicld_ros.replay_eval", *(argv if argv is not None else sys.argv[1:])])
+    try:
+        device = pick_device(args.device)
+        model, metadata = load_model(args.checkpoint, device)
+        scores, info = run_offline(args, model, device)
+    except (BagError, CheckpointError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    info |= {"mode": args.mode, "steps": args.steps, "strength": args.strength, "protocol": args.protocol,
+             "bag": str(args.bag), "checkpoint": str(args.checkpoint), "command": command,
+             "versions": {"cicld_ros": __version__, "torch": torch.__version__, "python": platform.python_version()}}
+    figures = write_report(args.report, scores, info)
+    summary = f"mIoU {figures['miou']:.2f}, " if scores.with_truth else "no ground truth: timing only, "
+    print(f"{summary}{figures['frames']} frames, latency p50 {figures['latency_ms']['p50']} ms; "
+          f"report: {args.report / 'report.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Rosbag replay: generator -> bag (both storages) -> offline evaluation equals
+python -m cicld_core.evaluate on the same frames; bags from real ROS 2 are read; bad
+bags and missing topics fail clearly, without a report."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from cicld_core.model import CICLD, ModelConfig
+from cicld_core.model.checkpoint import save_model
+from cicld_core.synth import generate_frame, write_frame
+from cicld_ros.bag import write_cityscapes_bag
+from cicld_ros.bag_reader import BagError, read_frames
+from tiny import TINY
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO.parent / "shared/fixtures/rosbag2-real"
+
+
+@pytest.fixture(scope="module")
+def drive(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("drive")
+    for index in range(4):
+        write_frame(root, "cityscapes", "val", index, generate_frame(5, index, (64, 32), "target", "val"))
+    return root
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
+    save_model(path, CICLD(ModelConfig(**TINY)))
+    return path
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True, timeout=180)
+
+
+@pytest.mark.parametrize("storage,compressed", [("mcap", False), ("sqlite3", False), ("mcap", True)])
+def test_bag_holds_the_drive_with_paired_ground_truth(drive, tmp_path, storage, compressed):
+    bag = tmp_path / "drive_bag"
+    assert write_cityscapes_bag(drive, "val", bag, storage=storage, rate=5.0, compressed=compressed,
+                                progress=False) == 4
+    assert not list(tmp_path.glob(".*partial*")), "no staging folder left behind"
+    image_topic, gt_topic, count, frames = read_frames(bag)
+    assert (image_topic, gt_topic, count) == (
+        "/camera/image_raw/compressed" if compressed else "/camera/image_raw", "/camera/ground_truth", 4)
+    frames = list(frames)
+    assert [f.image.header.stamp.nanosec for f in frames] == [0, 200_000_000, 400_000_000, 600_000_000]
+    assert all(f.ground_truth.header == f.image.header and f.ground_truth.encoding == "mono8" for f in frames)
+    with pytest.raises(FileExistsError):
+        write_cityscapes_bag(drive, "val", bag, progress=False)
+
+
+@pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
+def test_offline_replay_matches_the_dataset_evaluation(drive, checkpoint, tmp_path, storage):
+    bag = tmp_path / "bag"
+    done = run("cicld_ros.bag", "--from-cityscapes", str(drive), "--split", "val", "--out", str(bag),
+               "--storage", storage)
+    assert done.returncode == 0, done.stderr
+    report = tmp_path / "report"
+    done = run("cicld_ros.replay_eval", "--bag", str(bag), "--checkpoint", str(checkpoint), "--mode", "offline",
+               "--steps", "1", "--report", str(report), "--no-progress")
+    assert done.returncode == 0, done.stderr
+    figures = json.loads((report / "report.json").read_text())
+    done = run("cicld_core.evaluate", "--checkpoint", str(checkpoint), "--dataset", "cityscapes", "--root", str(drive),
+               "--split", "val", "--steps", "1", "--json", str(tmp_path / "eval.json"), "--no-progress")
+    assert done.returncode == 0, done.stderr
+    reference = json.loads((tmp_path / "eval.json").read_text())
+    assert figures["frames"] == figures["frames_with_ground_truth"] == 4
+    assert figures["miou"] == pytest.approx(reference["miou"], abs=0.05)
+    for name in ("report.md", "per_class_iou.png", "latency.png", "frames.png"):
+        assert (report / name).is_file(), name
+    assert "mIoU (19 classes)" in (report / "report.md").read_text()
+
+
+@pytest.mark.parametrize("name", ["mcap_talker", "sqlite3_talker"])
+def test_bags_from_real_ros2_are_read_and_a_missing_camera_is_named(name, checkpoint, tmp_path):
+    with pytest.raises(BagError, match="no camera topic .* it holds: /topic \\(std_msgs/msg/String, 10\\)"):
+        read_frames(FIXTURES / name)
+    done = run("cicld_ros.replay_eval", "--bag", str(FIXTURES / name), "--checkpoint", str(checkpoint),
+               "--report", str(tmp_path / "r"))
+    assert done.returncode == 2 and "/rosout (rcl_interfaces/msg/Log, 10)" in done.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_truncated_bag_and_missing_topic_fail_without_a_report(drive, checkpoint, tmp_path):
+    bag = tmp_path / "bag"
+    write_cityscapes_bag(drive, "val", bag, progress=False)
+    with pytest.raises(BagError, match="has no topic /nope"):
+        read_frames(bag, image_topic="/nope")
+    broken = tmp_path / "broken"
+    shutil.copytree(bag, broken)
+    data_file = next(broken.glob("*.mcap"))
+    data_file.write_bytes(data_file.read_bytes()[: data_file.stat().st_size // 2])
+    done = run("cicld_ros.replay_eval", "--bag", str(broken), "--checkpoint", str(checkpoint),
+               "--report", str(tmp_path / "r"), "--no-progress")
+    assert done.returncode == 2 and ("truncated or damaged" in done.stderr or "cannot be opened" in done.stderr)
+    assert not (tmp_path / "r" / "report.json").exists()
