@@ -3,7 +3,10 @@
     python -m cicld_ros.replay_eval --bag BAG --checkpoint CKPT --mode offline [--steps K] --report DIR
 
 ``offline`` reads the bag and runs the model directly: deterministic, the reference
-number. Frames are paired with their ground truth by header.stamp; mIoU and per-class
+number. ``live`` starts the node (DDS transport) in its own process, plays the bag to it
+at ``--rate`` (or frame by frame, as fast as the node answers), records the masks it
+publishes and matches them to the inputs by header.stamp: latency is publish-to-mask
+time, and an input with no mask is a dropped frame. Frames are paired with their ground truth by header.stamp; mIoU and per-class
 IoU use the chosen protocol; a bag without ground truth gives timing only. The report
 folder gets report.json (all figures, the command, versions), report.md, a per-class IoU
 chart, a latency histogram and a strip of the worst and best frames. Nothing is written
@@ -111,6 +114,104 @@ def run_offline(args: argparse.Namespace, model, device: torch.device) -> tuple[
                     "throughput_fps": round(scores.frames / elapsed, 2) if elapsed > 0 else None}
 
 
+def run_live(args: argparse.Namespace) -> tuple[Scores, dict]:
+    """Start the node (DDS transport) in its own process, play the bag to it, and score
+    what it publishes, matched to the inputs by header.stamp."""
+    import os
+    import subprocess
+    import tempfile
+    import threading
+
+    import yaml
+
+    from .core import output_topics
+    from .dds.config import ensure_cyclonedds_uri
+    from .dds.transport import DdsTransport
+    from .messages import COMPRESSED_IMAGE, IMAGE, CompressedImage
+
+    image_topic, gt_topic, count, frames = read_frames(args.bag, args.image_topic, args.gt_topic)
+    first = next(frames, None)
+    if first is None:
+        raise BagError(f"bag {args.bag} holds no frames on {image_topic}")
+    kind = COMPRESSED_IMAGE if isinstance(first.image, CompressedImage) else IMAGE
+    mask_topic = output_topics(image_topic, "segmentation")["class_mask"]
+    params = {"checkpoint": str(args.checkpoint), "image_topics": [""] if kind == COMPRESSED_IMAGE else [image_topic],
+              "compressed_image_topics": [image_topic] if kind == COMPRESSED_IMAGE else [""], "steps": args.steps,
+              "strength": args.strength, "seed": args.seed, "device": args.device, "publish_color_mask": False,
+              "publish_overlay": False, "max_batch": 1}
+    domain = args.domain_id if args.domain_id is not None else 100 + os.getpid() % 100
+    ensure_cyclonedds_uri()
+    received: dict[tuple[int, int], tuple[float, object]] = {}
+    arrived = threading.Condition()
+
+    def on_mask(msg) -> None:
+        with arrived:
+            received[msg.header.stamp.key()] = (time.perf_counter(), msg)
+            arrived.notify_all()
+
+    scores, sent = Scores(args.protocol), {}
+    with tempfile.TemporaryDirectory() as tmp, DdsTransport(domain) as transport:
+        params_path = Path(tmp) / "params.yaml"
+        params_path.write_text(yaml.safe_dump({"segment_node": {"ros__parameters": params}}))
+        node = subprocess.Popen([sys.executable, "-m", "cicld_ros.node", "--transport", "dds", "--params-file",
+                                 str(params_path), "--domain-id", str(domain)], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        try:
+            transport.subscribe(mask_topic, IMAGE, on_mask, reliable=True, depth=16, keep_all=True)
+            publisher = transport.publisher(image_topic, kind, reliable=True, depth=1)
+            deadline = time.monotonic() + args.startup_timeout
+            while publisher.subscription_count() == 0:
+                if node.poll() is not None:
+                    raise BagError(f"the node exited at start-up: {node.stdout.read()[-2000:]}")
+                if time.monotonic() > deadline:
+                    raise BagError(f"the node did not subscribe to {image_topic} within {args.startup_timeout:g} s")
+                time.sleep(0.05)
+            time.sleep(1.0)  # let the node's output writer discover our reader too
+            pending: dict[tuple[int, int], tuple] = {}
+            started = time.perf_counter()
+            frames_iter = [first]
+            for index, frame in enumerate(tqdm(_chain(frames_iter, frames), total=count, desc="live replay",
+                                               unit="frame", disable=args.no_progress)):
+                key = frame.image.header.stamp.key()
+                if args.rate:
+                    time.sleep(max(0.0, started + index / args.rate - time.perf_counter()))
+                sent[key] = time.perf_counter()
+                pending[key] = frame
+                publisher.publish(frame.image)
+                if not args.rate:  # as fast as the node keeps up: wait for this frame's mask
+                    with arrived:
+                        arrived.wait_for(lambda: key in received, timeout=args.frame_timeout)
+            with arrived:  # the last frames' outputs
+                arrived.wait_for(lambda: all(k in received for k in sent), timeout=args.frame_timeout)
+            elapsed = time.perf_counter() - started
+        finally:
+            node.terminate()
+            try:
+                node.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                node.kill()
+    for key, frame in pending.items():
+        if key not in received:
+            continue
+        receive_time, msg = received[key]
+        prediction = np.frombuffer(bytes(msg.data), np.uint8, count=msg.height * msg.width).reshape(msg.height, msg.width)
+        truth = None
+        if frame.ground_truth is not None:
+            gt = frame.ground_truth
+            truth = np.frombuffer(bytes(gt.data), np.uint8, count=gt.height * gt.width).reshape(gt.height, gt.width)
+        scores.add(decode(frame.image, 8192 * 8192), prediction, truth, (receive_time - sent[key]) * 1000,
+                   f"{key[0]}.{key[1]:09d}")
+    dropped = sum(1 for key in sent if key not in received)
+    return scores, {"image_topic": image_topic, "ground_truth_topic": gt_topic, "frames_sent": len(sent),
+                    "frames_dropped": dropped, "rate_hz": args.rate,
+                    "throughput_fps": round(scores.frames / elapsed, 2) if elapsed > 0 else None}
+
+
+def _chain(first: list, rest):
+    yield from first
+    yield from rest
+
+
 def write_report(report_dir: Path, scores: Scores, info: dict) -> dict:
     from matplotlib.figure import Figure
 
@@ -165,7 +266,14 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bag", type=Path, required=True)
     parser.add_argument("--checkpoint", type=Path, required=True)
-    parser.add_argument("--mode", choices=("offline",), default="offline")
+    parser.add_argument("--mode", choices=("offline", "live"), default="offline",
+                        help="offline: run the model on the bag directly (the reference); live: start the node "
+                             "(DDS) in its own process and play the bag to it")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="live: play at this many frames/s (default: as fast as the node keeps up)")
+    parser.add_argument("--domain-id", type=int, default=None, help="live: DDS domain for the node and the player")
+    parser.add_argument("--frame-timeout", type=float, default=30.0, help="live: seconds to wait for an output")
+    parser.add_argument("--startup-timeout", type=float, default=120.0, help="live: seconds for the node to start")
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--strength", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=0)
@@ -180,7 +288,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         device = pick_device(args.device)
         model, metadata = load_model(args.checkpoint, device)
-        scores, info = run_offline(args, model, device)
+        if args.mode == "offline":
+            scores, info = run_offline(args, model, device)
+        else:
+            scores, info = run_live(args)
     except (BagError, CheckpointError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -104,3 +104,21 @@ def test_truncated_bag_and_missing_topic_fail_without_a_report(drive, checkpoint
                "--report", str(tmp_path / "r"), "--no-progress")
     assert done.returncode == 2 and ("truncated or damaged" in done.stderr or "cannot be opened" in done.stderr)
     assert not (tmp_path / "r" / "report.json").exists()
+
+
+def test_live_replay_through_the_node_process_equals_offline(drive, checkpoint, tmp_path):
+    bag = tmp_path / "bag"
+    write_cityscapes_bag(drive, "val", bag, progress=False)
+    reports = {}
+    for mode in ("offline", "live"):
+        done = run("cicld_ros.replay_eval", "--bag", str(bag), "--checkpoint", str(checkpoint), "--mode", mode,
+                   "--steps", "1", "--report", str(tmp_path / mode), "--no-progress",
+                   *(["--domain-id", str(150 + (hash(str(tmp_path)) % 50))] if mode == "live" else []))
+        assert done.returncode == 0, done.stderr[-3000:]
+        reports[mode] = json.loads((tmp_path / mode / "report.json").read_text())
+    live, offline = reports["live"], reports["offline"]
+    assert live["frames_sent"] == 4 and live["frames_dropped"] == 0 and live["frames"] == 4
+    # at a rate the node sustains, the node's masks are the offline masks: a difference is a bug
+    assert live["miou"] == offline["miou"]
+    assert live["per_class_iou"] == offline["per_class_iou"]
+    assert 0 < live["latency_ms"]["p50"] <= live["latency_ms"]["p99"]
