@@ -122,3 +122,25 @@ def test_live_replay_through_the_node_process_equals_offline(drive, checkpoint, 
     assert live["miou"] == offline["miou"]
     assert live["per_class_iou"] == offline["per_class_iou"]
     assert 0 < live["latency_ms"]["p50"] <= live["latency_ms"]["p99"]
+
+
+def test_a_bag_without_ground_truth_gives_timing_only(drive, checkpoint, tmp_path):
+    from rosbags.rosbag2 import Writer
+    from rosbags.typesys import Stores, get_typestore
+
+    full = tmp_path / "full"
+    write_cityscapes_bag(drive, "val", full, progress=False)
+    camera_only = tmp_path / "camera_only"
+    _, _, _, frames = read_frames(full)
+    from cicld_ros.dds import cdr
+    with Writer(camera_only, version=9) as writer:
+        connection = writer.add_connection("/front/image_raw", "sensor_msgs/msg/Image",
+                                           typestore=get_typestore(Stores.ROS2_HUMBLE))
+        for frame in frames:
+            writer.write(connection, frame.bag_time_ns, cdr.encode_image(frame.image))
+    done = run("cicld_ros.replay_eval", "--bag", str(camera_only), "--checkpoint", str(checkpoint),
+               "--report", str(tmp_path / "r"), "--no-progress")
+    assert done.returncode == 0, done.stderr
+    figures = json.loads((tmp_path / "r/report.json").read_text())
+    assert figures["frames"] == 4 and figures["frames_with_ground_truth"] == 0 and "miou" not in figures
+    assert figures["latency_ms"]["p50"] > 0 and "timing only" in done.stdout
