@@ -12,18 +12,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from cicld_core.labels import PALETTE
-from cicld_core.model import CICLD, ModelConfig, images_to_tensor
-from cicld_core.model.checkpoint import save_model
+from cicld_core.model import images_to_tensor
 from cicld_ros.core import SegmentationNode, StartupError, camera_namespace, output_topics
 from cicld_ros.image_codec import InputError, decode
 from cicld_ros.latest_frames import LatestFrames
 from cicld_ros.launch_args import LAUNCH_ARGUMENTS, parameter_overrides
 from cicld_ros.messages import CompressedImage, Header, Image, Time
 from cicld_ros.params import FIELDS, NodeParams, load_params, read_params_file, with_changes
-from tiny import TINY
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -171,14 +168,6 @@ class MemoryTransport:
 
     def subscribe(self, topic, kind, callback, reliable=False, depth=1):
         self.callbacks[topic] = callback
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
-    save_model(path, CICLD(ModelConfig(**TINY)))
-    return path
 
 
 def make_node(checkpoint: Path, **changes) -> tuple[SegmentationNode, MemoryTransport]:

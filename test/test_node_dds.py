@@ -11,17 +11,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
-import torch
 import yaml
 from rosbags.typesys import Stores, get_typestore
 
-from cicld_core.model import CICLD, ModelConfig
-from cicld_core.model.checkpoint import save_model
 from cicld_ros.dds.config import ensure_cyclonedds_uri
 from cicld_ros.dds.transport import DdsTransport
 from cicld_ros.messages import DIAGNOSTICS, IMAGE
-from tiny import TINY
 
 REPO = Path(__file__).resolve().parents[1]
 OUTPUTS = ("class_mask", "color_mask", "overlay")
@@ -29,14 +24,6 @@ OUTPUTS = ("class_mask", "color_mask", "overlay")
 
 def domain_id(offset: int) -> int:
     return 1 + (os.getpid() * 7 + offset) % 200
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
-    save_model(path, CICLD(ModelConfig(**TINY)))
-    return path
 
 
 def params_file(tmp_path: Path, checkpoint: Path, **values) -> Path:

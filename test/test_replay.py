@@ -10,17 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
-from cicld_core.model import CICLD, ModelConfig
-from cicld_core.model.checkpoint import save_model
 from cicld_core.synth import generate_frame, write_frame
 from cicld_ros.bag import write_cityscapes_bag
 from cicld_ros.bag_reader import BagError, read_frames
-from tiny import TINY
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO.parent / "shared/fixtures/rosbag2-real"
+# recorded by ROS 2 itself (ros2/rosbag2 test resources, Apache-2.0; see its README)
+FIXTURES = REPO / "test/fixtures/rosbag2-real"
 
 
 @pytest.fixture(scope="module")
@@ -29,14 +26,6 @@ def drive(tmp_path_factory) -> Path:
     for index in range(4):
         write_frame(root, "cityscapes", "val", index, generate_frame(5, index, (64, 32), "target", "val"))
     return root
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
-    save_model(path, CICLD(ModelConfig(**TINY)))
-    return path
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
