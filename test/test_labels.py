@@ -67,3 +67,4 @@ def test_colorize_and_overlay():
         L.overlay(image, mask[:1])
     with pytest.raises(ValueError, match="alpha"):
         L.overlay(image, mask, alpha=1.5)
+
