@@ -5,4 +5,4 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$repo/scripts/setup_env.sh"
 cd "$repo"
-exec "$venv/bin/python" -m cicld_core.demo "$@"
+exec "$venv/bin/python" -m cicld_ros.demo "$@"
