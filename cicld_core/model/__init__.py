@@ -5,7 +5,8 @@ from .cicld import CICLD, count_parameters
 from .config import IMAGENET_MEAN, IMAGENET_STD, PRESETS, ModelConfig, preset
 from .discriminator import MIXED, SOURCE, TARGET, DomainDiscriminator
 from .encoder import Encoded
-from .inference import DTYPES, SAMPLERS, Segmentation, images_to_tensor, parse_dtype, segment
+from .inference import DTYPES, Segmentation, images_to_tensor, parse_dtype, segment
+from .sampling import SAMPLERS
 from .losses import (
     DiffusionBranch, confusion_loss, discriminator_loss, kl_to_uniform, latent_diffusion_loss, segmentation_loss,
 )

@@ -8,23 +8,17 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
+
+from .sampling import SAMPLERS, DenoisePlan
 
 if TYPE_CHECKING:
     from .cicld import CICLD
 
-SAMPLERS = {
-    # eta = 0 DDIM on "trailing" timesteps, so K = 1 starts from the last timestep.
-    "ddim": lambda config: DDIMScheduler.from_config(config, timestep_spacing="trailing", clip_sample=False,
-                                                      set_alpha_to_one=True),
-    "dpmsolver": lambda config: DPMSolverMultistepScheduler.from_config(
-        config, timestep_spacing="trailing", algorithm_type="dpmsolver++", solver_order=2, lower_order_final=True),
-}
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -89,19 +83,6 @@ def pad_to_multiple(images: torch.Tensor, multiple: int) -> torch.Tensor:
     return F.pad(images, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else images
 
 
-def denoising_schedule(model: "CICLD", sampler: str, steps: int, strength: float):
-    """A fresh sampler and its last ``steps`` timesteps of a ``steps / strength`` schedule:
-    the start timestep is about strength * T."""
-    if sampler not in SAMPLERS:
-        raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")
-    scheduler = SAMPLERS[sampler](model.noise_schedule.config)
-    total = max(steps, round(steps / strength))
-    scheduler.set_timesteps(total)
-    if hasattr(scheduler, "set_begin_index"):
-        scheduler.set_begin_index(total - steps)
-    return scheduler, scheduler.timesteps[total - steps:]
-
-
 def autocast(device: torch.device, dtype: torch.dtype):
     if dtype == torch.float32:
         return contextlib.nullcontext()
@@ -127,28 +108,60 @@ def segment(model: "CICLD", images: torch.Tensor, steps: int = 2, strength: floa
     images = check_images(images)
     dtype = parse_dtype(dtype)
     device = images.device
-    batch, _, height, width = images.shape
+    height, width = images.shape[-2:]
     samples = num_samples if steps > 0 else 1
     padded = pad_to_multiple(images, model.config.size_multiple)
+    plan = DenoisePlan(model, sampler, steps, strength, device) if steps > 0 else None
+    generator = torch.Generator(device=device).manual_seed(seed) if seed is not None else None
+
+    def draw_noise(shape: torch.Size) -> torch.Tensor:
+        return torch.randn(shape, generator=generator, device=device, dtype=torch.float32)
+
     with autocast(device, dtype):
-        encoded = model.encode(padded)
-        logits = model.decode(encoded.z0, encoded.skips)
-        if steps > 0:
-            tokens = model.mask_encoder(logits.argmax(1)) if model.config.conditioning else None
-            repeat = (lambda x: x.repeat_interleave(samples, 0)) if samples > 1 else (lambda x: x)
-            z0, skips = repeat(encoded.z0), tuple(repeat(s) for s in encoded.skips)
-            tokens = repeat(tokens) if tokens is not None else None
-            generator = torch.Generator(device=device).manual_seed(seed) if seed is not None else None
-            noise = torch.randn(z0.shape, generator=generator, device=device, dtype=torch.float32).to(z0.dtype)
-            scheduler, timesteps = denoising_schedule(model, sampler, steps, strength)
-            latent = scheduler.add_noise(z0, noise, timesteps[:1].to(device).expand(z0.shape[0]))
-            for t in timesteps:
-                eps_hat = model.denoiser(latent, t.to(device), tokens)
-                latent = scheduler.step(eps_hat, t, latent).prev_sample.to(z0.dtype)
-            logits = model.decode(latent, skips)
+        logits = denoised_logits(model, padded, samples, plan, draw_noise)
+    return finish(logits, padded.shape[-2:], (height, width), samples, with_confidence, return_logits)
+
+
+@dataclass
+class FirstPass:
+    logits: torch.Tensor  # (B, C, h, w) class logits of the plain E -> D path
+    latent: torch.Tensor | None = None  # (B * samples, ...) z0 noised to the start timestep (K > 0)
+    tokens: torch.Tensor | None = None  # f_mask(argmax logits), repeated per noise sample
+    skips: tuple[torch.Tensor, ...] = ()  # encoder skips, repeated per noise sample
+
+
+def first_pass(model: "CICLD", padded: torch.Tensor, samples: int, plan: DenoisePlan | None,
+               draw_noise: Callable[[torch.Size], torch.Tensor]) -> FirstPass:
+    """Steps 1-3 of the docstring above."""
+    encoded = model.encode(padded)
+    logits = model.decode(encoded.z0, encoded.skips)
+    if plan is None:
+        return FirstPass(logits)
+    tokens = model.mask_encoder(logits.argmax(1)) if model.config.conditioning else None
+    repeat = (lambda x: x.repeat_interleave(samples, 0)) if samples > 1 else (lambda x: x)
+    z0, skips = repeat(encoded.z0), tuple(repeat(s) for s in encoded.skips)
+    tokens = repeat(tokens) if tokens is not None else None
+    latent = plan.add_noise(z0, draw_noise(z0.shape).to(z0.dtype))
+    return FirstPass(logits, latent, tokens, skips)
+
+
+def denoised_logits(model: "CICLD", padded: torch.Tensor, samples: int, plan: DenoisePlan | None,
+                    draw_noise: Callable[[torch.Size], torch.Tensor]) -> torch.Tensor:
+    """Class logits at 1/4 resolution after steps 1-5, (B * samples, C, h, w); with no plan
+    (K = 0) the plain E -> D logits, (B, C, h, w)."""
+    first = first_pass(model, padded, samples, plan, draw_noise)
+    if plan is None:
+        return first.logits
+    return model.decode(plan.run(model, first.latent, first.tokens), first.skips)
+
+
+def finish(logits: torch.Tensor, padded_size: tuple[int, int], size: tuple[int, int], samples: int,
+           with_confidence: bool = False, return_logits: bool = False) -> Segmentation:
+    """Upsample 1/4-resolution logits, undo the padding, and reduce them to the segmentation."""
+    height, width = size
     # channels-last makes the upsampling and the per-pixel argmax several times faster on CPU
     logits = logits.float().contiguous(memory_format=torch.channels_last)
-    logits = F.interpolate(logits, size=padded.shape[-2:], mode="bilinear", align_corners=False)
+    logits = F.interpolate(logits, size=tuple(padded_size), mode="bilinear", align_corners=False)
     logits = logits[..., :height, :width]
     if samples == 1:
         result = Segmentation(train_ids=logits.argmax(1).to(torch.uint8))
@@ -157,7 +170,7 @@ def segment(model: "CICLD", images: torch.Tensor, steps: int = 2, strength: floa
         if return_logits:
             result.logits = logits
         return result
-    logits = logits.view(batch, samples, *logits.shape[1:])
+    logits = logits.view(-1, samples, *logits.shape[1:])
     probs = logits.softmax(2).mean(1)
     train_ids = probs.argmax(1)
     disagreement = (logits.argmax(2) != train_ids[:, None]).float().mean(1)
