@@ -55,12 +55,17 @@ class DenoisePlan:
 
     def __init__(self, model: "CICLD", sampler: str, steps: int, strength: float, device: torch.device) -> None:
         self.sampler = sampler
+        self._schedule = lambda: denoising_schedule(model, sampler, steps, strength)
         self.scheduler, timesteps = denoising_schedule(model, sampler, steps, strength)
         self.timesteps = timesteps
         self.device_timesteps = [t.to(device) for t in timesteps]
         self.start = int(timesteps[0])
         alphas = self.scheduler.alphas_cumprod  # float32 on the CPU, as diffusers computes its scalars
         self.ddim = [self._ddim_step(int(t), alphas) for t in timesteps] if sampler == "ddim" else None
+        # diffusers casts the schedule to the latent's dtype before taking square roots
+        self.noise_scales = {dtype: ((a ** 0.5).item(), ((1 - a) ** 0.5).item())
+                             for dtype in (torch.float32, torch.bfloat16, torch.float16)
+                             for a in [alphas.to(dtype)[self.start]]}
 
     @property
     def graph_safe(self) -> bool:
@@ -81,16 +86,17 @@ class DenoisePlan:
         if self.ddim is None:
             start = self.device_timesteps[0].expand(z0.shape[0])
             return self.scheduler.add_noise(z0, noise, start)
-        alpha = self.scheduler.alphas_cumprod.to(dtype=z0.dtype)[self.start]
-        return (alpha ** 0.5).item() * z0 + ((1 - alpha) ** 0.5).item() * noise
+        signal, noise_scale = self.noise_scales[z0.dtype]
+        return signal * z0 + noise_scale * noise
 
     def run(self, model: "CICLD", latent: torch.Tensor, tokens: torch.Tensor | None) -> torch.Tensor:
         """Denoise ``latent`` (already noised by ``add_noise``) to an estimate of z0."""
         dtype = latent.dtype
         if self.ddim is None:
+            scheduler, _ = self._schedule()  # multistep state starts afresh each run
             for t, t_device in zip(self.timesteps, self.device_timesteps):
                 eps_hat = model.denoiser(latent, t_device, tokens)
-                latent = self.scheduler.step(eps_hat, t, latent).prev_sample.to(dtype)
+                latent = scheduler.step(eps_hat, t, latent).prev_sample.to(dtype)
             return latent
         for t, step in zip(self.device_timesteps, self.ddim):
             eps_hat = model.denoiser(latent, t, tokens)
