@@ -11,7 +11,6 @@ segment() time of a batch of one. Untrained weights: speed does not depend on th
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import time

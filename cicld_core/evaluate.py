@@ -21,7 +21,7 @@ from .evaluation import eval_transform, evaluate_model
 from .io import DataError, write_json
 from .labels import CLASS_NAMES, NUM_TRAIN_CLASSES, PROTOCOLS
 from .metrics import ConfusionMatrix
-from .model import DTYPES
+from .model import DEFAULT_STEPS, DEFAULT_STRENGTH, DTYPES
 from .model.checkpoint import CheckpointError, load_model
 from .device import pick_device
 
@@ -60,10 +60,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dataset", required=True, choices=DATASETS, help="the dataset's file layout")
     parser.add_argument("--root", required=True, type=Path, metavar="DIR", help="the dataset's root folder")
     parser.add_argument("--split", default="val", metavar="SPLIT", help="which split to score (default val; see below)")
-    parser.add_argument("--steps", type=int_at_least(0), default=2, metavar="K",
-                        help="denoising steps K; 0 = the plain encoder-decoder path (default 2)")
-    parser.add_argument("--strength", type=strength_value, default=0.5, metavar="S",
-                        help="noise level the denoising starts from, (0, 1] (default 0.5)")
+    parser.add_argument("--steps", type=int_at_least(0), default=DEFAULT_STEPS, metavar="K",
+                        help=f"denoising steps K; 0 = the plain encoder-decoder path (default {DEFAULT_STEPS})")
+    parser.add_argument("--strength", type=strength_value, default=DEFAULT_STRENGTH, metavar="S",
+                        help=f"noise level the denoising starts from, (0, 1] (default {DEFAULT_STRENGTH})")
     parser.add_argument("--protocol", type=int, choices=sorted(PROTOCOLS, reverse=True), default=19,
                         help="classes in the mean: 19, 16 or 13 (default 19)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")

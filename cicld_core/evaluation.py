@@ -1,7 +1,7 @@
 """Score a CICLD model on a labelled dataset: one confusion matrix over the whole split.
 
     dataset = build_dataset("cityscapes", root, "val", transform=eval_transform(model.config))
-    metric = evaluate_model(model, dataset, steps=2, strength=0.5)
+    metric = evaluate_model(model, dataset, steps=1, strength=0.25)
     print(metric.summary(protocol=19)["miou"])
 
 Images go through the model one at a time at their own size, so any resolution works

@@ -13,14 +13,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from .device import pick_device
 from .data.image_folder import IMAGE_EXTENSIONS, ImageFolderDataset
 from .io import DataError, read_rgb, write_png
 from .labels import colorize, overlay
-from .model import DTYPES, SAMPLERS, images_to_tensor
+from .model import DEFAULT_STEPS, DEFAULT_STRENGTH, DTYPES, SAMPLERS, images_to_tensor
 from .model.checkpoint import CheckpointError, load_model
 
 
@@ -41,8 +40,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--checkpoint", required=True, type=Path, help="a CICLD .safetensors checkpoint")
     parser.add_argument("--input", required=True, type=Path, help="an image, or a folder searched recursively")
     parser.add_argument("--output", required=True, type=Path, help="folder for the results (sub-folders kept)")
-    parser.add_argument("--steps", type=int, default=2, help="denoising steps K; 0 = no diffusion (default 2)")
-    parser.add_argument("--strength", type=float, default=0.5, help="noise level to start from, (0, 1] (default 0.5)")
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS,
+                        help=f"denoising steps K; 0 = no diffusion (default {DEFAULT_STEPS})")
+    parser.add_argument("--strength", type=float, default=DEFAULT_STRENGTH,
+                        help=f"noise level to start from, (0, 1] (default {DEFAULT_STRENGTH})")
     parser.add_argument("--samples", type=int, default=1, help="noise samples per image; >1 adds uncertainty maps")
     parser.add_argument("--sampler", choices=sorted(SAMPLERS), default="ddim")
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")

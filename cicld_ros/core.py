@@ -2,13 +2,16 @@
 
 A transport (rclpy, or Cyclone DDS with no ROS install) delivers camera messages to
 ``on_message`` and publishes what the node returns. Each camera has a latest-frame slot;
-one worker thread takes the newest frames, batches those of equal size, runs the CICLD
-model and publishes class mask, colour mask, overlay (and optionally confidence and
-uncertainty), every output carrying the input's header unchanged.
+a segmenting thread takes the newest frames, batches those of equal size and submits them
+to a SegmentationEngine (prepared buffers, CUDA graphs on a GPU); a publishing thread
+collects each result and publishes class mask, colour mask, overlay (and optionally
+confidence and uncertainty), every output carrying the input's header unchanged. The two
+threads overlap: batch N+1 is decoded and uploaded while batch N computes or publishes.
 """
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import defaultdict
@@ -21,7 +24,7 @@ import torch
 
 from cicld_core.device import pick_device
 from cicld_core.labels import PALETTE
-from cicld_core.model import images_to_tensor
+from cicld_core.model.engine import EngineOptions, PendingResult, SegmentationEngine
 from cicld_core.model.checkpoint import CheckpointError, load_model
 
 from .diagnostics import NodeDiagnostics
@@ -68,6 +71,15 @@ class Frame:
     outputs: list[str]
 
 
+@dataclass
+class Batch:
+    """Frames of one size submitted to the engine together."""
+    frames: list[Frame]
+    pending: PendingResult
+    params: NodeParams
+    started: float
+
+
 class SegmentationNode:
     def __init__(self, params: NodeParams, transport: Transport, log: logging.Logger | None = None,
                  clock: Callable[[], float] = time.time) -> None:
@@ -87,6 +99,8 @@ class SegmentationNode:
                            for camera in self.inputs}
         self.diagnostics_publisher = transport.publisher("/diagnostics", DIAGNOSTICS, reliable=True, depth=10)
         self._threads: list[threading.Thread] = []
+        self._engines: dict[EngineOptions, SegmentationEngine] = {}
+        self._in_flight: queue.Queue[Batch] = queue.Queue(maxsize=2)  # the engine's two upload slots
         self._stopping = threading.Event()
         for topic, kind in self.inputs.items():
             transport.subscribe(topic, kind, lambda msg, camera=topic: self.frames.put(camera, msg),
@@ -119,6 +133,9 @@ class SegmentationNode:
 
     def process(self, arrivals: list[Arrival]) -> int:
         """Segment and publish these frames; returns how many were published."""
+        return sum(self._finish(batch) for batch in self._submit_all(arrivals))
+
+    def _submit_all(self, arrivals: list[Arrival]) -> list[Batch]:
         params = self.params
         frames = []
         for arrival in arrivals:
@@ -133,47 +150,63 @@ class SegmentationNode:
         by_size: dict[tuple[int, int], list[Frame]] = defaultdict(list)
         for frame in frames:
             by_size[frame.rgb.shape[:2]].append(frame)
-        published = 0
+        batches = []
         for group in by_size.values():
             for start in range(0, len(group), params.max_batch):
-                published += self._segment_batch(group[start:start + params.max_batch], params)
-        return published
+                batch = self._submit(group[start:start + params.max_batch], params)
+                if batch is not None:
+                    batches.append(batch)
+        return batches
 
-    def _segment_batch(self, frames: list[Frame], params: NodeParams) -> int:
+    def engine(self, params: NodeParams, with_confidence: bool) -> SegmentationEngine:
+        """The engine for these parameters; a run-time change of K, strength, ... builds a new one."""
+        options = EngineOptions(steps=params.steps, strength=params.strength, sampler=params.sampler,
+                                num_samples=params.num_samples, seed=params.seed, dtype=params.dtype,
+                                channels_last=params.channels_last, compile=params.compile,
+                                cuda_graphs=params.cuda_graphs, with_confidence=with_confidence)
+        if options not in self._engines:
+            if len(self._engines) >= 2:  # with and without confidence; older settings are dropped
+                self._engines.pop(next(iter(self._engines)))
+            self._engines[options] = SegmentationEngine(self.model, options, self.log)
+        return self._engines[options]
+
+    def _submit(self, frames: list[Frame], params: NodeParams) -> Batch | None:
         started = time.perf_counter()
         try:
-            height, width = frames[0].rgb.shape[:2]
             images = [f.rgb for f in frames]
             if params.input_width:
                 images = [cv2.resize(i, (params.input_width, params.input_height), interpolation=cv2.INTER_AREA)
                           for i in images]
-            config = self.model.config
-            batch = images_to_tensor(images, config.mean, config.std, self.device)
-            if params.channels_last:
-                batch = batch.contiguous(memory_format=torch.channels_last)
-            need_confidence = any("confidence" in f.outputs for f in frames)
-            result = self.model.segment(batch, steps=params.steps, strength=params.strength, seed=params.seed,
-                                        num_samples=params.num_samples, dtype=params.dtype, sampler=params.sampler,
-                                        with_confidence=need_confidence)
-            train_ids = result.train_ids.cpu().numpy()
-            confidence = result.confidence.cpu().numpy() if result.confidence is not None else None
-            uncertainty = result.uncertainty.cpu().numpy() if result.uncertainty is not None else None
+            engine = self.engine(params, with_confidence=any("confidence" in f.outputs for f in frames))
+            return Batch(frames, engine.submit(np.stack(images)), params, started)
         except Exception as error:  # noqa: BLE001 - a failed batch must not stop the node
-            for frame in frames:
-                self.diagnostics.cameras[frame.arrival.camera].errors += 1
-            self.diagnostics.warn(frames[0].arrival.camera, "segment_failed", f"segmentation failed: {error!r}")
+            self._failed(frames, error)
+            return None
+
+    def _failed(self, frames: list[Frame], error: Exception) -> None:
+        for frame in frames:
+            self.diagnostics.cameras[frame.arrival.camera].errors += 1
+        self.diagnostics.warn(frames[0].arrival.camera, "segment_failed", f"segmentation failed: {error!r}")
+
+    def _finish(self, batch: Batch) -> int:
+        frames, params = batch.frames, batch.params
+        try:
+            result = batch.pending.result()
+        except Exception as error:  # noqa: BLE001
+            self._failed(frames, error)
             return 0
+        height, width = frames[0].rgb.shape[:2]
         for index, frame in enumerate(frames):
-            maps = {"class_mask": train_ids[index]}
-            if confidence is not None:
-                maps["confidence"] = (confidence[index] * 255).round().astype(np.uint8)
-            if uncertainty is not None:
-                maps["uncertainty"] = (uncertainty[index] * 255).round().astype(np.uint8)
+            maps = {"class_mask": result.train_ids[index]}
+            if result.confidence is not None:
+                maps["confidence"] = (result.confidence[index] * 255).round().astype(np.uint8)
+            if result.uncertainty is not None:
+                maps["uncertainty"] = (result.uncertainty[index] * 255).round().astype(np.uint8)
             if params.input_width:
                 maps = {k: cv2.resize(v, (width, height), interpolation=cv2.INTER_NEAREST) for k, v in maps.items()}
             self._publish(frame, maps, params)
             now = self.clock()
-            self.diagnostics.processed(frame.arrival.camera, (time.perf_counter() - started) * 1000,
+            self.diagnostics.processed(frame.arrival.camera, (time.perf_counter() - batch.started) * 1000,
                                        (now - frame.arrival.msg.header.stamp.to_seconds()) * 1000)
         return len(frames)
 
@@ -198,6 +231,7 @@ class SegmentationNode:
     # -- threads ------------------------------------------------------------------------------
     def start(self) -> None:
         self._threads = [threading.Thread(target=self._work, name="segment", daemon=True),
+                         threading.Thread(target=self._publish_results, name="publish", daemon=True),
                          threading.Thread(target=self._report, name="diagnostics", daemon=True)]
         for thread in self._threads:
             thread.start()
@@ -207,8 +241,21 @@ class SegmentationNode:
     def _work(self) -> None:
         while not self._stopping.is_set():
             arrivals = self.frames.take_all(timeout=0.1)
-            if arrivals:
-                self.process(arrivals)
+            for batch in self._submit_all(arrivals) if arrivals else []:
+                while not self._stopping.is_set():
+                    try:
+                        self._in_flight.put(batch, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+
+    def _publish_results(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                batch = self._in_flight.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            self._finish(batch)
 
     def _report(self) -> None:
         last_log = time.monotonic()

@@ -15,6 +15,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from cicld_core.cli_types import frame_size, int_at_least
+from cicld_core.model.sampling import DEFAULT_STEPS
 from cicld_core.synth import generate_frame, write_frame
 
 from . import replay_eval
@@ -32,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=frame_size, default=(256, 128), metavar="WxH",
                         help="frame size; the shipped model was trained on 256x128 (default)")
     parser.add_argument("--seed", type=int_at_least(0), default=3, help="drive seed (default 3)")
-    parser.add_argument("--steps", type=int_at_least(0), default=2, help="denoising steps K (default 2)")
+    parser.add_argument("--steps", type=int_at_least(0), default=DEFAULT_STEPS,
+                        help=f"denoising steps K (default {DEFAULT_STEPS}, from the quality-versus-steps curve)")
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
     parser.add_argument("--rate", type=float, default=None, help="replay rate in frames/s (default: as fast as "
                                                                  "the node keeps up)")

@@ -13,6 +13,9 @@ from typing import Any
 
 import yaml
 
+from cicld_core.model.engine import COMPILE_MODES
+from cicld_core.model.sampling import DEFAULT_STEPS, DEFAULT_STRENGTH
+
 NODE_NAME = "segment_node"
 
 
@@ -30,8 +33,8 @@ class NodeParams:
     image_topics: list[str] = param(["/camera/image_raw"], "sensor_msgs/Image input topics, one per camera")
     compressed_image_topics: list[str] = param([], "sensor_msgs/CompressedImage input topics (jpeg, png)")
     output_namespace: str = param("segmentation", "outputs go to <camera namespace>/<output_namespace>/...")
-    steps: int = param(2, "denoising steps K (0 = no diffusion, the plain encoder-decoder)", runtime=True)
-    strength: float = param(0.5, "noise level the denoising starts from, in (0, 1]", runtime=True)
+    steps: int = param(DEFAULT_STEPS, "denoising steps K (0 = no diffusion, the plain encoder-decoder)", runtime=True)
+    strength: float = param(DEFAULT_STRENGTH, "noise level the denoising starts from, in (0, 1]", runtime=True)
     sampler: str = param("ddim", "few-step sampler: ddim or dpmsolver", runtime=True)
     num_samples: int = param(1, "noise samples per frame; above 1 the uncertainty output is available",
                              runtime=True)
@@ -39,6 +42,9 @@ class NodeParams:
     device: str = param("auto", "auto, cpu, cuda or cuda:N")
     dtype: str = param("fp32", "compute precision: fp32, bf16 or fp16")
     channels_last: bool = param(False, "channels-last memory layout (faster on recent GPUs)")
+    compile: str = param("off", "torch.compile the model stages: off, default or max-autotune-no-cudagraphs "
+                                "(compiles on the first frame of each size; falls back to eager if it fails)")
+    cuda_graphs: bool = param(True, "replay the fixed-shape pipeline as CUDA graphs (CUDA with the ddim sampler)")
     input_width: int = param(0, "resize frames to this width before the model (0 = native)")
     input_height: int = param(0, "resize frames to this height before the model (0 = native)")
     max_batch: int = param(4, "most frames (from different cameras) segmented in one batch")
@@ -69,6 +75,8 @@ class NodeParams:
             problems.append(f"num_samples must be >= 1, got {self.num_samples}")
         if self.dtype not in ("fp32", "bf16", "fp16"):
             problems.append(f"dtype must be fp32, bf16 or fp16, got {self.dtype!r}")
+        if self.compile not in COMPILE_MODES:
+            problems.append(f"compile must be one of {', '.join(COMPILE_MODES)}, got {self.compile!r}")
         if self.color_encoding not in ("rgb8", "bgr8"):
             problems.append(f"color_encoding must be rgb8 or bgr8, got {self.color_encoding!r}")
         if not 0 <= self.overlay_alpha <= 1:

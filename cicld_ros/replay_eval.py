@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import heapq
-import json
 import platform
 import shlex
 import sys
@@ -32,9 +31,9 @@ from tqdm import tqdm
 from cicld_core import __version__
 from cicld_core.device import pick_device
 from cicld_core.io import atomic_path, write_json, write_png
-from cicld_core.labels import CLASS_NAMES, IGNORE_INDEX, PROTOCOLS, overlay
+from cicld_core.labels import PROTOCOLS, overlay
 from cicld_core.metrics import ConfusionMatrix
-from cicld_core.model import images_to_tensor
+from cicld_core.model import DEFAULT_STEPS, DEFAULT_STRENGTH, images_to_tensor
 from cicld_core.model.checkpoint import CheckpointError, load_model
 
 from .bag_reader import BagError, read_frames
@@ -274,8 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--domain-id", type=int, default=None, help="live: DDS domain for the node and the player")
     parser.add_argument("--frame-timeout", type=float, default=30.0, help="live: seconds to wait for an output")
     parser.add_argument("--startup-timeout", type=float, default=120.0, help="live: seconds for the node to start")
-    parser.add_argument("--steps", type=int, default=2)
-    parser.add_argument("--strength", type=float, default=0.5)
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"denoising steps K (default {DEFAULT_STEPS})")
+    parser.add_argument("--strength", type=float, default=DEFAULT_STRENGTH,
+                        help=f"noise level the denoising starts from (default {DEFAULT_STRENGTH})")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--protocol", type=int, choices=sorted(PROTOCOLS), default=19)
     parser.add_argument("--image-topic", help="camera topic (default: the bag's only Image/CompressedImage topic)")

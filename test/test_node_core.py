@@ -196,7 +196,7 @@ def test_outputs_carry_the_input_header_and_sizes(checkpoint):
     np.testing.assert_array_equal(np.asarray(colour.data).reshape(30, 50, 3), PALETTE[ids])
     # the same frame segmented directly gives the same mask
     batch = images_to_tensor(rgb, node.model.config.mean, node.model.config.std)
-    direct = node.model.segment(batch, steps=2, seed=0).train_ids[0].numpy()
+    direct = node.model.segment(batch, steps=node.params.steps, strength=node.params.strength, seed=0).train_ids[0].numpy()
     np.testing.assert_array_equal(ids, direct)
     assert not transport.publishers["/front/segmentation/uncertainty"].messages  # num_samples is 1
 
@@ -215,6 +215,25 @@ def test_outputs_nobody_listens_to_are_not_computed_and_toggles_apply(checkpoint
     node.process(node.frames.take_all(0.1))
     assert not transport.publishers["/front/segmentation/class_mask"].messages
     assert transport.publishers["/front/segmentation/color_mask"].messages[0].encoding == "bgr8"
+
+
+def test_a_run_time_change_of_k_takes_effect_on_the_next_frame(checkpoint):
+    node, transport = make_node(checkpoint)
+    rgb = rgb_frame(30, 50)
+    batch = images_to_tensor(rgb, node.model.config.mean, node.model.config.std)
+    for steps, strength in ((0, 0.5), (3, 1.0)):
+        node.set_params({"steps": steps, "strength": strength})
+        transport.callbacks["/front/image_raw"](image_msg(rgb))
+        node.process(node.frames.take_all(0.1))
+        mask = transport.publishers["/front/segmentation/class_mask"].messages[-1]
+        expected = node.model.segment(batch, steps=steps, strength=strength, seed=0).train_ids[0].numpy()
+        np.testing.assert_array_equal(np.frombuffer(bytes(mask.data), np.uint8).reshape(30, 50), expected)
+        assert node.engine(node.params, with_confidence=False).options.steps == steps
+    assert len(node._engines) <= 2
+    with pytest.raises(ValueError, match="compile cannot change while the node runs"):
+        node.set_params({"compile": "default"})
+    with pytest.raises(ValueError, match="compile must be one of"):
+        with_changes(NodeParams(), {"compile": "fast"})
 
 
 def test_malformed_frames_are_counted_and_warned_once_per_period(checkpoint, caplog):

@@ -13,6 +13,7 @@ from .discriminator import DomainDiscriminator
 from .encoder import Encoded, Encoder
 from .inference import Segmentation, segment
 from .mask_encoder import MaskEncoder
+from .sampling import DEFAULT_STEPS, DEFAULT_STRENGTH
 
 
 class CICLD(nn.Module):
@@ -60,7 +61,8 @@ class CICLD(nn.Module):
         return torch.randint(0, self.config.num_train_timesteps, (batch,), device=device, generator=generator)
 
     @torch.no_grad()
-    def segment(self, images: torch.Tensor, steps: int = 2, strength: float = 0.5, seed: int | None = None,
+    def segment(self, images: torch.Tensor, steps: int = DEFAULT_STEPS,
+                strength: float = DEFAULT_STRENGTH, seed: int | None = None,
                 **options) -> Segmentation:
         """Latent-diffusion segmentation; see :func:`cicld_core.model.inference.segment`."""
         return segment(self, images, steps=steps, strength=strength, seed=seed, **options)

@@ -18,6 +18,7 @@ slower engine, never a stopped one.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ import numpy as np
 import torch
 
 from .inference import FirstPass, autocast, finish, first_pass, pad_to_multiple, parse_dtype
-from .sampling import SAMPLERS, DenoisePlan
+from .sampling import DEFAULT_STEPS, DEFAULT_STRENGTH, SAMPLERS, DenoisePlan
 
 COMPILE_MODES = ("off", "default", "max-autotune-no-cudagraphs")
 STAGES = ("encoder", "denoise", "decoder")
@@ -36,8 +37,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class EngineOptions:
-    steps: int = 2
-    strength: float = 0.5
+    steps: int = DEFAULT_STEPS
+    strength: float = DEFAULT_STRENGTH
     sampler: str = "ddim"
     num_samples: int = 1
     seed: int | None = 0
@@ -187,8 +188,13 @@ class PendingResult:
     def __init__(self, slot: _Slot | None, result: EngineResult | None = None,
                  profile_times: Callable[[], dict[str, float]] | None = None) -> None:
         self._slot, self._result, self._profile_times = slot, result, profile_times
+        self._lock = threading.Lock()  # the publishing thread and a later submit() may both collect it
 
     def result(self) -> EngineResult:
+        with self._lock:
+            return self._collect()
+
+    def _collect(self) -> EngineResult:
         if self._result is None:
             slot = self._slot
             slot.done.synchronize()

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .sampling import SAMPLERS, DenoisePlan
+from .sampling import DEFAULT_STEPS, DEFAULT_STRENGTH, DenoisePlan
 
 if TYPE_CHECKING:
     from .cicld import CICLD
@@ -89,7 +89,8 @@ def autocast(device: torch.device, dtype: torch.dtype):
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-def segment(model: "CICLD", images: torch.Tensor, steps: int = 2, strength: float = 0.5, seed: int | None = None,
+def segment(model: "CICLD", images: torch.Tensor, steps: int = DEFAULT_STEPS,
+            strength: float = DEFAULT_STRENGTH, seed: int | None = None,
             num_samples: int = 1, dtype: str | torch.dtype | None = None, sampler: str = "ddim",
             with_confidence: bool = False, return_logits: bool = False) -> Segmentation:
     """Segment a normalised (B, 3, H, W) batch with ``steps`` denoising steps.

@@ -27,6 +27,10 @@ SAMPLERS = {
         config, timestep_spacing="trailing", algorithm_type="dpmsolver++", solver_order=2, lower_order_final=True),
 }
 GRAPH_SAFE_SAMPLERS = ("ddim",)
+# From benchmarks/quality_vs_steps.py on the shipped checkpoint (README, "Quality versus
+# steps"): the fewest steps within 0.1 mIoU of K = 50 at the best strength.
+DEFAULT_STEPS = 1
+DEFAULT_STRENGTH = 0.25
 
 
 def denoising_schedule(model: "CICLD", sampler: str, steps: int, strength: float):
