@@ -25,7 +25,9 @@ INSTALL_REQUIRES = [
     "cyclonedds>=0.10.5,<12",
     "rosbags>=0.10,<0.12",
 ]
-TEST_REQUIRES = ["pytest>=8.0"]
+# ONNX export (python -m cicld_core.model.export_onnx); the tests check it, so they need it.
+ONNX_REQUIRES = ["onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.2"]
+TEST_REQUIRES = ["pytest>=8.0"] + ONNX_REQUIRES
 
 setup(
     name=PACKAGE,
@@ -40,7 +42,7 @@ setup(
     ],
     python_requires=">=3.10",
     install_requires=INSTALL_REQUIRES,
-    extras_require={"test": TEST_REQUIRES},
+    extras_require={"test": TEST_REQUIRES, "onnx": ONNX_REQUIRES},
     zip_safe=True,
     maintainer="CICLD ROS 2 maintainers",
     maintainer_email="cicld-ros@example.com",

@@ -1,0 +1,165 @@
+"""Export a CICLD checkpoint to ONNX as the three graphs a runtime needs: the encoder E,
+one denoising step eps_theta(z_t, t, c) and the decoder D + f_cls, each checked against
+PyTorch with ONNX Runtime before anything is kept.
+
+    python -m cicld_core.model.export_onnx --checkpoint CKPT --size 1024x512 --out runs/onnx
+
+The schedule stays outside the graphs: the DDIM update between two eps_theta calls is
+z_prev = sqrt(abar_prev) * (z_t - sqrt(1 - abar_t) * eps) / sqrt(abar_t) + sqrt(1 - abar_prev) * eps,
+with the coefficients written to export.json for the K and strength given. f_mask (the
+mask tokens) and the first pass run as in PyTorch; the tokens are the denoiser's input.
+Shapes are fixed (one batch size and input size per export), as TensorRT engines want.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import shutil
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from ..cli_types import frame_size, int_at_least
+from ..io import write_json
+from .checkpoint import CheckpointError, load_model
+from .inference import pad_to_multiple
+from .sampling import DEFAULT_STEPS, DEFAULT_STRENGTH, DenoisePlan
+
+
+class EncoderGraph(nn.Module):
+    def __init__(self, model) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        encoded = self.model.encode(images)
+        return (encoded.z0, *encoded.skips)
+
+
+class DenoiserGraph(nn.Module):
+    def __init__(self, model) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, latent: torch.Tensor, timestep: torch.Tensor, tokens: torch.Tensor | None = None,
+                ) -> torch.Tensor:
+        return self.model.denoiser(latent, timestep, tokens)
+
+
+class DecoderGraph(nn.Module):
+    def __init__(self, model) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, latent: torch.Tensor, *skips: torch.Tensor) -> torch.Tensor:
+        return self.model.decode(latent, skips)
+
+
+def example_inputs(model, batch: int, size: tuple[int, int]) -> dict[str, tuple[torch.Tensor, ...]]:
+    """One real input per graph, taken from a forward pass of a seeded random image."""
+    width, height = size
+    generator = torch.Generator().manual_seed(0)
+    images = pad_to_multiple(torch.randn(batch, 3, height, width, generator=generator), model.config.size_multiple)
+    with torch.no_grad():
+        encoded = model.encode(images)
+        labels = model.decode(encoded.z0, encoded.skips).argmax(1)
+        tokens = model.mask_encoder(labels) if model.config.conditioning else None
+    timestep = torch.full((batch,), 500, dtype=torch.long)
+    latent = encoded.z0 + torch.randn(encoded.z0.shape, generator=generator)
+    denoiser_inputs = (latent, timestep) + ((tokens,) if tokens is not None else ())
+    return {"encoder": (images,), "denoiser": denoiser_inputs, "decoder": (encoded.z0, *encoded.skips)}
+
+
+def export(model, batch: int, size: tuple[int, int], out: Path, opset: int = 18, steps: int = DEFAULT_STEPS,
+           strength: float = DEFAULT_STRENGTH) -> dict:
+    """Write encoder.onnx, denoiser.onnx, decoder.onnx and export.json to ``out`` (all or nothing)."""
+    import onnxruntime
+
+    model = model.float().eval()
+    inputs = example_inputs(model, batch, size)
+    skip_names = [f"skip{i}" for i in range(len(inputs["decoder"]) - 1)]
+    graphs = {
+        "encoder": (EncoderGraph(model), ["images"], ["z0", *skip_names]),
+        "denoiser": (DenoiserGraph(model), ["latent", "timestep"] + (["tokens"] if model.config.conditioning else []),
+                     ["eps"]),
+        "decoder": (DecoderGraph(model), ["latent", *skip_names], ["logits"]),
+    }
+    report = {"batch": batch, "size": f"{size[0]}x{size[1]}", "opset": opset, "onnxruntime": onnxruntime.__version__,
+              "torch": torch.__version__, "graphs": {}}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for name, (module, input_names, output_names) in graphs.items():
+            path = staging / f"{name}.onnx"
+            module.eval()  # export restores the wrapper's mode on all children: keep it eval
+            with torch.no_grad():
+                expected = module(*inputs[name])
+                with warnings.catch_warnings():  # the exporter's deprecation chatter is not the user's business
+                    warnings.simplefilter("ignore")
+                    torch.onnx.export(module, inputs[name], str(path), input_names=input_names,
+                                      output_names=output_names, opset_version=opset, dynamo=True, verbose=False)
+            expected = expected if isinstance(expected, tuple) else (expected,)
+            session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            got = session.run(None, {n: t.numpy() for n, t in zip(input_names, inputs[name])})
+            max_diff = max(float(np.abs(g - e.numpy()).max()) for g, e in zip(got, expected))
+            scale = max(float(np.abs(e.numpy()).max()) for e in expected)
+            report["graphs"][name] = {"inputs": {n: list(t.shape) for n, t in zip(input_names, inputs[name])},
+                                      "outputs": output_names, "max_abs_diff": max_diff, "max_abs_value": scale}
+            if not max_diff <= 1e-4 * max(1.0, scale):
+                raise RuntimeError(f"{name}.onnx differs from PyTorch by {max_diff:.3g} (values up to {scale:.3g}); "
+                                   "nothing was written")
+            if name == "decoder":
+                report["graphs"][name]["argmax_agreement"] = float(
+                    (got[0].argmax(1) == expected[0].numpy().argmax(1)).mean())
+        plan = DenoisePlan(model, "ddim", steps, strength, torch.device("cpu")) if steps > 0 else None
+        report["schedule"] = {"steps": steps, "strength": strength, "timesteps": [int(t) for t in plan.timesteps],
+                              "noise_scales": list(plan.noise_scales[torch.float32]),
+                              "ddim": [vars(step) for step in plan.ddim]} if plan else {"steps": 0}
+        write_json(staging / "export.json", report)
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cicld_core.model.export_onnx", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", required=True, type=Path, help="a CICLD .safetensors checkpoint")
+    parser.add_argument("--size", type=frame_size, default=(1024, 512), metavar="WxH", help="input size (default 1024x512)")
+    parser.add_argument("--batch", type=int_at_least(1), default=1, help="cameras per batch (default 1)")
+    parser.add_argument("--out", required=True, type=Path, help="folder for the .onnx files and export.json")
+    parser.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
+    parser.add_argument("--steps", type=int_at_least(0), default=DEFAULT_STEPS, help="K for the schedule in export.json")
+    parser.add_argument("--strength", type=float, default=DEFAULT_STRENGTH, help="strength for that schedule")
+    args = parser.parse_args(argv)
+    if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None:
+        print("error: ONNX export needs onnx and onnxruntime: pip install -e .[onnx]", file=sys.stderr)
+        return 2
+    try:
+        model, _ = load_model(args.checkpoint, "cpu")
+    except CheckpointError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        report = export(model, args.batch, args.size, args.out, args.opset, args.steps, args.strength)
+    except RuntimeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for name, graph in report["graphs"].items():
+        print(f"{args.out / (name + '.onnx')}: max |ONNX Runtime - PyTorch| = {graph['max_abs_diff']:.2e} "
+              f"(values up to {graph['max_abs_value']:.2f})")
+    print(f"{args.out / 'export.json'}: shapes, checks and the K={args.steps} DDIM schedule")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""ONNX export: three graphs that ONNX Runtime runs like PyTorch, and a schedule that,
+with them, reproduces segment()'s masks."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnxruntime
+import torch
+
+from cicld_core.model import images_to_tensor
+from cicld_core.model.checkpoint import load_model
+from cicld_core.model.export_onnx import main
+from cicld_core.model.inference import pad_to_multiple
+
+
+def run(path, **inputs):
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {name: value.numpy() if isinstance(value, torch.Tensor) else value
+                              for name, value in inputs.items()})
+
+
+def test_exported_graphs_and_schedule_reproduce_segment(checkpoint, tmp_path, capsys):
+    out = tmp_path / "onnx"
+    assert main(["--checkpoint", str(checkpoint), "--size", "64x32", "--batch", "2", "--steps", "2",
+                 "--strength", "0.5", "--out", str(out)]) == 0
+    assert "max |ONNX Runtime - PyTorch|" in capsys.readouterr().out
+    report = json.loads((out / "export.json").read_text())
+    assert set(report["graphs"]) == {"encoder", "denoiser", "decoder"}
+    assert report["graphs"]["decoder"]["argmax_agreement"] == 1.0
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
+
+    # the whole few-step pipeline through the ONNX graphs, the schedule from export.json
+    model, _ = load_model(checkpoint, "cpu")
+    rgb = np.random.default_rng(0).integers(0, 256, (2, 32, 64, 3), dtype=np.uint8)
+    images = pad_to_multiple(images_to_tensor(rgb, model.config.mean, model.config.std), model.config.size_multiple)
+    z0, *skips = run(out / "encoder.onnx", images=images)
+    skip_inputs = {f"skip{i}": s for i, s in enumerate(skips)}
+    first_logits = run(out / "decoder.onnx", latent=z0, **skip_inputs)[0]
+    with torch.no_grad():
+        tokens = model.mask_encoder(torch.from_numpy(first_logits).argmax(1))
+    noise = torch.randn(z0.shape, generator=torch.Generator().manual_seed(0)).numpy()
+    schedule = report["schedule"]
+    signal, noise_scale = schedule["noise_scales"]
+    latent = (signal * z0 + noise_scale * noise).astype(np.float32)
+    for t, step in zip(schedule["timesteps"], schedule["ddim"]):
+        eps = run(out / "denoiser.onnx", latent=latent, timestep=np.full(2, t, np.int64), tokens=tokens)[0]
+        z0_hat = (latent - step["sqrt_beta"] * eps) / step["sqrt_alpha"]
+        latent = (step["sqrt_alpha_prev"] * z0_hat + step["direction"] * eps).astype(np.float32)
+    logits = torch.from_numpy(run(out / "decoder.onnx", latent=latent, **skip_inputs)[0])
+    logits = torch.nn.functional.interpolate(logits, size=images.shape[-2:], mode="bilinear", align_corners=False)
+    onnx_ids = logits[..., :32, :64].argmax(1).numpy()
+    expected = model.segment(images_to_tensor(rgb, model.config.mean, model.config.std), steps=2, strength=0.5,
+                             seed=0).train_ids.numpy()
+    assert (onnx_ids == expected).mean() > 0.999
+
+
+def test_a_bad_checkpoint_stops_export_and_writes_nothing(tmp_path, capsys):
+    (tmp_path / "junk.safetensors").write_bytes(b"not a checkpoint")
+    assert main(["--checkpoint", str(tmp_path / "junk.safetensors"), "--out", str(tmp_path / "onnx")]) == 2
+    assert "error:" in capsys.readouterr().err and not (tmp_path / "onnx").exists()
