@@ -60,9 +60,9 @@ def test_engine_gives_exactly_the_masks_of_segment(model, options):
     engine = SegmentationEngine(model, EngineOptions(**options))
     for _ in range(2):  # the second call reuses the prepared shape
         result = engine(images)
-    expected = reference(model, images, steps=options["steps"], strength=options.get("strength", 0.5), seed=0,
-                         num_samples=options.get("num_samples", 1), sampler=options.get("sampler", "ddim"),
-                         with_confidence=options.get("with_confidence", False))
+    o = engine.options
+    expected = reference(model, images, steps=o.steps, strength=o.strength, seed=o.seed, num_samples=o.num_samples,
+                         sampler=o.sampler, with_confidence=o.with_confidence)
     assert result.train_ids.dtype == np.uint8 and result.train_ids.shape == images.shape[:3]
     np.testing.assert_array_equal(result.train_ids, expected.train_ids.numpy())
     for name in ("confidence", "uncertainty"):

@@ -93,7 +93,7 @@ class _Shape:
     # -- the three stages; each reads self.state and writes its outputs back -------------------
     def _encoder(self) -> None:
         engine = self.engine
-        with autocast(engine.device, engine.dtype):
+        with engine.autocast():
             images = self.frames.permute(0, 3, 1, 2).float().div_(255)
             images = (images - engine.mean) / engine.std
             if engine.options.channels_last:
@@ -107,13 +107,13 @@ class _Shape:
         engine = self.engine
         if engine.plan is None:
             return
-        with autocast(engine.device, engine.dtype):
+        with engine.autocast():
             self.state["latent"] = engine.denoise(first.latent, first.tokens)
 
     def _decoder(self) -> None:
         first: FirstPass = self.state["first"]
         engine = self.engine
-        with autocast(engine.device, engine.dtype):
+        with engine.autocast():
             logits = first.logits if engine.plan is None else engine.decode(self.state["latent"], first.skips)
         result = finish(logits, self.state["padded_size"], self.size, engine.samples,
                         with_confidence=engine.options.with_confidence)
@@ -200,7 +200,9 @@ class PendingResult:
             slot.done.synchronize()
             outputs = {name: tensor.numpy().copy() for name, tensor in slot.host_outputs.items()}
             self._result = EngineResult(**outputs, stage_ms=self._profile_times() if self._profile_times else {})
-            slot.pending, self._slot = None, None
+            if slot.pending is self:  # a later batch may already own the slot
+                slot.pending = None
+            self._slot = None
         return self._result
 
 
@@ -240,6 +242,10 @@ class SegmentationEngine:
                 self.compiled = True
             except Exception as error:  # noqa: BLE001 - e.g. an unknown backend: run eagerly
                 self._compile_failed(error)
+
+    def autocast(self):
+        # CUDA graphs must not capture autocast's weight-cast cache: it is freed when the context exits
+        return autocast(self.device, self.dtype, cache_enabled=False)
 
     # -- the model pieces each stage runs -----------------------------------------------------------
     def _first_pass(self, padded: torch.Tensor, draw_noise) -> FirstPass:
