@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> dict:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
     report = {"device": name, "torch": torch.__version__, "preset": args.preset, "dtype": args.dtype,
               "channels_last": args.channels_last, "compile": args.compile, "cuda_graphs": not args.no_cuda_graphs,
-              "strength": DEFAULT_STRENGTH, "matmul_peak_tflops": round(peak, 1),
+              "strength": DEFAULT_STRENGTH, "matmul_peak_tflops": float(f"{peak:.3g}"),
               "parameters_m": round(sum(count_parameters(getattr(model, p)) for p in
                                         ("encoder", "decoder", "denoiser", "mask_encoder")) / 1e6, 2),
               "rows": []}
