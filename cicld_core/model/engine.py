@@ -27,7 +27,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .inference import FirstPass, autocast, finish, first_pass, pad_to_multiple, parse_dtype
+from .inference import FirstPass, autocast, finish, first_pass, normalise, pad_to_multiple, parse_dtype
 from .sampling import DEFAULT_STEPS, DEFAULT_STRENGTH, SAMPLERS, DenoisePlan
 
 COMPILE_MODES = ("off", "default", "max-autotune-no-cudagraphs")
@@ -94,8 +94,7 @@ class _Shape:
     def _encoder(self) -> None:
         engine = self.engine
         with engine.autocast():
-            images = self.frames.permute(0, 3, 1, 2).float().div_(255)
-            images = (images - engine.mean) / engine.std
+            images = normalise(self.frames, engine.mean, engine.std)
             if engine.options.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
             padded = pad_to_multiple(images, engine.model.config.size_multiple)

@@ -70,10 +70,15 @@ def images_to_tensor(images: np.ndarray | list[np.ndarray], mean: tuple[float, .
         raise ValueError(f"expected RGB uint8 images (H, W, 3), got {array.dtype} of shape {array.shape}")
     if not array.flags.writeable:  # e.g. a view of a received message buffer; torch wants to own writable memory
         array = array.copy()
-    batch = torch.from_numpy(np.ascontiguousarray(array)).to(device).permute(0, 3, 1, 2).float().div_(255)
-    mean_t = torch.tensor(mean, device=batch.device).view(1, 3, 1, 1)
-    std_t = torch.tensor(std, device=batch.device).view(1, 3, 1, 1)
-    return (batch - mean_t) / std_t
+    frames = torch.from_numpy(np.ascontiguousarray(array)).to(device)
+    mean_t = torch.tensor(mean, device=frames.device).view(1, 3, 1, 1)
+    std_t = torch.tensor(std, device=frames.device).view(1, 3, 1, 1)
+    return normalise(frames, mean_t, std_t)
+
+
+def normalise(frames: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """(B, H, W, 3) uint8 frames, on any device -> a normalised (B, 3, H, W) float batch."""
+    return (frames.permute(0, 3, 1, 2).float().div_(255) - mean) / std
 
 
 def pad_to_multiple(images: torch.Tensor, multiple: int) -> torch.Tensor:
