@@ -28,6 +28,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.model_speed import synchronize  # noqa: E402
 from cicld_core.io import write_json  # noqa: E402
 from cicld_core.model import CICLD, DEFAULT_STRENGTH, PRESETS, count_parameters, preset  # noqa: E402
 from cicld_core.model.engine import COMPILE_MODES, STAGES, EngineOptions, SegmentationEngine  # noqa: E402
@@ -47,11 +48,6 @@ def matmul_peak_tflops(device: torch.device, dtype: torch.dtype, repeats: int = 
         a @ b
     synchronize(device)
     return 2 * n ** 3 * repeats / (time.perf_counter() - start) / 1e12
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def model_gflops(model: CICLD, batch: int, size: tuple[int, int], steps: int) -> float:

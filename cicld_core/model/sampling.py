@@ -26,7 +26,6 @@ SAMPLERS = {
     "dpmsolver": lambda config: DPMSolverMultistepScheduler.from_config(
         config, timestep_spacing="trailing", algorithm_type="dpmsolver++", solver_order=2, lower_order_final=True),
 }
-GRAPH_SAFE_SAMPLERS = ("ddim",)
 # From benchmarks/quality_vs_steps.py on the shipped checkpoint (README, "Quality versus
 # steps"): the fewest steps within 0.1 mIoU of K = 50 at the best strength.
 DEFAULT_STEPS = 1
@@ -58,9 +57,8 @@ class DenoisePlan:
     """K denoising steps from strength * T, for one sampler, on one device."""
 
     def __init__(self, model: "CICLD", sampler: str, steps: int, strength: float, device: torch.device) -> None:
-        self.sampler = sampler
         self._schedule = lambda: denoising_schedule(model, sampler, steps, strength)
-        self.scheduler, timesteps = denoising_schedule(model, sampler, steps, strength)
+        self.scheduler, timesteps = self._schedule()
         self.timesteps = timesteps
         self.device_timesteps = [t.to(device) for t in timesteps]
         self.start = int(timesteps[0])
