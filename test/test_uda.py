@@ -176,6 +176,17 @@ def test_pseudo_label_weight_is_the_confident_share_and_margins_are_ignored():
     assert (margin.pixel_weight[0, 0] == 0).all() and (margin.pixel_weight[0, 1] == 0.5).all()
 
 
+def test_pixel_weighting_keeps_only_confident_pixels():
+    logits = torch.zeros(1, 3, 4, 2)
+    logits[0, 1, :2] = 10.0
+    pseudo = pseudo_labels(FixedLogits(logits), torch.zeros(1, 3, 4, 2), threshold=0.968, weighting="pixel")
+    assert pseudo.confident_share.item() == 0.5
+    assert torch.equal(pseudo.pixel_weight[0], torch.tensor([[1.0, 1.0], [1.0, 1.0], [0.0, 0.0], [0.0, 0.0]]))
+    margin = pseudo_labels(FixedLogits(logits), torch.zeros(1, 3, 4, 2), threshold=0.968, ignore_top=1,
+                           weighting="pixel")
+    assert margin.pixel_weight[0, 0].eq(0).all() and margin.pixel_weight[0, 1].eq(1).all()
+
+
 def test_learning_rate_warms_up_then_decays():
     assert lr_factor(0, 100, 10, 1.0) == pytest.approx(1e-6)
     assert lr_factor(5, 100, 10, 1.0) == pytest.approx(0.5, abs=1e-5)
@@ -235,6 +246,8 @@ def test_bad_configs_stop_at_start_up_naming_the_problem(synth_root, tmp_path):
         load_config(CONFIG, ["run.iter=5"])
     with pytest.raises(ConfigError, match="uda.mode must be one of"):
         load_config(CONFIG, overrides(synth_root, "uda.mode=oracle"))
+    with pytest.raises(ConfigError, match="uda.pseudo_label_weighting must be one of share, pixel"):
+        load_config(CONFIG, overrides(synth_root, "uda.pseudo_label_weighting=soft"))
     with pytest.raises(ConfigError, match="model: unknown model config keys"):
         load_config(CONFIG, overrides(synth_root, "model.latent=3"))
     with pytest.raises(ConfigError, match="config file .* not found"):

@@ -19,6 +19,7 @@ from ..model import ModelConfig, preset
 
 MODES = ("cicld", "source_only", "target_oracle")
 ADVERSARIAL = ("none", "2class", "3class")
+PSEUDO_LABEL_WEIGHTING = ("share", "pixel")
 
 
 TYPE_WORDS = {int: "a whole number", float: "a number", str: "a string", bool: "true or false",
@@ -57,6 +58,7 @@ class UDAConfig:
     mode: str = "cicld"  # cicld | source_only | target_oracle
     adversarial: str = "3class"  # none | 2class | 3class
     pseudo_label_threshold: float = 0.968
+    pseudo_label_weighting: str = "share"  # share: q per image (DACS) | pixel: 1 where confident, else 0
     ignore_top: int = 0  # rows of the target crop that pseudo-labels never cover (e.g. a car bonnet)
     ignore_bottom: int = 0
     lambda_ldm: float = 1.0
@@ -173,6 +175,9 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
             problems.append(f"data.{name}.kind must be one of {', '.join(DATASET_KINDS)}, got {spec.kind!r}")
         if not spec.root:
             problems.append(f"data.{name}.root is not set")
+    if config.uda.pseudo_label_weighting not in PSEUDO_LABEL_WEIGHTING:
+        problems.append(f"uda.pseudo_label_weighting must be one of {', '.join(PSEUDO_LABEL_WEIGHTING)}, "
+                        f"got {config.uda.pseudo_label_weighting!r}")
     if not 0 < config.uda.pseudo_label_threshold < 1:
         problems.append("uda.pseudo_label_threshold must be in (0, 1)")
     if not 0 < config.uda.denoised_max_strength <= 1:

@@ -68,7 +68,7 @@ def adaptation_losses(model: CICLD, ema_model: CICLD, source_images: torch.Tenso
     out = StepLosses()
     # 1. pseudo-labels from the EMA model
     pseudo = pseudo_labels(ema_model, target_images, config.pseudo_label_threshold, config.ignore_top,
-                           config.ignore_bottom)
+                           config.ignore_bottom, config.pseudo_label_weighting)
     out.stats["pseudo_weight"] = pseudo.confident_share.mean().item()
     # 2. ClassMix, then the strong augmentation of the mixed image
     mixed = classmix(source_images, source_labels, target_images, pseudo.labels, pseudo.pixel_weight, cpu_generator)

@@ -1,9 +1,11 @@
 """The EMA model and its pseudo-labels (DACS / DAFormer's teacher).
 
 The paper names the gradient-trained network "teacher" and the EMA one "student"; here
-they are ``model`` and ``ema_model``. The EMA model labels the target images; each
-pseudo-label image gets one confidence weight q, the share of its pixels whose top
-probability reaches the threshold.
+they are ``model`` and ``ema_model``. The EMA model labels the target images. With
+``share`` weighting (DACS, the paper's) each pseudo-label image gets one confidence weight
+q, the share of its pixels whose top probability reaches the threshold; with ``pixel``
+weighting each pixel gets 1 if it reaches the threshold and 0 otherwise (FixMatch's hard
+mask), which keeps wrong low-confidence labels out entirely while a young model's q is small.
 """
 from __future__ import annotations
 
@@ -41,13 +43,13 @@ def update_ema(ema_model: torch.nn.Module, model: torch.nn.Module, iteration: in
 @dataclass
 class PseudoLabels:
     labels: torch.Tensor  # (B, H, W) long trainIds; IGNORE_INDEX in the ignored margins
-    pixel_weight: torch.Tensor  # (B, H, W) float: q per image, 0 in the margins
+    pixel_weight: torch.Tensor  # (B, H, W) float: q per image (or the pixel's 0/1), 0 in the margins
     confident_share: torch.Tensor  # (B,) q
 
 
 @torch.no_grad()
 def pseudo_labels(ema_model, target_images: torch.Tensor, threshold: float, ignore_top: int = 0,
-                  ignore_bottom: int = 0) -> PseudoLabels:
+                  ignore_bottom: int = 0, weighting: str = "share") -> PseudoLabels:
     """Labels from the EMA model's plain E -> D path on the target images."""
     probs = ema_model(target_images).float().softmax(1)
     confidence, labels = probs.max(1)
@@ -63,7 +65,10 @@ def pseudo_labels(ema_model, target_images: torch.Tensor, threshold: float, igno
     else:
         margin, inside = None, torch.full((labels.shape[0],), labels[0].numel(), device=labels.device)
     share = confident.sum((1, 2)).float() / inside
-    weight = share.view(-1, 1, 1).expand_as(confidence).clone()
+    if weighting == "pixel":
+        weight = confident.float()
+    else:
+        weight = share.view(-1, 1, 1).expand_as(confidence).clone()
     if margin is not None:
         weight[margin] = 0.0
     return PseudoLabels(labels=labels, pixel_weight=weight, confident_share=share)
