@@ -5,7 +5,8 @@ they are ``model`` and ``ema_model``. The EMA model labels the target images. Wi
 ``share`` weighting (DACS, the paper's) each pseudo-label image gets one confidence weight
 q, the share of its pixels whose top probability reaches the threshold; with ``pixel``
 weighting each pixel gets 1 if it reaches the threshold and 0 otherwise (FixMatch's hard
-mask), which keeps wrong low-confidence labels out entirely while a young model's q is small.
+mask), which keeps low-confidence labels out entirely (on the synthetic benchmark it did
+worse than ``share``: README, adaptation benchmark).
 """
 from __future__ import annotations
 
