@@ -20,7 +20,7 @@ from cicld_core.uda.classmix import class_masks, classmix, colour_jitter, gaussi
 from cicld_core.uda.config import ConfigError, load_config
 from cicld_core.uda.iteration import adaptation_losses
 from cicld_core.uda.optim import lr_factor
-from cicld_core.uda.teacher import ema_alpha, make_ema_model, pseudo_labels, update_ema
+from cicld_core.uda.teacher import ema_alpha, make_ema_model, pseudo_labels, target_batch_statistics, update_ema
 from cicld_core.uda.trainer import Trainer
 from tiny import tiny_overrides
 
@@ -162,6 +162,42 @@ class FixedLogits(torch.nn.Module):
         return self.logits
 
 
+def test_the_ema_model_can_keep_its_own_norm_statistics_from_target_batches():
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 2, 1), torch.nn.BatchNorm2d(2))
+    ema = make_ema_model(model)
+    target = torch.randn(4, 3, 5, 5) + 3.0
+    with target_batch_statistics(ema):
+        assert ema[1].training and not ema[0].training
+        ema(target)
+    assert not ema[1].training, "the norm layers must be back in eval mode"
+    batch_mean = ema[0](target).mean((0, 2, 3))
+    torch.testing.assert_close(ema[1].running_mean, 0.1 * batch_mean)  # momentum 0.1 from 0
+    kept = ema[1].running_mean.clone()
+    with torch.no_grad():
+        model[0].weight.add_(1.0)
+        model[1].running_mean.fill_(7.0)
+    update_ema(ema, model, iteration=1, max_alpha=0.999, copy_buffers=False)
+    torch.testing.assert_close(ema[1].running_mean, kept)
+    torch.testing.assert_close(ema[0].weight, 0.5 * (model[0].weight + model[0].weight - 1.0))
+    with target_batch_statistics(ema, enabled=False):
+        ema(target)
+    torch.testing.assert_close(ema[1].running_mean, kept)
+
+
+def test_an_iteration_with_target_statistics_leaves_the_students_out_of_the_ema(synth_root, tmp_path):
+    t = trainer(synth_root, tmp_path, "uda.ema_bn_statistics=target")
+    t.train_step(next_batches(t, 0))
+    model_state, ema_state = t.model.state_dict(), t.ema_model.state_dict()
+    norm_buffers = {name for name, _ in t.ema_model.named_buffers()}
+    assert any("running_mean" in name for name in norm_buffers)
+    for name, value in ema_state.items():
+        if name in norm_buffers and "num_batches" not in name:
+            assert not torch.equal(value, model_state[name]), name
+        elif name not in norm_buffers:
+            torch.testing.assert_close(value, model_state[name])  # alpha 0 at the first iteration
+    assert not any(m.training for m in t.ema_model.modules())
+
+
 def test_pseudo_label_weight_is_the_confident_share_and_margins_are_ignored():
     logits = torch.zeros(1, 3, 4, 2)
     logits[0, 1, :2] = 10.0  # rows 0-1: confident class 1; rows 2-3: uniform
@@ -221,11 +257,13 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(synth_root, tmp_p
     assert metadata["provenance"]["command"] == "test" and model.config.latent_channels == 8
 
 
-def test_two_processes_train_and_agree(synth_root, tmp_path):
+@pytest.mark.parametrize("ema_bn_statistics", ["student", "target"])
+def test_two_processes_train_and_agree(synth_root, tmp_path, ema_bn_statistics):
     result = tmp_path / "ddp.json"
+    port = 29500 + (os.getpid() + (ema_bn_statistics == "target") * 7) % 1000
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-               str(29500 + os.getpid() % 1000), str(REPO / "test/helpers/ddp_check.py"), str(CONFIG),
-               str(tmp_path / "run"), str(result), *overrides(synth_root, "run.iters=2")]
+               str(port), str(REPO / "test/helpers/ddp_check.py"), str(CONFIG), str(tmp_path / "run"), str(result),
+               *overrides(synth_root, "run.iters=2", f"uda.ema_bn_statistics={ema_bn_statistics}")]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=240,
                           env=os.environ | {"OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-3000:]
@@ -248,6 +286,8 @@ def test_bad_configs_stop_at_start_up_naming_the_problem(synth_root, tmp_path):
         load_config(CONFIG, overrides(synth_root, "uda.mode=oracle"))
     with pytest.raises(ConfigError, match="uda.pseudo_label_weighting must be one of share, pixel"):
         load_config(CONFIG, overrides(synth_root, "uda.pseudo_label_weighting=soft"))
+    with pytest.raises(ConfigError, match="uda.ema_bn_statistics must be one of student, target"):
+        load_config(CONFIG, overrides(synth_root, "uda.ema_bn_statistics=source"))
     with pytest.raises(ConfigError, match="model: unknown model config keys"):
         load_config(CONFIG, overrides(synth_root, "model.latent=3"))
     with pytest.raises(ConfigError, match="config file .* not found"):

@@ -20,6 +20,7 @@ from ..model import ModelConfig, preset
 MODES = ("cicld", "source_only", "target_oracle")
 ADVERSARIAL = ("none", "2class", "3class")
 PSEUDO_LABEL_WEIGHTING = ("share", "pixel")
+EMA_BN_STATISTICS = ("student", "target")
 
 
 TYPE_WORDS = {int: "a whole number", float: "a number", str: "a string", bool: "true or false",
@@ -66,6 +67,9 @@ class UDAConfig:
     lambda_denoised: float = 1.0  # D trained on denoised latents (step 7)
     denoised_max_strength: float = 0.5  # t for step 7 drawn below this share of T, as inference noises
     ema_alpha: float = 0.999
+    # student: the EMA model's BatchNorm statistics are copied from the student (DAFormer), a mix
+    # of source, mixed and target batches | target: it keeps its own, from the target batches it labels
+    ema_bn_statistics: str = "student"
     color_jitter: float = 0.2
     blur: bool = True
 
@@ -182,6 +186,9 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
         problems.append("uda.pseudo_label_threshold must be in (0, 1)")
     if not 0 < config.uda.denoised_max_strength <= 1:
         problems.append("uda.denoised_max_strength must be in (0, 1]")
+    if config.uda.ema_bn_statistics not in EMA_BN_STATISTICS:
+        problems.append(f"uda.ema_bn_statistics must be one of {', '.join(EMA_BN_STATISTICS)}, "
+                        f"got {config.uda.ema_bn_statistics!r}")
     if not 0 < config.uda.ema_alpha < 1:
         problems.append("uda.ema_alpha must be in (0, 1)")
     if config.run.iters < 1 or config.run.batch_size < 1:

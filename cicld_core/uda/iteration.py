@@ -15,7 +15,7 @@ from ..model import (
 )
 from .classmix import classmix, colour_jitter, gaussian_blur
 from .config import UDAConfig
-from .teacher import pseudo_labels
+from .teacher import pseudo_labels, target_batch_statistics
 
 
 @dataclass
@@ -67,8 +67,9 @@ def adaptation_losses(model: CICLD, ema_model: CICLD, source_images: torch.Tenso
                       generator: torch.Generator | None, cpu_generator: torch.Generator | None) -> StepLosses:
     out = StepLosses()
     # 1. pseudo-labels from the EMA model
-    pseudo = pseudo_labels(ema_model, target_images, config.pseudo_label_threshold, config.ignore_top,
-                           config.ignore_bottom, config.pseudo_label_weighting)
+    with target_batch_statistics(ema_model, enabled=config.ema_bn_statistics == "target"):
+        pseudo = pseudo_labels(ema_model, target_images, config.pseudo_label_threshold, config.ignore_top,
+                               config.ignore_bottom, config.pseudo_label_weighting)
     out.stats["pseudo_weight"] = pseudo.confident_share.mean().item()
     # 2. ClassMix, then the strong augmentation of the mixed image
     mixed = classmix(source_images, source_labels, target_images, pseudo.labels, pseudo.pixel_weight, cpu_generator)

@@ -10,6 +10,7 @@ worse than ``share``: README, adaptation benchmark).
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 from dataclasses import dataclass
 
@@ -30,15 +31,39 @@ def make_ema_model(model: torch.nn.Module) -> torch.nn.Module:
 
 
 @torch.no_grad()
-def update_ema(ema_model: torch.nn.Module, model: torch.nn.Module, iteration: int, max_alpha: float) -> float:
+def update_ema(ema_model: torch.nn.Module, model: torch.nn.Module, iteration: int, max_alpha: float,
+               copy_buffers: bool = True) -> float:
     """ema = alpha * ema + (1 - alpha) * model for parameters; buffers (BatchNorm
-    statistics) are copied, as DAFormer does."""
+    statistics) are copied, as DAFormer does, unless the EMA model keeps its own
+    (``copy_buffers=False``, see ``target_batch_statistics``)."""
     alpha = ema_alpha(iteration, max_alpha)
     for ema_param, param in zip(ema_model.parameters(), model.parameters()):
         ema_param.mul_(alpha).add_(param.detach(), alpha=1 - alpha)
-    for ema_buffer, buffer in zip(ema_model.buffers(), model.buffers()):
-        ema_buffer.copy_(buffer)
+    if copy_buffers:
+        for ema_buffer, buffer in zip(ema_model.buffers(), model.buffers()):
+            ema_buffer.copy_(buffer)
     return alpha
+
+
+@contextlib.contextmanager
+def target_batch_statistics(ema_model: torch.nn.Module, enabled: bool = True):
+    """The EMA model's BatchNorm layers normalise the target batch with its own statistics
+    and fold them into their running ones.
+
+    The student's running statistics average source, mixed and target batches, which fit
+    no single domain: the target images it is scored on come out normalised wrongly and
+    its pseudo-labels suffer. Kept from target batches only, they are what the EMA model
+    meets at evaluation and deployment (AdaBN, Li et al. 2016, kept up to date as it trains).
+    """
+    norms = [m for m in ema_model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if enabled:
+        for norm in norms:
+            norm.train()
+    try:
+        yield
+    finally:
+        for norm in norms:
+            norm.eval()
 
 
 @dataclass

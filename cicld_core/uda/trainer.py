@@ -169,9 +169,12 @@ class Trainer:
             loss_dis.backward()
             self._step(self.dis_optimizer, list(model.discriminator.parameters()))
             self.dis_scheduler.step()
+        own_statistics = cfg.mode == "cicld" and cfg.ema_bn_statistics == "target"
         if self.dist.enabled:
             dist_utils.broadcast_buffers(model)
-        update_ema(self.ema_model, model, self.iteration, cfg.ema_alpha)
+            if own_statistics:  # each rank folded its own target batch in
+                dist_utils.broadcast_buffers(self.ema_model)
+        update_ema(self.ema_model, model, self.iteration, cfg.ema_alpha, copy_buffers=not own_statistics)
         return values | losses.stats
 
     def _step(self, optimizer: torch.optim.Optimizer, parameters: list[torch.nn.Parameter]) -> None:
