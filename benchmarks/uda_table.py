@@ -2,7 +2,9 @@
 
 Runs train/uda.py for source-only, full CICLD UDA and the target oracle over several
 seeds, then the paper's ablations with one seed, and writes a table (markdown + JSON)
-and a bar chart. Finished runs are kept and skipped, so the table can be built over
+and a bar chart. One baseline is derived without training: source-only + AdaBN, the
+source-only model with BatchNorm statistics re-estimated from the unlabelled target
+images, which says what target statistics alone buy. Finished runs are kept and skipped, so the table can be built over
 several sessions; each run is sized for about 10 minutes on 2 CPU cores.
 
     .venv/bin/python benchmarks/uda_table.py --prepare            # generate data/synth once
@@ -13,6 +15,7 @@ several sessions; each run is sized for about 10 minutes on 2 CPU cores.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import subprocess
 import sys
@@ -36,6 +39,8 @@ RUNS: dict[str, tuple[list[str], bool]] = {
     "adversarial_none": (["uda.adversarial=none"], False),
     "adversarial_2class": (["uda.adversarial=2class"], False),
 }
+# derived rows: name -> the run whose final model they start from
+DERIVED = {"source_only_adabn": "source_only"}
 SPLITS = [("source", "source", "gta5", "train", 400, 1), ("target", "target", "cityscapes", "train", 400, 2),
           ("target", "target", "cityscapes", "val", 100, 3)]
 
@@ -70,9 +75,52 @@ def run_one(name: str, seed: int, out: Path, extra: list[str]) -> None:
     subprocess.run(command, check=True, cwd=REPO)
 
 
+def adabn_one(seed: int, out: Path, batch_size: int = 4) -> None:
+    """Source-only + AdaBN: re-estimate the final source-only model's BatchNorm statistics on
+    every target training image, then score it as the runs are scored."""
+    import torch
+    import yaml
+
+    from cicld_core.data import build_dataset
+    from cicld_core.evaluation import eval_transform, evaluate_model
+    from cicld_core.model.checkpoint import load_model
+    from cicld_core.uda.adabn import reestimate_norm_statistics
+
+    source_dir, work_dir = out / f"{DERIVED['source_only_adabn']}_s{seed}", out / f"source_only_adabn_s{seed}"
+    if final_miou(work_dir) is not None:
+        print(f"{work_dir.name}: done already")
+        return
+    if final_miou(source_dir) is None:
+        print(f"{work_dir.name}: skipped, {source_dir.name} has not finished")
+        return
+    config = yaml.safe_load((source_dir / "config.yaml").read_text())
+    model, _ = load_model(source_dir / "latest.safetensors")
+    transform = eval_transform(model.config)
+    target = config["data"]["target"]
+    train = build_dataset(target["kind"], target["root"], target["split"], transform=transform, seed=seed)
+    val_spec = config["data"]["val"]
+    val = build_dataset(val_spec["kind"], val_spec["root"], val_spec["split"], transform=transform, seed=seed)
+    batches = (torch.stack([train[i]["image"] for i in range(start, min(start + batch_size, len(train)))])
+               for start in range(0, len(train), batch_size))
+    reestimate_norm_statistics(model, batches)
+    run = config["run"]
+    summary = evaluate_model(model, val, steps=run["eval_steps"], strength=run["eval_strength"], seed=seed).summary(run["eval_protocol"])
+    work_dir.mkdir(parents=True, exist_ok=True)
+    record = {"kind": "eval", "iter": config["run"]["iters"], "protocol": run["eval_protocol"],
+              "steps": run["eval_steps"], "miou": summary["miou"], "per_class_iou": summary["per_class_iou"],
+              "adabn_images": len(train)}
+    with atomic_path(work_dir / "metrics.jsonl") as tmp:
+        tmp.write_text(json.dumps(record) + "\n")
+    with atomic_path(work_dir / "report.md") as tmp:
+        tmp.write_text(f"# {work_dir.name}\n\n{source_dir.name}/latest.safetensors with BatchNorm statistics "
+                       f"re-estimated on the {len(train)} target training images: target val mIoU "
+                       f"{summary['miou']:.2f}.\n")
+    print(f"{work_dir.name}: {summary['miou']:.2f}", flush=True)
+
+
 def build_table(out: Path, seeds: list[int]) -> str:
     rows, figures = [], {}
-    for name, (_, multi) in RUNS.items():
+    for name, (_, multi) in (RUNS | {name: ([], True) for name in DERIVED}).items():
         values = [v for s in (seeds if multi else seeds[:1]) if (v := final_miou(out / f"{name}_s{s}")) is not None]
         best = [best_eval_record(read_metrics(out / f"{name}_s{s}" / "metrics.jsonl")[1])["miou"]
                 for s in (seeds if multi else seeds[:1]) if final_miou(out / f"{name}_s{s}") is not None]
@@ -91,6 +139,10 @@ def build_table(out: Path, seeds: list[int]) -> str:
         closed = (figures["cicld"]["mean"] - figures["source_only"]["mean"]) / gap if gap else float("nan")
         lines += ["", f"oracle - source-only gap: {gap:.1f} points; CICLD closes {100 * closed:.0f} % of it."]
         figures["gap"], figures["gap_closed"] = round(gap, 2), round(closed, 3)
+        if "source_only_adabn" in figures:
+            adabn = (figures["source_only_adabn"]["mean"] - figures["source_only"]["mean"]) / gap if gap else float("nan")
+            lines.append(f"Source-only + AdaBN (target BatchNorm statistics, no training) closes {100 * adabn:.0f} %.")
+            figures["adabn_gap_closed"] = round(adabn, 3)
     table = "\n".join(lines) + "\n"
     with atomic_path(out / "table.md") as tmp:
         tmp.write_text(table)
@@ -102,7 +154,7 @@ def build_table(out: Path, seeds: list[int]) -> str:
 def plot(figures: dict, path: Path) -> None:
     from matplotlib.figure import Figure
 
-    names = [n for n in RUNS if n in figures]
+    names = [n for n in [*RUNS, *DERIVED] if n in figures]
     if not names:
         return
     fig = Figure(figsize=(8, 3.6), layout="constrained")
@@ -124,7 +176,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prepare", action="store_true", help="generate the synthetic data and stop")
     parser.add_argument("--size", default="256x128", help="frame size for --prepare (default 256x128)")
-    parser.add_argument("--only", nargs="+", choices=sorted(RUNS), help="run only these")
+    parser.add_argument("--only", nargs="+", choices=sorted([*RUNS, *DERIVED]), help="run only these")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=REPO / "runs/uda_table")
     parser.add_argument("--set", dest="extra", action="append", default=[], help="extra override for every run")
@@ -134,9 +186,12 @@ def main() -> None:
         prepare(args.size)
         return
     if not args.table_only:
-        for name in args.only or list(RUNS):
+        for name in [n for n in args.only or RUNS if n in RUNS]:
             for seed in args.seeds if RUNS[name][1] else args.seeds[:1]:
                 run_one(name, seed, args.out, args.extra)
+        if not args.only or {"source_only", "source_only_adabn"} & set(args.only):
+            for seed in args.seeds:
+                adabn_one(seed, args.out)
     print(build_table(args.out, args.seeds))
 
 

@@ -16,6 +16,7 @@ import torch
 from cicld_core.labels import IGNORE_INDEX
 from cicld_core.model.checkpoint import load_model
 from cicld_core.synth import generate_frame, write_frame
+from cicld_core.uda.adabn import reestimate_norm_statistics
 from cicld_core.uda.classmix import class_masks, classmix, colour_jitter, gaussian_blur
 from cicld_core.uda.config import ConfigError, load_config
 from cicld_core.uda.iteration import adaptation_losses
@@ -182,6 +183,21 @@ def test_the_ema_model_can_keep_its_own_norm_statistics_from_target_batches():
     with target_batch_statistics(ema, enabled=False):
         ema(target)
     torch.testing.assert_close(ema[1].running_mean, kept)
+
+
+def test_adabn_replaces_the_statistics_by_the_target_average():
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 2, 1), torch.nn.BatchNorm2d(2)).eval()
+    with torch.no_grad():
+        model[1].running_mean.fill_(9.0)
+    batches = [torch.randn(2, 3, 4, 4) + shift for shift in (1.0, 3.0)]
+    assert reestimate_norm_statistics(model, batches) == 2
+    expected = torch.stack([model[0](b).mean((0, 2, 3)) for b in batches]).mean(0)
+    torch.testing.assert_close(model[1].running_mean, expected)
+    assert model[1].momentum == 0.1 and not model[1].training
+    with pytest.raises(ValueError, match="no target batches"):
+        reestimate_norm_statistics(model, [])
+    with pytest.raises(ValueError, match="no BatchNorm layers"):
+        reestimate_norm_statistics(torch.nn.Conv2d(3, 2, 1), batches)
 
 
 def test_an_iteration_with_target_statistics_leaves_the_students_out_of_the_ema(synth_root, tmp_path):
