@@ -16,12 +16,12 @@ import torch
 from cicld_core.labels import IGNORE_INDEX
 from cicld_core.model.checkpoint import load_model
 from cicld_core.synth import generate_frame, write_frame
-from cicld_core.uda.adabn import reestimate_norm_statistics
+from cicld_core.uda.adabn import reestimate_norm_statistics, target_batch_statistics
 from cicld_core.uda.classmix import class_masks, classmix, colour_jitter, gaussian_blur
 from cicld_core.uda.config import ConfigError, load_config
 from cicld_core.uda.iteration import adaptation_losses
 from cicld_core.uda.optim import lr_factor
-from cicld_core.uda.teacher import ema_alpha, make_ema_model, pseudo_labels, target_batch_statistics, update_ema
+from cicld_core.uda.teacher import ema_alpha, make_ema_model, pseudo_labels, update_ema
 from cicld_core.uda.trainer import Trainer
 from tiny import tiny_overrides
 

@@ -1,15 +1,41 @@
-"""AdaBN (Li et al., 2016): a trained model's BatchNorm statistics re-estimated from
-unlabelled target images, the cheapest adaptation there is.
+"""BatchNorm statistics of the target domain (AdaBN, Li et al., 2016).
 
-The adaptation benchmark uses it on the source-only model as the baseline for what
-target statistics alone buy, next to CICLD's ``uda.ema_bn_statistics=target``, which
-keeps such statistics up to date while it trains (README, adaptation benchmark).
+``target_batch_statistics`` keeps the EMA model's statistics from the target batches it
+labels while CICLD trains (``uda.ema_bn_statistics=target``); ``reestimate_norm_statistics``
+replaces a trained model's statistics once, from unlabelled target images, the cheapest
+adaptation there is: the adaptation benchmark's source-only + AdaBN baseline.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
 
 import torch
+
+
+def batch_norms(module: torch.nn.Module) -> list[torch.nn.Module]:
+    return [m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+
+
+@contextlib.contextmanager
+def target_batch_statistics(ema_model: torch.nn.Module, enabled: bool = True) -> Iterator[None]:
+    """The EMA model's BatchNorm layers normalise the target batch with its own statistics
+    and fold them into their running ones.
+
+    The student's running statistics average source, mixed and target batches, which fit
+    no single domain: the target images it is scored on come out normalised wrongly and
+    its pseudo-labels suffer. Kept from target batches only, they are what the EMA model
+    meets at evaluation and deployment (AdaBN, Li et al. 2016, kept up to date as it trains).
+    """
+    norms = batch_norms(ema_model) if enabled else []
+    modes = [norm.training for norm in norms]
+    for norm in norms:
+        norm.train()
+    try:
+        yield
+    finally:
+        for norm, mode in zip(norms, modes):
+            norm.train(mode)
 
 
 @torch.no_grad()
@@ -17,7 +43,7 @@ def reestimate_norm_statistics(model: torch.nn.Module, batches: Iterable[torch.T
     """Replace every BatchNorm layer's running statistics by their plain average over
     ``batches`` (image tensors, normalised as the model expects); returns how many
     batches went in. Only the encoder holds BatchNorm, so only it runs."""
-    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    norms = batch_norms(model)
     if not norms:
         raise ValueError("the model has no BatchNorm layers: there are no statistics to re-estimate")
     forward = getattr(model, "encode", model)

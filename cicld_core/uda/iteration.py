@@ -15,7 +15,8 @@ from ..model import (
 )
 from .classmix import classmix, colour_jitter, gaussian_blur
 from .config import UDAConfig
-from .teacher import pseudo_labels, target_batch_statistics
+from .adabn import target_batch_statistics
+from .teacher import pseudo_labels
 
 
 @dataclass

@@ -10,7 +10,6 @@ worse than ``share``: README, adaptation benchmark).
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 from dataclasses import dataclass
 
@@ -35,7 +34,7 @@ def update_ema(ema_model: torch.nn.Module, model: torch.nn.Module, iteration: in
                copy_buffers: bool = True) -> float:
     """ema = alpha * ema + (1 - alpha) * model for parameters; buffers (BatchNorm
     statistics) are copied, as DAFormer does, unless the EMA model keeps its own
-    (``copy_buffers=False``, see ``target_batch_statistics``)."""
+    (``copy_buffers=False``, see ``adabn.target_batch_statistics``)."""
     alpha = ema_alpha(iteration, max_alpha)
     for ema_param, param in zip(ema_model.parameters(), model.parameters()):
         ema_param.mul_(alpha).add_(param.detach(), alpha=1 - alpha)
@@ -43,27 +42,6 @@ def update_ema(ema_model: torch.nn.Module, model: torch.nn.Module, iteration: in
         for ema_buffer, buffer in zip(ema_model.buffers(), model.buffers()):
             ema_buffer.copy_(buffer)
     return alpha
-
-
-@contextlib.contextmanager
-def target_batch_statistics(ema_model: torch.nn.Module, enabled: bool = True):
-    """The EMA model's BatchNorm layers normalise the target batch with its own statistics
-    and fold them into their running ones.
-
-    The student's running statistics average source, mixed and target batches, which fit
-    no single domain: the target images it is scored on come out normalised wrongly and
-    its pseudo-labels suffer. Kept from target batches only, they are what the EMA model
-    meets at evaluation and deployment (AdaBN, Li et al. 2016, kept up to date as it trains).
-    """
-    norms = [m for m in ema_model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    if enabled:
-        for norm in norms:
-            norm.train()
-    try:
-        yield
-    finally:
-        for norm in norms:
-            norm.eval()
 
 
 @dataclass
