@@ -5,10 +5,10 @@ seeds, then the paper's ablations with one seed, and writes a table (markdown + 
 and a bar chart. One baseline is derived without training: source-only + AdaBN, the
 source-only model with BatchNorm statistics re-estimated from the unlabelled target
 images, which says what target statistics alone buy. Finished runs are kept and skipped, so the table can be built over
-several sessions; each run is sized for about 10 minutes on 2 CPU cores.
+several sessions; each run is sized for about 10 minutes on one CPU core.
 
     .venv/bin/python benchmarks/uda_table.py --prepare            # generate data/synth once
-    .venv/bin/python benchmarks/uda_table.py                      # every run, then the table
+    .venv/bin/python benchmarks/uda_table.py --jobs 2 --set run.threads=1   # every run, two at a time, then the table
     .venv/bin/python benchmarks/uda_table.py --only source_only target_oracle --seeds 0
     .venv/bin/python benchmarks/uda_table.py --table-only         # rebuild the table from finished runs
 """
@@ -19,7 +19,10 @@ import json
 import statistics
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
+
+from tqdm import tqdm
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -28,7 +31,7 @@ from cicld_core.io import atomic_path, write_json  # noqa: E402
 from cicld_core.uda.report import best_eval_record, read_metrics  # noqa: E402
 
 CONFIG = REPO / "config/uda/synth_cicld.yaml"
-DATA = REPO / "data/synth"
+DEFAULT_DATA = REPO / "data/synth"
 # name -> (overrides, multi-seed?)
 RUNS: dict[str, tuple[list[str], bool]] = {
     "source_only": (["uda.mode=source_only"], True),
@@ -45,9 +48,9 @@ SPLITS = [("source", "source", "gta5", "train", 400, 1), ("target", "target", "c
           ("target", "target", "cityscapes", "val", 100, 3)]
 
 
-def prepare(size: str) -> None:
+def prepare(data: Path, size: str) -> None:
     for folder, style, layout, split, num, seed in SPLITS:
-        subprocess.run([sys.executable, "-m", "cicld_core.synth", "--out", str(DATA / folder), "--style", style,
+        subprocess.run([sys.executable, "-m", "cicld_core.synth", "--out", str(data / folder), "--style", style,
                         "--layout", layout, "--num", str(num), "--size", size, "--seed", str(seed),
                         "--split", split], check=True, cwd=REPO)
 
@@ -60,19 +63,54 @@ def final_miou(work_dir: Path) -> float | None:
     return evals[-1]["miou"] if evals else None
 
 
-def run_one(name: str, seed: int, out: Path, extra: list[str]) -> None:
-    work_dir = out / f"{name}_s{seed}"
-    if final_miou(work_dir) is not None:
-        print(f"{work_dir.name}: done already")
-        return
-    overrides = RUNS[name][0] + [f"run.seed={seed}", f"data.source.root={DATA / 'source'}",
-                                 f"data.target.root={DATA / 'target'}", f"data.val.root={DATA / 'target'}"] + extra
+def train_command(name: str, seed: int, data: Path, work_dir: Path, extra: list[str]) -> list[str]:
+    overrides = RUNS[name][0] + [f"run.seed={seed}", f"data.source.root={data / 'source'}",
+                                 f"data.target.root={data / 'target'}", f"data.val.root={data / 'target'}"] + extra
     command = [sys.executable, "train/uda.py", "--config", str(CONFIG), "--work-dir", str(work_dir)]
     command += [arg for o in overrides for arg in ("--set", o)]
     if (work_dir / "latest.safetensors").is_file():
         command.append("--resume")
-    print(f"{work_dir.name}: {' '.join(command[1:])}", flush=True)
-    subprocess.run(command, check=True, cwd=REPO)
+    return command
+
+
+def run_all(runs: list[tuple[str, int]], data: Path, out: Path, extra: list[str], jobs: int) -> None:
+    """Train every unfinished run. One job at a time shows train/uda.py's own progress bar;
+    several side by side write each run's output to WORK_DIR/train.log and show one bar over
+    the runs. A failed run does not stop the others; they are named at the end."""
+    todo = []
+    for name, seed in runs:
+        work_dir = out / f"{name}_s{seed}"
+        if final_miou(work_dir) is not None:
+            print(f"{work_dir.name}: done already")
+        else:
+            todo.append((work_dir, train_command(name, seed, data, work_dir, extra)))
+    if jobs == 1:
+        for work_dir, command in todo:
+            print(f"{work_dir.name}: {' '.join(command[1:])}", flush=True)
+            subprocess.run(command, check=True, cwd=REPO)
+        return
+
+    def run_logged(work_dir: Path, command: list[str]) -> int:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        with open(work_dir / "train.log", "a") as log:
+            log.write(f"$ {' '.join(command)}\n")
+            log.flush()
+            return subprocess.run(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT).returncode
+
+    failed = []
+    with ThreadPoolExecutor(jobs) as pool, tqdm(total=len(todo), desc="benchmark runs", unit="run") as bar:
+        futures = {pool.submit(run_logged, work_dir, command): work_dir for work_dir, command in todo}
+        for future in as_completed(futures):
+            work_dir, returncode = futures[future], future.result()
+            miou = final_miou(work_dir)
+            if returncode == 0 and miou is not None:
+                bar.write(f"{work_dir.name}: target mIoU {miou:.2f}")
+            else:
+                failed.append(work_dir)
+                bar.write(f"{work_dir.name}: FAILED (exit {returncode}), see {work_dir / 'train.log'}")
+            bar.update()
+    if failed:
+        raise SystemExit(f"error: {len(failed)} run(s) failed: " + ", ".join(str(w / "train.log") for w in failed))
 
 
 def adabn_one(seed: int, out: Path, batch_size: int = 4) -> None:
@@ -172,23 +210,31 @@ def plot(figures: dict, path: Path) -> None:
         fig.savefig(tmp, dpi=120, format="png")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prepare", action="store_true", help="generate the synthetic data and stop")
     parser.add_argument("--size", default="256x128", help="frame size for --prepare (default 256x128)")
     parser.add_argument("--only", nargs="+", choices=sorted([*RUNS, *DERIVED]), help="run only these")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=REPO / "runs/uda_table")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="generated data (default data/synth)")
     parser.add_argument("--set", dest="extra", action="append", default=[], help="extra override for every run")
-    parser.add_argument("--table-only", action="store_true")
-    args = parser.parse_args()
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="runs side by side (default 1; with 2 on 2 cores add --set run.threads=1)")
+    parser.add_argument("--table-only", action="store_true", help="rebuild the table from finished runs")
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
     if args.prepare:
-        prepare(args.size)
+        prepare(args.data, args.size)
         return
     if not args.table_only:
-        for name in [n for n in args.only or RUNS if n in RUNS]:
-            for seed in args.seeds if RUNS[name][1] else args.seeds[:1]:
-                run_one(name, seed, args.out, args.extra)
+        missing = [args.data / folder for folder in ("source", "target") if not (args.data / folder).is_dir()]
+        if missing:
+            parser.error(f"no generated data in {', '.join(map(str, missing))}: run with --prepare first")
+        runs = [(name, seed) for name in [n for n in args.only or RUNS if n in RUNS]
+                for seed in (args.seeds if RUNS[name][1] else args.seeds[:1])]
+        run_all(runs, args.data, args.out, args.extra, args.jobs)
         if not args.only or {"source_only", "source_only_adabn"} & set(args.only):
             for seed in args.seeds:
                 adabn_one(seed, args.out)
