@@ -8,6 +8,7 @@ import torch
 
 from cicld_core.model import CICLD, ModelConfig
 from cicld_core.model.checkpoint import save_model
+from cicld_core.synth import generate_frame, write_frame
 from tiny import TINY
 
 
@@ -18,3 +19,15 @@ def checkpoint(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
     save_model(path, CICLD(ModelConfig(**TINY)))
     return path
+
+
+@pytest.fixture(scope="session")
+def synth_root(tmp_path_factory) -> Path:
+    """Tiny generated UDA data: source/ (GTA5 layout, 6 frames), target/ (Cityscapes
+    layout, 6 train + 3 val frames), 64x32, as the adaptation benchmark lays it out."""
+    root = tmp_path_factory.mktemp("synth")
+    for split, style, layout, count, seed in (("train", "source", "gta5", 6, 1), ("train", "target", "cityscapes", 6, 2),
+                                              ("val", "target", "cityscapes", 3, 3)):
+        for index in range(count):
+            write_frame(root / style, layout, split, index, generate_frame(seed, index, (64, 32), style, split))
+    return root

@@ -13,6 +13,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 import quality_vs_steps  # noqa: E402
 import realtime  # noqa: E402
+import uda_table  # noqa: E402
+from tiny import TINY_RUN, tiny_overrides  # noqa: E402
 
 
 def test_realtime_reports_latency_split_memory_and_anchors(tmp_path):
@@ -41,27 +43,9 @@ def test_quality_vs_steps_writes_a_table_and_a_plot(checkpoint, tmp_path):
     assert (tmp_path / "q.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def tiny_benchmark_data(root: Path) -> Path:
-    from cicld_core.synth import generate_frame, write_frame
-
-    for split, style, layout, count, seed in (("train", "source", "gta5", 6, 1), ("train", "target", "cityscapes", 6, 2),
-                                              ("val", "target", "cityscapes", 3, 3)):
-        for index in range(count):
-            write_frame(root / style, layout, split, index, generate_frame(seed, index, (64, 32), style, split))
-    return root
-
-
-TINY_RUN = ["data.crop_size=[32,64]", "data.rcs_min_pixels=4", "run.iters=4", "run.batch_size=2",
-            "run.log_interval=2", "run.eval_interval=4", "run.checkpoint_interval=4", "run.eval_steps=1",
-            "run.threads=1", "optim.warmup_iters=2"]
-
-
-def test_uda_table_runs_side_by_side_builds_the_table_and_skips_finished_runs(tmp_path, capsys):
-    import uda_table
-    from tiny import tiny_overrides
-
-    data, out = tiny_benchmark_data(tmp_path / "data"), tmp_path / "table"
-    args = ["--data", str(data), "--out", str(out), "--only", "source_only", "cicld", "target_oracle",
+def test_uda_table_runs_side_by_side_builds_the_table_and_skips_finished_runs(synth_root, tmp_path, capsys):
+    out = tmp_path / "table"
+    args = ["--data", str(synth_root), "--out", str(out), "--only", "source_only", "cicld", "target_oracle",
             "--seeds", "0", "1", "--jobs", "2", *[a for o in TINY_RUN + tiny_overrides() for a in ("--set", o)]]
     uda_table.main(args)
     figures = json.loads((out / "table.json").read_text())
@@ -82,12 +66,9 @@ def test_uda_table_runs_side_by_side_builds_the_table_and_skips_finished_runs(tm
     assert {p: p.stat().st_mtime_ns for p in out.glob("*/latest.safetensors")} == stamps
 
 
-def test_uda_table_names_the_log_of_a_failed_run_and_asks_for_data(tmp_path):
-    import uda_table
-
-    data = tiny_benchmark_data(tmp_path / "data")
+def test_uda_table_names_the_log_of_a_failed_run_and_asks_for_data(synth_root, tmp_path):
     with pytest.raises(SystemExit, match=r"1 run\(s\) failed: .*source_only_s0/train.log"):
-        uda_table.main(["--data", str(data), "--out", str(tmp_path / "t"), "--only", "source_only", "--seeds", "0",
+        uda_table.main(["--data", str(synth_root), "--out", str(tmp_path / "t"), "--only", "source_only", "--seeds", "0",
                         "--jobs", "2", "--set", "uda.no_such_key=1"])
     assert "no_such_key" in (tmp_path / "t" / "source_only_s0" / "train.log").read_text()
     with pytest.raises(SystemExit):

@@ -15,7 +15,6 @@ import torch
 
 from cicld_core.labels import IGNORE_INDEX
 from cicld_core.model.checkpoint import load_model
-from cicld_core.synth import generate_frame, write_frame
 from cicld_core.uda.adabn import reestimate_norm_statistics, target_batch_statistics
 from cicld_core.uda.classmix import class_masks, classmix, colour_jitter, gaussian_blur
 from cicld_core.uda.config import ConfigError, load_config
@@ -23,30 +22,16 @@ from cicld_core.uda.iteration import adaptation_losses
 from cicld_core.uda.optim import lr_factor
 from cicld_core.uda.teacher import ema_alpha, make_ema_model, pseudo_labels, update_ema
 from cicld_core.uda.trainer import Trainer
-from tiny import tiny_overrides
+from tiny import TINY_RUN, tiny_overrides
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "config/uda/synth_cicld.yaml"
 TINY_MODEL = tiny_overrides()
 
 
-@pytest.fixture(scope="module")
-def synth_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("synth")
-    for split, style, layout, count, seed in (("train", "source", "gta5", 6, 1), ("train", "target", "cityscapes", 6, 2),
-                                              ("val", "target", "cityscapes", 3, 3)):
-        folder = root / ("source" if style == "source" else "target")
-        for index in range(count):
-            write_frame(folder, layout, split, index, generate_frame(seed, index, (64, 32), style, split))
-    return root
-
-
 def overrides(root: Path, *extra: str) -> list[str]:
     return [f"data.source.root={root / 'source'}", f"data.target.root={root / 'target'}",
-            f"data.val.root={root / 'target'}", "data.crop_size=[32,64]", "data.rcs_min_pixels=4",
-            "run.iters=4", "run.batch_size=2", "run.log_interval=2", "run.eval_interval=4",
-            "run.checkpoint_interval=4", "run.eval_steps=1", "run.threads=1", "optim.warmup_iters=2",
-            *TINY_MODEL, *extra]
+            f"data.val.root={root / 'target'}", *TINY_RUN, *TINY_MODEL, *extra]
 
 
 def trainer(root: Path, work_dir: Path, *extra: str, resume: bool = False) -> Trainer:
