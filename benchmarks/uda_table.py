@@ -44,6 +44,8 @@ RUNS: dict[str, tuple[list[str], bool]] = {
 }
 # derived rows: name -> the run whose final model they start from
 DERIVED = {"source_only_adabn": "source_only"}
+# table and plot order: each derived row right after the run it derives from
+ORDER = [row for name in RUNS for row in [name, *(d for d, base in DERIVED.items() if base == name)]]
 SPLITS = [("source", "source", "gta5", "train", 400, 1), ("target", "target", "cityscapes", "train", 400, 2),
           ("target", "target", "cityscapes", "val", 100, 3)]
 
@@ -158,7 +160,8 @@ def adabn_one(seed: int, out: Path, batch_size: int = 4) -> None:
 
 def build_table(out: Path, seeds: list[int]) -> str:
     rows, figures = [], {}
-    for name, (_, multi) in (RUNS | {name: ([], True) for name in DERIVED}).items():
+    for name in ORDER:
+        multi = RUNS[name][1] if name in RUNS else True
         values = [v for s in (seeds if multi else seeds[:1]) if (v := final_miou(out / f"{name}_s{s}")) is not None]
         best = [best_eval_record(read_metrics(out / f"{name}_s{s}" / "metrics.jsonl")[1])["miou"]
                 for s in (seeds if multi else seeds[:1]) if final_miou(out / f"{name}_s{s}") is not None]
@@ -192,7 +195,7 @@ def build_table(out: Path, seeds: list[int]) -> str:
 def plot(figures: dict, path: Path) -> None:
     from matplotlib.figure import Figure
 
-    names = [n for n in [*RUNS, *DERIVED] if n in figures]
+    names = [n for n in ORDER if n in figures]
     if not names:
         return
     fig = Figure(figsize=(8, 3.6), layout="constrained")
@@ -204,8 +207,21 @@ def plot(figures: dict, path: Path) -> None:
     ax.set_ylabel("target val mIoU")
     ax.set_title("procedural source -> target adaptation")
     ax.tick_params(axis="x", rotation=30)
-    for x, m in enumerate(means):
-        ax.text(x, m + 0.5, f"{m:.1f}", ha="center", va="bottom", fontsize=8)
+    for x, name in enumerate(names):
+        ax.text(x, figures[name]["mean"] + figures[name]["std"] + 0.4, f"{figures[name]['mean']:.1f}",
+                ha="center", va="bottom", fontsize=8)
+    if "gap" in figures:
+        half = figures["source_only"]["mean"] + figures["gap"] / 2
+        ax.axhline(half, color="#555555", linestyle=":", linewidth=1, label=f"half the gap: {half:.1f}")
+    ablations = [x for x, name in enumerate(names) if not RUNS.get(name, ([], True))[1]]
+    if ablations and "cicld" in figures:
+        # the ablations are one seed: compare them with the full model's same seed, not the mean
+        seed0 = figures["cicld"]["final_miou"][0]
+        ax.hlines(seed0, min(ablations) - 0.4, max(ablations) + 0.4, color="#2b7bba", linestyle="--", linewidth=1,
+                  label=f"full CICLD, the ablations' seed: {seed0:.1f}")
+    ax.set_ylim(0, max(figures[n]["mean"] + figures[n]["std"] for n in names) * 1.25)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper right", fontsize=8)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120, format="png")
 
