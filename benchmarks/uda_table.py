@@ -46,6 +46,11 @@ RUNS: dict[str, tuple[list[str], bool]] = {
 DERIVED = {"source_only_adabn": "source_only"}
 # table and plot order: each derived row right after the run it derives from
 ORDER = [row for name in RUNS for row in [name, *(d for d, base in DERIVED.items() if base == name)]]
+
+
+def multi_seed(name: str) -> bool:
+    """Whether a row runs over every seed (derived rows follow their run) or the first one only."""
+    return RUNS[DERIVED.get(name, name)][1]
 SPLITS = [("source", "source", "gta5", "train", 400, 1), ("target", "target", "cityscapes", "train", 400, 2),
           ("target", "target", "cityscapes", "val", 100, 3)]
 
@@ -161,17 +166,16 @@ def adabn_one(seed: int, out: Path, batch_size: int = 4) -> None:
 def build_table(out: Path, seeds: list[int]) -> str:
     rows, figures = [], {}
     for name in ORDER:
-        multi = RUNS[name][1] if name in RUNS else True
-        values = [v for s in (seeds if multi else seeds[:1]) if (v := final_miou(out / f"{name}_s{s}")) is not None]
-        best = [best_eval_record(read_metrics(out / f"{name}_s{s}" / "metrics.jsonl")[1])["miou"]
-                for s in (seeds if multi else seeds[:1]) if final_miou(out / f"{name}_s{s}") is not None]
+        done = [s for s in (seeds if multi_seed(name) else seeds[:1]) if final_miou(out / f"{name}_s{s}") is not None]
+        values = [final_miou(out / f"{name}_s{s}") for s in done]
+        best = [best_eval_record(read_metrics(out / f"{name}_s{s}" / "metrics.jsonl")[1])["miou"] for s in done]
         if not values:
             rows.append(f"| {name} | not run | | |")
             continue
         mean = statistics.mean(values)
         spread = statistics.stdev(values) if len(values) > 1 else 0.0
         figures[name] = {"final_miou": values, "mean": round(mean, 2), "std": round(spread, 2),
-                         "best_miou": best}
+                         "best_miou": best, "seeds": done}
         rows.append(f"| {name} | {mean:.1f} ± {spread:.1f} | {len(values)} | "
                     f"{', '.join(f'{v:.1f}' for v in values)} |")
     lines = ["| run | target val mIoU (final, mean ± std) | seeds | per seed |", "|---|---|---|---|", *rows]
@@ -213,12 +217,13 @@ def plot(figures: dict, path: Path) -> None:
     if "gap" in figures:
         half = figures["source_only"]["mean"] + figures["gap"] / 2
         ax.axhline(half, color="#555555", linestyle=":", linewidth=1, label=f"half the gap: {half:.1f}")
-    ablations = [x for x, name in enumerate(names) if not RUNS.get(name, ([], True))[1]]
-    if ablations and "cicld" in figures:
+    ablations = [x for x, name in enumerate(names) if not multi_seed(name)]
+    seed = figures[names[ablations[0]]]["seeds"][0] if ablations else None
+    if "cicld" in figures and seed in figures["cicld"]["seeds"]:
         # the ablations are one seed: compare them with the full model's same seed, not the mean
-        seed0 = figures["cicld"]["final_miou"][0]
-        ax.hlines(seed0, min(ablations) - 0.4, max(ablations) + 0.4, color="#2b7bba", linestyle="--", linewidth=1,
-                  label=f"full CICLD, the ablations' seed: {seed0:.1f}")
+        full = figures["cicld"]["final_miou"][figures["cicld"]["seeds"].index(seed)]
+        ax.hlines(full, min(ablations) - 0.4, max(ablations) + 0.4, color="#2b7bba", linestyle="--", linewidth=1,
+                  label=f"full CICLD, the ablations' seed ({seed}): {full:.1f}")
     ax.set_ylim(0, max(figures[n]["mean"] + figures[n]["std"] for n in names) * 1.25)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="upper right", fontsize=8)

@@ -50,7 +50,7 @@ def test_uda_table_runs_side_by_side_builds_the_table_and_skips_finished_runs(sy
     uda_table.main(args)
     figures = json.loads((out / "table.json").read_text())
     for name in ("source_only", "cicld", "target_oracle", "source_only_adabn"):
-        assert len(figures[name]["final_miou"]) == 2, name
+        assert len(figures[name]["final_miou"]) == 2 and figures[name]["seeds"] == [0, 1], name
         assert (out / f"{name}_s1" / "report.md").is_file()
     assert "uda.mode=source_only" in (out / "source_only_s0" / "train.log").read_text()  # each run logs its own output
     gap = figures["target_oracle"]["mean"] - figures["source_only"]["mean"]
