@@ -46,13 +46,17 @@ RUNS: dict[str, tuple[list[str], bool]] = {
 DERIVED = {"source_only_adabn": "source_only"}
 # table and plot order: each derived row right after the run it derives from
 ORDER = [row for name in RUNS for row in [name, *(d for d, base in DERIVED.items() if base == name)]]
+SPLITS = [("source", "source", "gta5", "train", 400, 1), ("target", "target", "cityscapes", "train", 400, 2),
+          ("target", "target", "cityscapes", "val", 100, 3)]
 
 
 def multi_seed(name: str) -> bool:
     """Whether a row runs over every seed (derived rows follow their run) or the first one only."""
     return RUNS[DERIVED.get(name, name)][1]
-SPLITS = [("source", "source", "gta5", "train", 400, 1), ("target", "target", "cityscapes", "train", 400, 2),
-          ("target", "target", "cityscapes", "val", 100, 3)]
+
+
+def row_seeds(name: str, seeds: list[int]) -> list[int]:
+    return seeds if multi_seed(name) else seeds[:1]
 
 
 def prepare(data: Path, size: str) -> None:
@@ -166,8 +170,8 @@ def adabn_one(seed: int, out: Path, batch_size: int = 4) -> None:
 def build_table(out: Path, seeds: list[int]) -> str:
     rows, figures = [], {}
     for name in ORDER:
-        done = [s for s in (seeds if multi_seed(name) else seeds[:1]) if final_miou(out / f"{name}_s{s}") is not None]
-        values = [final_miou(out / f"{name}_s{s}") for s in done]
+        finished = {s: v for s in row_seeds(name, seeds) if (v := final_miou(out / f"{name}_s{s}")) is not None}
+        done, values = list(finished), list(finished.values())
         best = [best_eval_record(read_metrics(out / f"{name}_s{s}" / "metrics.jsonl")[1])["miou"] for s in done]
         if not values:
             rows.append(f"| {name} | not run | | |")
@@ -254,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
         if missing:
             parser.error(f"no generated data in {', '.join(map(str, missing))}: run with --prepare first")
         runs = [(name, seed) for name in [n for n in args.only or RUNS if n in RUNS]
-                for seed in (args.seeds if RUNS[name][1] else args.seeds[:1])]
+                for seed in row_seeds(name, args.seeds)]
         run_all(runs, args.data, args.out, args.extra, args.jobs)
         if not args.only or {"source_only", "source_only_adabn"} & set(args.only):
             for seed in args.seeds:
