@@ -1,12 +1,18 @@
 """The segmentation node, independent of how messages travel.
 
 A transport (rclpy, or Cyclone DDS with no ROS install) delivers camera messages to
-``on_message`` and publishes what the node returns. Each camera has a latest-frame slot;
-a segmenting thread takes the newest frames, batches those of equal size and submits them
-to a SegmentationEngine (prepared buffers, CUDA graphs on a GPU); a publishing thread
-collects each result and publishes class mask, colour mask, overlay (and optionally
-confidence and uncertainty), every output carrying the input's header unchanged. The two
-threads overlap: batch N+1 is decoded and uploaded while batch N computes or publishes.
+``on_message``, which checks each from its header alone (sizes, encoding, the PNG/JPEG
+header; no pixels touched) and refuses a malformed one there, so it never takes the
+camera's latest-frame slot from a good frame. Each camera then has its own decoding
+thread that takes its newest frame and decodes it into a second slot: the transport's
+callbacks stay cheap (Cyclone delivers every reader's samples on one receive thread, and
+blocking it loses samples of all cameras), and a camera whose frames are slow to decode
+(OpenCV releases the GIL) delays only itself. A segmenting thread takes the newest
+decoded frames, batches those of equal size and submits them to a SegmentationEngine
+(prepared buffers, CUDA graphs on a GPU); a publishing thread collects each result and
+publishes class mask, colour mask, overlay (and optionally confidence and uncertainty),
+every output carrying the input's header unchanged. The two overlap: batch N+1 is
+uploaded while batch N computes or publishes.
 """
 from __future__ import annotations
 
@@ -27,8 +33,8 @@ from cicld_core.labels import PALETTE
 from cicld_core.model.engine import EngineOptions, PendingResult, SegmentationEngine
 from cicld_core.model.checkpoint import CheckpointError, load_model
 
-from .diagnostics import NodeDiagnostics
-from .image_codec import InputError, colour_image, decode, mono8_image
+from .diagnostics import NodeDiagnostics, transport_counts
+from .image_codec import InputError, check, colour_image, decode, mono8_image
 from .latest_frames import Arrival, LatestFrames
 from .messages import COMPRESSED_IMAGE, DIAGNOSTICS, IMAGE, Header
 from .params import NODE_NAME, NodeParams, with_changes
@@ -92,7 +98,8 @@ class SegmentationNode:
             raise StartupError(str(error)) from None
         self.model = self._load_model(params)
         self.inputs = {t: IMAGE for t in params.image_topics} | {t: COMPRESSED_IMAGE for t in params.compressed_image_topics}
-        self.frames = LatestFrames(list(self.inputs))
+        self.frames = LatestFrames(list(self.inputs))  # checked messages, for each camera's decoder
+        self.decoded = LatestFrames(list(self.inputs))  # decoded frames, for the segmenting thread
         self.diagnostics = NodeDiagnostics(list(self.inputs), params.warn_period, self.log)
         self.publishers = {camera: {name: transport.publisher(topic, IMAGE, reliable=True, depth=5)
                                     for name, topic in output_topics(camera, params.output_namespace).items()}
@@ -102,9 +109,12 @@ class SegmentationNode:
         self._engines: dict[EngineOptions, SegmentationEngine] = {}
         self._in_flight: queue.Queue[Batch] = queue.Queue(maxsize=2)  # the engine's two upload slots
         self._stopping = threading.Event()
-        for topic, kind in self.inputs.items():
-            transport.subscribe(topic, kind, lambda msg, camera=topic: self.frames.put(camera, msg),
-                                reliable=False, depth=1)
+        # libjpeg's warning for each corrupt frame would bypass the rate-limited warnings
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        # what subscribe returns may count the samples the transport refused (read in figures())
+        self.subscriptions = {camera: transport.subscribe(camera, kind, lambda msg, c=camera: self.on_message(c, msg),
+                                                          reliable=False, depth=1)
+                              for camera, kind in self.inputs.items()}
 
     def _load_model(self, params: NodeParams):
         if not params.checkpoint:
@@ -131,22 +141,47 @@ class SegmentationNode:
         publishers = self.publishers[camera]
         return [name for name in OUTPUTS if enabled[name] and publishers[name].subscription_count() > 0]
 
-    def process(self, arrivals: list[Arrival]) -> int:
-        """Segment and publish these frames; returns how many were published."""
-        return sum(self._finish(batch) for batch in self._submit_all(arrivals))
+    def on_message(self, camera: str, msg: Any) -> None:
+        """A subscription's callback: count the frame, refuse it if malformed, else make it
+        the camera's newest. Cheap whatever the frame holds: nothing is decoded here."""
+        self.diagnostics.count(camera, "received")
+        try:
+            check(msg, self.params.max_pixels)
+        except InputError as error:
+            self.diagnostics.bad_input(camera, error.reason, str(error))
+            return
+        except Exception as error:  # noqa: BLE001 - counted, so no frame goes unaccounted
+            self.diagnostics.count(camera, "errors")
+            self.diagnostics.warn(camera, "check_failed", f"frame skipped, checking it failed: {error!r}")
+            return
+        if self.frames.put(camera, msg) is not None:
+            self.diagnostics.count(camera, "dropped")
 
-    def _submit_all(self, arrivals: list[Arrival]) -> list[Batch]:
+    def decode_image(self, msg: Any, max_pixels: int) -> np.ndarray:
+        return decode(msg, max_pixels)
+
+    def prepare(self, arrival: Arrival, params: NodeParams) -> Frame | None:
+        """The decoded frame, or None when it is not wanted or cannot be decoded (counted)."""
+        outputs = self.wanted_outputs(arrival.camera, params)
+        if not outputs:
+            self.diagnostics.count(arrival.camera, "skipped_no_subscribers")
+            return None
+        try:
+            return Frame(arrival, self.decode_image(arrival.msg, params.max_pixels), outputs)
+        except InputError as error:
+            self.diagnostics.bad_input(arrival.camera, error.reason, str(error))
+        except Exception as error:  # noqa: BLE001 - a frame that breaks the decoder must not stop the camera
+            self.diagnostics.count(arrival.camera, "errors")
+            self.diagnostics.warn(arrival.camera, "decode_failed", f"frame skipped, decoding failed: {error!r}")
+        return None
+
+    def process(self, arrivals: list[Arrival]) -> int:
+        """Decode, segment and publish these frames in this thread; returns how many were published."""
         params = self.params
-        frames = []
-        for arrival in arrivals:
-            outputs = self.wanted_outputs(arrival.camera, params)
-            if not outputs:
-                self.diagnostics.cameras[arrival.camera].skipped_no_subscribers += 1
-                continue
-            try:
-                frames.append(Frame(arrival, decode(arrival.msg, params.max_pixels), outputs))
-            except InputError as error:
-                self.diagnostics.bad_input(arrival.camera, arrival.camera, error.reason, str(error))
+        frames = [frame for frame in (self.prepare(a, params) for a in arrivals) if frame is not None]
+        return sum(self._finish(batch) for batch in self._submit_all(frames, params))
+
+    def _submit_all(self, frames: list[Frame], params: NodeParams) -> list[Batch]:
         by_size: dict[tuple[int, int], list[Frame]] = defaultdict(list)
         for frame in frames:
             by_size[frame.rgb.shape[:2]].append(frame)
@@ -185,7 +220,7 @@ class SegmentationNode:
 
     def _failed(self, frames: list[Frame], error: Exception) -> None:
         for frame in frames:
-            self.diagnostics.cameras[frame.arrival.camera].errors += 1
+            self.diagnostics.count(frame.arrival.camera, "errors")
         self.diagnostics.warn(frames[0].arrival.camera, "segment_failed", f"segmentation failed: {error!r}")
 
     def _finish(self, batch: Batch) -> int:
@@ -196,19 +231,28 @@ class SegmentationNode:
             self._failed(frames, error)
             return 0
         height, width = frames[0].rgb.shape[:2]
+        published = 0
         for index, frame in enumerate(frames):
-            maps = {"class_mask": result.train_ids[index]}
-            if result.confidence is not None:
-                maps["confidence"] = (result.confidence[index] * 255).round().astype(np.uint8)
-            if result.uncertainty is not None:
-                maps["uncertainty"] = (result.uncertainty[index] * 255).round().astype(np.uint8)
-            if params.input_width:
-                maps = {k: cv2.resize(v, (width, height), interpolation=cv2.INTER_NEAREST) for k, v in maps.items()}
-            self._publish(frame, maps, params)
-            now = self.clock()
+            try:
+                self._publish(frame, self._maps(result, index, height, width, params), params)
+            except Exception as error:  # noqa: BLE001 - one failed frame must not stop the publishing thread
+                self._failed([frame], error)
+                continue
+            published += 1
             self.diagnostics.processed(frame.arrival.camera, (time.perf_counter() - batch.started) * 1000,
-                                       (now - frame.arrival.msg.header.stamp.to_seconds()) * 1000)
-        return len(frames)
+                                       (self.clock() - frame.arrival.msg.header.stamp.to_seconds()) * 1000)
+        return published
+
+    @staticmethod
+    def _maps(result, index: int, height: int, width: int, params: NodeParams) -> dict[str, np.ndarray]:
+        maps = {"class_mask": result.train_ids[index]}
+        if result.confidence is not None:
+            maps["confidence"] = (result.confidence[index] * 255).round().astype(np.uint8)
+        if result.uncertainty is not None:
+            maps["uncertainty"] = (result.uncertainty[index] * 255).round().astype(np.uint8)
+        if params.input_width:
+            maps = {k: cv2.resize(v, (width, height), interpolation=cv2.INTER_NEAREST) for k, v in maps.items()}
+        return maps
 
     def _publish(self, frame: Frame, maps: dict[str, np.ndarray], params: NodeParams) -> None:
         header: Header = frame.arrival.msg.header  # copied verbatim: downstream sync depends on it
@@ -233,15 +277,24 @@ class SegmentationNode:
         self._threads = [threading.Thread(target=self._work, name="segment", daemon=True),
                          threading.Thread(target=self._publish_results, name="publish", daemon=True),
                          threading.Thread(target=self._report, name="diagnostics", daemon=True)]
+        self._threads += [threading.Thread(target=self._decode, args=(camera,), name=f"decode {camera}", daemon=True)
+                          for camera in self.inputs]
         for thread in self._threads:
             thread.start()
         self.log.info(f"segmenting {', '.join(self.inputs)} on {self.device} with K={self.params.steps} "
                       f"steps; outputs under <camera>/{self.params.output_namespace}/")
 
+    def _decode(self, camera: str) -> None:
+        while not self._stopping.is_set():
+            arrival = self.frames.take(camera, timeout=0.1)
+            frame = self.prepare(arrival, self.params) if arrival is not None else None
+            if frame is not None and self.decoded.put(camera, frame) is not None:
+                self.diagnostics.count(camera, "dropped")
+
     def _work(self) -> None:
         while not self._stopping.is_set():
-            arrivals = self.frames.take_all(timeout=0.1)
-            for batch in self._submit_all(arrivals) if arrivals else []:
+            frames = [arrival.msg for arrival in self.decoded.take_all(timeout=0.1)]
+            for batch in self._submit_all(frames, self.params) if frames else []:
                 while not self._stopping.is_set():
                     try:
                         self._in_flight.put(batch, timeout=0.1)
@@ -260,7 +313,7 @@ class SegmentationNode:
     def _report(self) -> None:
         last_log = time.monotonic()
         while not self._stopping.wait(self.params.diagnostics_period):
-            figures = self.diagnostics.snapshot(self.frames.received, self.frames.dropped)
+            figures = self.figures()
             if self.diagnostics_publisher.subscription_count() > 0:
                 self.diagnostics_publisher.publish(NodeDiagnostics.to_message(figures, NODE_NAME, self.clock()))
             if time.monotonic() - last_log >= self.params.log_period:
@@ -268,10 +321,17 @@ class SegmentationNode:
                 for camera, v in figures.items():
                     self.log.info(f"{camera}: in {v['input_hz']:.1f} Hz, out {v['output_hz']:.1f} Hz, processing "
                                   f"p50 {v['processing_ms_p50']:.0f} ms, latency p50 {v['latency_ms_p50']:.0f} ms, "
-                                  f"dropped {v['frames_dropped']}, malformed {v['bad_inputs']}")
+                                  f"dropped {v['frames_dropped']}, malformed {v['bad_inputs']}, "
+                                  f"lost {v['samples_lost']}, errors {v['errors']}")
+
+    def figures(self) -> dict[str, dict[str, float]]:
+        """The diagnostics figures per camera, with the transport's own counts."""
+        return self.diagnostics.snapshot({camera: transport_counts(subscription)
+                                          for camera, subscription in self.subscriptions.items()})
 
     def stop(self) -> None:
         self._stopping.set()
         self.frames.close()
+        self.decoded.close()
         for thread in self._threads:
             thread.join(timeout=10)

@@ -1,20 +1,30 @@
 """sensor_msgs images <-> RGB arrays, with every way an input can be malformed named.
 
-``decode`` turns an Image or CompressedImage into an (H, W, 3) RGB uint8 array or raises
+``check`` validates a message from its header fields alone (for a CompressedImage: the
+PNG/JPEG header and chunk checksums), touching no pixels, so the node can refuse a frame
+the moment it arrives, before it takes a camera's latest-frame slot or any decode time.
+``decode`` turns an Image or CompressedImage into an (H, W, 3) RGB uint8 array; both raise
 ``InputError`` whose ``reason`` is a short counter key (for diagnostics) and whose text
 names the problem. ``mono8_image`` / ``colour_image`` build the outputs, stamped with
 the input's header.
 """
 from __future__ import annotations
 
+import struct
+import zlib
+
 import cv2
 import numpy as np
+
+from cicld_core.image_header import PNG_SIGNATURE, encoded_image_size
 
 from .messages import CompressedImage, Header, Image
 
 CHANNELS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1, "mono16": 1}
 BYTES_PER_CHANNEL = {"mono16": 2}
 OUTPUT_COLOUR_ENCODINGS = ("rgb8", "bgr8")
+# the model's smallest input (cicld_core.model.inference.check_images refuses less; tested)
+MIN_SIDE = 8
 
 
 class InputError(ValueError):
@@ -31,32 +41,82 @@ def as_bytes_view(data) -> memoryview:
 def check_size(height: int, width: int, max_pixels: int) -> None:
     if height <= 0 or width <= 0:
         raise InputError("zero_size", f"image is {width}x{height}: nothing to segment")
+    if height < MIN_SIDE or width < MIN_SIDE:
+        raise InputError("too_small", f"image is {width}x{height}; the model needs at least "
+                                      f"{MIN_SIDE}x{MIN_SIDE} pixels")
     if height * width > max_pixels:
         raise InputError("too_large", f"image is {width}x{height} = {height * width} pixels, over the "
                                       f"max_pixels limit of {max_pixels}")
 
 
-def decode_raw(msg: Image, max_pixels: int) -> np.ndarray:
+def check_raw(msg: Image, max_pixels: int) -> tuple[int, int]:
+    """(channels, bytes per channel) of a well-formed Image, else InputError."""
     encoding = msg.encoding.lower()
     if encoding not in CHANNELS:
-        raise InputError("unsupported_encoding", f"encoding {msg.encoding!r} is not supported; "
+        raise InputError("unsupported_encoding", f"encoding {msg.encoding[:40]!r} is not supported; "
                                                  f"use one of {', '.join(CHANNELS)}")
     check_size(msg.height, msg.width, max_pixels)
     channels, depth = CHANNELS[encoding], BYTES_PER_CHANNEL.get(encoding, 1)
     row_bytes = msg.width * channels * depth
     if msg.step < row_bytes:
         raise InputError("bad_step", f"step {msg.step} is less than width x bytes per pixel = {row_bytes}")
-    data = as_bytes_view(msg.data)
-    if len(data) < msg.step * msg.height:
-        raise InputError("short_data", f"data holds {len(data)} bytes, less than step x height = "
+    size = len(as_bytes_view(msg.data))
+    if size < msg.step * msg.height:
+        raise InputError("short_data", f"data holds {size} bytes, less than step x height = "
                                        f"{msg.step * msg.height}")
-    rows = np.frombuffer(data, np.uint8, count=msg.step * msg.height).reshape(msg.height, msg.step)
+    return channels, depth
+
+
+def png_chunks_intact(data: memoryview) -> bool:
+    """Every chunk's checksum holds and IEND ends the file: a truncated or damaged PNG is
+    refused here instead of in libpng, which prints a line to stderr for each one."""
+    position = len(PNG_SIGNATURE)
+    while position + 12 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, position)
+        end = position + 12 + length
+        if end > len(data) or zlib.crc32(data[position + 4:end - 4]) != struct.unpack_from(">I", data, end - 4)[0]:
+            return False
+        if kind == b"IEND":
+            return True
+        position = end
+    return False
+
+
+def check_compressed(msg: CompressedImage, max_pixels: int) -> None:
+    data = as_bytes_view(msg.data)
+    if len(data) == 0:
+        raise InputError("zero_size", "compressed image holds no bytes")
+    size = encoded_image_size(data)
+    is_png = bytes(data[:8]) == PNG_SIGNATURE
+    if size is None or (is_png and not png_chunks_intact(data)):
+        if is_png or bytes(data[:2]) == b"\xff\xd8":
+            raise InputError("corrupt_compressed", f"compressed image ({msg.format[:40] or 'unknown format'}, "
+                                                   f"{len(data)} bytes) has a damaged or truncated header")
+        raise InputError("unsupported_format", f"compressed image ({msg.format[:40] or 'unknown format'}, "
+                                               f"{len(data)} bytes) is neither PNG nor JPEG")
+    width, height = size
+    check_size(height, width, max_pixels)
+
+
+def check(msg: Image | CompressedImage, max_pixels: int) -> None:
+    """InputError unless ``msg`` looks decodable, judged from its header without decoding."""
+    if isinstance(msg, CompressedImage):
+        check_compressed(msg, max_pixels)
+    else:
+        check_raw(msg, max_pixels)
+
+
+def decode_raw(msg: Image, max_pixels: int) -> np.ndarray:
+    channels, depth = check_raw(msg, max_pixels)
+    row_bytes = msg.width * channels * depth
+    rows = np.frombuffer(as_bytes_view(msg.data), np.uint8, count=msg.step * msg.height).reshape(msg.height, msg.step)
     pixels = rows[:, :row_bytes]
     if depth == 2:
         dtype = ">u2" if msg.is_bigendian else "<u2"
         grey = np.ascontiguousarray(pixels).view(dtype).reshape(msg.height, msg.width)
         return np.repeat((grey >> 8).astype(np.uint8)[..., None], 3, axis=2)
     pixels = pixels.reshape(msg.height, msg.width, channels)
+    encoding = msg.encoding.lower()
     if encoding == "rgb8":
         return pixels
     if encoding == "mono8":
@@ -66,12 +126,11 @@ def decode_raw(msg: Image, max_pixels: int) -> np.ndarray:
 
 
 def decode_compressed(msg: CompressedImage, max_pixels: int) -> np.ndarray:
+    check_compressed(msg, max_pixels)  # the header's size, before the decoder allocates for it
     data = np.frombuffer(as_bytes_view(msg.data), np.uint8)
-    if data.size == 0:
-        raise InputError("zero_size", "compressed image holds no bytes")
     image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if image is None:
-        raise InputError("corrupt_compressed", f"compressed image ({msg.format or 'unknown format'}, "
+        raise InputError("corrupt_compressed", f"compressed image ({msg.format[:40] or 'unknown format'}, "
                                                f"{data.size} bytes) could not be decoded")
     check_size(image.shape[0], image.shape[1], max_pixels)
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

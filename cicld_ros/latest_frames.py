@@ -1,8 +1,8 @@
 """One slot per camera holding only its newest frame.
 
-Callbacks put frames in; the worker takes every occupied slot at once. A frame replaced
-before the worker took it is counted as dropped: a slow model never builds a queue, it
-just skips to the newest frame.
+Callbacks put frames in; a consumer takes one camera's slot or every occupied slot at
+once. ``put`` hands back the frame it replaced, which the caller counts as dropped: a
+slow model never builds a queue, it just skips to the newest frame.
 """
 from __future__ import annotations
 
@@ -23,17 +23,22 @@ class LatestFrames:
     def __init__(self, cameras: list[str]) -> None:
         self._slots: dict[str, Arrival | None] = {c: None for c in cameras}
         self._cond = threading.Condition()
-        self.received = {c: 0 for c in cameras}
-        self.dropped = {c: 0 for c in cameras}
         self._closed = False
 
-    def put(self, camera: str, msg: Any) -> None:
+    def put(self, camera: str, msg: Any) -> Arrival | None:
+        """Store ``msg`` as the camera's newest frame; returns the frame it replaced, if any."""
         with self._cond:
-            if self._slots[camera] is not None:
-                self.dropped[camera] += 1
+            replaced = self._slots[camera]
             self._slots[camera] = Arrival(camera, msg, time.time())
-            self.received[camera] += 1
-            self._cond.notify()
+            self._cond.notify_all()
+        return replaced
+
+    def take(self, camera: str, timeout: float) -> Arrival | None:
+        """This camera's newest frame; None after ``timeout`` or once closed."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._closed or self._slots[camera] is not None, timeout)
+            taken, self._slots[camera] = self._slots[camera], None
+        return taken
 
     def take_all(self, timeout: float) -> list[Arrival]:
         """Every newest frame waiting (oldest arrival first); [] after ``timeout`` or once closed."""

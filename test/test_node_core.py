@@ -6,20 +6,26 @@ from __future__ import annotations
 
 import ast
 import logging
+import struct
 import threading
+import time
+import zlib
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from cicld_core.labels import PALETTE
 from cicld_core.model import images_to_tensor
+from cicld_core.model.inference import check_images
 from cicld_ros.core import SegmentationNode, StartupError, camera_namespace, output_topics
-from cicld_ros.image_codec import InputError, decode
+from cicld_ros.diagnostics import RECENT_REPORTS
+from cicld_ros.image_codec import MIN_SIDE, InputError, check, decode
 from cicld_ros.latest_frames import LatestFrames
 from cicld_ros.launch_args import LAUNCH_ARGUMENTS, parameter_overrides
-from cicld_ros.messages import CompressedImage, Header, Image, Time
+from cicld_ros.messages import CompressedImage, DiagnosticStatus, Header, Image, Time
 from cicld_ros.params import FIELDS, NodeParams, load_params, read_params_file, with_changes
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,6 +33,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 def rgb_frame(height: int = 24, width: int = 40, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+def wait_for(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
 
 
 def image_msg(rgb: np.ndarray, encoding: str = "rgb8", stamp=(12, 345), frame_id: str = "cam") -> Image:
@@ -71,19 +86,53 @@ def test_compressed_jpeg_and_png_decode():
             np.testing.assert_array_equal(out, rgb)
 
 
+def encoded(rgb: np.ndarray, ext: str) -> bytes:
+    ok, data = cv2.imencode(ext, rgb[..., ::-1])
+    return data.tobytes()
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A small real PNG whose IHDR (checksum fixed) claims another size, as a decompression bomb's does."""
+    data = bytearray(encoded(rgb_frame(), ".png"))
+    data[16:24] = struct.pack(">II", width, height)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    return bytes(data)
+
+
 @pytest.mark.parametrize("msg,reason", [
-    (Image(Header(), 4, 4, "yuv422", 0, 8, bytes(32)), "unsupported_encoding"),
-    (Image(Header(), 4, 4, "rgb8", 0, 12, bytes(40)), "short_data"),
-    (Image(Header(), 4, 4, "rgb8", 0, 6, bytes(48)), "bad_step"),
-    (Image(Header(), 0, 4, "rgb8", 0, 12, b""), "zero_size"),
+    (Image(Header(), 8, 8, "yuv422", 0, 16, bytes(128)), "unsupported_encoding"),
+    (Image(Header(), 8, 8, "rgb8", 0, 24, bytes(190)), "short_data"),
+    (Image(Header(), 8, 8, "rgb8", 0, 12, bytes(192)), "bad_step"),
+    (Image(Header(), 0, 8, "rgb8", 0, 24, b""), "zero_size"),
+    (Image(Header(), 1, 1, "rgb8", 0, 3, bytes(3)), "too_small"),
+    (Image(Header(), 8, 7, "mono8", 0, 7, bytes(56)), "too_small"),
     (Image(Header(), 3000, 3000, "mono8", 0, 3000, bytes(9)), "too_large"),
     (CompressedImage(Header(), "jpeg", b"\xff\xd8\xff\xe0 not really a jpeg"), "corrupt_compressed"),
     (CompressedImage(Header(), "jpeg", b""), "zero_size"),
+    (CompressedImage(Header(), "webp?", b"RIFF1234WEBPVP8 "), "unsupported_format"),
+    (CompressedImage(Header(), "png", png_claiming(24000, 24000)), "too_large"),
+    (CompressedImage(Header(), "png", encoded(rgb_frame(1, 1), ".png")), "too_small"),
+    (CompressedImage(Header(), "jpeg", encoded(rgb_frame(2000, 600), ".jpg")), "too_large"),
+    (CompressedImage(Header(), "png", encoded(rgb_frame(), ".png")[:-30]), "corrupt_compressed"),
 ])
-def test_malformed_inputs_name_their_problem(msg, reason):
-    with pytest.raises(InputError) as caught:
-        decode(msg, max_pixels=1_000_000)
-    assert caught.value.reason == reason and str(caught.value)
+def test_malformed_inputs_name_their_problem_from_the_header(msg, reason):
+    """``check`` (on arrival, no pixels touched) and ``decode`` refuse each for the same reason."""
+    for refuse in (check, decode):
+        with pytest.raises(InputError) as caught:
+            refuse(msg, max_pixels=1_000_000)
+        assert caught.value.reason == reason and str(caught.value)
+
+
+def test_the_smallest_frame_accepted_is_the_models_smallest_input(checkpoint):
+    check_images(torch.zeros(1, 3, MIN_SIDE, MIN_SIDE))
+    with pytest.raises(ValueError, match="at least"):
+        check_images(torch.zeros(1, 3, MIN_SIDE - 1, MIN_SIDE))
+    node, transport = make_node(checkpoint)
+    transport.callbacks["/front/image_raw"](image_msg(rgb_frame(MIN_SIDE, MIN_SIDE)))
+    transport.callbacks["/front/image_raw"](image_msg(rgb_frame(1, 1)))
+    assert node.process(node.frames.take_all(0.1)) == 1
+    figures = node.figures()["/front/image_raw"]
+    assert figures["bad_input.too_small"] == 1 and figures["errors"] == 0 and figures["frames_out"] == 1
 
 
 # ---- parameters and launch ------------------------------------------------------------------
@@ -132,14 +181,15 @@ def test_output_topics_follow_the_camera_namespace():
     assert output_topics("/front/image_raw", "segmentation")["overlay"] == "/front/segmentation/overlay"
 
 
-def test_latest_frames_keep_only_the_newest_and_count_drops():
+def test_latest_frames_keep_only_the_newest_and_hand_back_what_they_replace():
     frames = LatestFrames(["a", "b"])
-    for i in range(5):
-        frames.put("a", i)
-    frames.put("b", "x")
+    replaced = [frames.put("a", i) for i in range(5)]
+    assert replaced[0] is None and [r.msg for r in replaced[1:]] == [0, 1, 2, 3]
+    assert frames.put("b", "x") is None
+    assert frames.take("b", timeout=0.1).msg == "x" and frames.take("b", timeout=0.01) is None
+    frames.put("b", "y")
     taken = frames.take_all(timeout=0.1)
-    assert [(t.camera, t.msg) for t in taken] == [("a", 4), ("b", "x")]
-    assert frames.dropped == {"a": 4, "b": 0} and frames.received == {"a": 5, "b": 1}
+    assert [(t.camera, t.msg) for t in taken] == [("a", 4), ("b", "y")]
     assert frames.take_all(timeout=0.01) == []
     threading.Timer(0.05, frames.close).start()
     assert frames.take_all(timeout=5) == []
@@ -158,16 +208,25 @@ class MemoryPublisher:
         return self.subscribers
 
 
+class MemorySubscription:
+    """Counts as DdsTransport's subscriptions keep them, for samples that never reach the callback."""
+
+    def __init__(self) -> None:
+        self.received = self.malformed = self.lost = self.rejected = 0
+
+
 class MemoryTransport:
     def __init__(self) -> None:
         self.publishers: dict[str, MemoryPublisher] = {}
         self.callbacks: dict[str, object] = {}
+        self.subscriptions: dict[str, MemorySubscription] = {}
 
     def publisher(self, topic, kind, reliable=True, depth=5):
         return self.publishers.setdefault(topic, MemoryPublisher())
 
     def subscribe(self, topic, kind, callback, reliable=False, depth=1):
         self.callbacks[topic] = callback
+        return self.subscriptions.setdefault(topic, MemorySubscription())
 
 
 def make_node(checkpoint: Path, **changes) -> tuple[SegmentationNode, MemoryTransport]:
@@ -240,15 +299,115 @@ def test_malformed_frames_are_counted_and_warned_once_per_period(checkpoint, cap
     node, transport = make_node(checkpoint)
     with caplog.at_level(logging.WARNING, logger="test"):
         for _ in range(3):
-            transport.callbacks["/front/image_raw"](Image(Header(), 4, 4, "rgb8", 0, 12, bytes(5)))
+            transport.callbacks["/front/image_raw"](Image(Header(), 8, 8, "rgb8", 0, 24, bytes(5)))
             node.process(node.frames.take_all(0.1))
     stats = node.diagnostics.cameras["/front/image_raw"]
     assert stats.bad_inputs == {"short_data": 3}
     assert len([r for r in caplog.records if "short" in r.getMessage() or "less than" in r.getMessage()]) == 1
-    figures = node.diagnostics.snapshot(node.frames.received, node.frames.dropped)
-    message = node.diagnostics.to_message(figures, "segment_node", 1.0)
+    message = node.diagnostics.to_message(node.figures(), "segment_node", 1.0)
     values = {kv.key: kv.value for kv in message.status[0].values}
     assert values["bad_input.short_data"] == "3" and message.status[0].level == 1
+
+
+def test_a_malformed_burst_never_displaces_a_good_frame_and_is_counted_by_reason(checkpoint):
+    node, transport = make_node(checkpoint)
+    good = image_msg(rgb_frame(), stamp=(5, 0))
+    transport.callbacks["/front/image_raw"](good)
+    bad = [Image(Header(), 8, 8, "rgb8", 0, 24, bytes(5)), Image(Header(), 1, 1, "rgb8", 0, 3, bytes(3)),
+           Image(Header(), 8, 8, "nv12", 0, 8, bytes(64)), Image(Header(), 8, 8, "rgb8", 0, 2, bytes(192))]
+    for index in range(100):
+        transport.callbacks["/front/image_raw"](bad[index % len(bad)])
+    taken = node.frames.take_all(0.1)
+    assert [a.msg for a in taken] == [good]
+    assert node.process(taken) == 1
+    figures = node.figures()["/front/image_raw"]
+    assert figures["frames_dropped"] == 0 and figures["errors"] == 0 and figures["frames_out"] == 1
+    assert {k: v for k, v in figures.items() if k.startswith("bad_input.")} == {
+        "bad_input.bad_step": 25, "bad_input.short_data": 25, "bad_input.too_small": 25,
+        "bad_input.unsupported_encoding": 25}
+
+
+def test_every_frame_is_counted_once_by_what_became_of_it(checkpoint):
+    """received (with what the transport refused) = processed + dropped + skipped + malformed + errors."""
+    node, transport = make_node(checkpoint)
+    front, rear = "/front/image_raw", "/rear/image_raw/compressed"
+    for stamp in range(3):  # two replaced in the slot, one processed
+        transport.callbacks[front](image_msg(rgb_frame(), stamp=(stamp, 0)))
+    transport.callbacks[front](image_msg(rgb_frame(4, 40)))  # too small
+    jpeg = encoded(rgb_frame(), ".jpg")
+    sos = jpeg.index(b"\xff\xda")
+    transport.callbacks[rear](CompressedImage(Header(), "jpeg", jpeg[:sos + 20]))  # header fine, scan cut short
+    transport.subscriptions[front].malformed, transport.subscriptions[front].lost = 7, 2
+    transport.subscriptions[rear].rejected = 1
+    assert node.process(node.frames.take_all(0.1)) == 1
+    for name in ("class_mask", "color_mask", "overlay"):
+        transport.publishers[f"/front/segmentation/{name}"].subscribers = 0
+    transport.callbacks[front](image_msg(rgb_frame()))
+    assert node.process(node.frames.take_all(0.1)) == 0
+    figures = node.figures()
+    f, r = figures[front], figures[rear]
+    assert (f["frames_in"], f["frames_out"], f["frames_dropped"], f["skipped_no_subscribers"]) == (12, 1, 2, 1)
+    assert (f["bad_inputs"], f["bad_input.too_small"], f["bad_input.cdr"], f["samples_lost"]) == (8, 1, 7, 2)
+    assert (r["frames_in"], r["bad_inputs"], r["bad_input.corrupt_compressed"], r["samples_rejected"]) == (1, 1, 1, 1)
+    for values in (f, r):
+        assert values["frames_pending"] == 0 and values["errors"] == 0
+        assert values["frames_in"] == (values["frames_out"] + values["frames_dropped"] + values["bad_inputs"]
+                                       + values["skipped_no_subscribers"] + values["errors"])
+
+
+def test_a_camera_is_at_warn_only_while_it_had_recent_problems(checkpoint):
+    node, transport = make_node(checkpoint)
+    levels = []
+    for report in range(2 * RECENT_REPORTS):
+        frame = image_msg(rgb_frame(1, 1) if report == 2 else rgb_frame())
+        transport.callbacks["/front/image_raw"](frame)
+        node.process(node.frames.take_all(0.1))
+        status = node.diagnostics.to_message(node.figures(), "segment_node", 1.0).status[0]
+        levels.append(status.level)
+    assert levels[:2] == [DiagnosticStatus.OK] * 2
+    assert levels[2:2 + RECENT_REPORTS] == [DiagnosticStatus.WARN] * RECENT_REPORTS
+    assert levels[2 + RECENT_REPORTS:] == [DiagnosticStatus.OK] * (RECENT_REPORTS - 2)
+
+
+def test_a_png_whose_header_is_too_large_is_refused_on_arrival(checkpoint):
+    node, transport = make_node(checkpoint)
+    transport.callbacks["/rear/image_raw/compressed"](CompressedImage(Header(), "png", png_claiming(24000, 24000)))
+    assert node.frames.take_all(0.01) == []  # never reached the slot, so never the decoder
+    assert node.figures()["/rear/image_raw/compressed"]["bad_input.too_large"] == 1
+
+
+class SlowDecodingNode(SegmentationNode):
+    """Frames with frame_id 'slow' take until ``release`` is set to decode, as a huge PNG would."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.release = threading.Event()
+
+    def decode_image(self, msg, max_pixels):
+        if msg.header.frame_id == "slow":
+            assert self.release.wait(60)
+        return super().decode_image(msg, max_pixels)
+
+
+def test_a_camera_slow_to_decode_does_not_hold_up_the_others(checkpoint):
+    params = with_changes(NodeParams(), {"checkpoint": str(checkpoint), "image_topics": ["/front/image_raw"],
+                                         "compressed_image_topics": ["/rear/image_raw/compressed"]})
+    transport = MemoryTransport()
+    node = SlowDecodingNode(params, transport, logging.getLogger("test"))
+    node.start()
+    try:
+        transport.callbacks["/rear/image_raw/compressed"](
+            CompressedImage(Header(Time(1, 0), "slow"), "png", encoded(rgb_frame(), ".png")))
+        transport.callbacks["/front/image_raw"](image_msg(rgb_frame(), stamp=(2, 0), frame_id="fast"))
+        front = transport.publishers["/front/segmentation/class_mask"].messages
+        rear = transport.publishers["/rear/segmentation/class_mask"].messages
+        assert wait_for(lambda: len(front) == 1, 60), "the front camera waited for the rear camera's decoding"
+        assert not rear
+        node.release.set()
+        assert wait_for(lambda: len(rear) == 1, 60)
+    finally:
+        node.release.set()
+        node.stop()
 
 
 def test_missing_or_foreign_checkpoint_stops_start_up(tmp_path):
