@@ -19,6 +19,7 @@ from cicld_core.model import (
     kl_to_uniform, latent_diffusion_loss, preset, segmentation_loss,
 )
 from cicld_core.model.checkpoint import CheckpointError, load_model, read_header, save_checkpoint, save_model
+from cicld_core.model.config import LIST_BOUNDS, SIZE_BOUNDS
 from cicld_core.model.encoder import stage_strides
 from tiny import TINY
 
@@ -133,6 +134,18 @@ def test_config_rejects_nonsense_with_the_key_named():
     with pytest.raises(ValueError, match="unknown model preset"):
         preset("huge")
     assert ModelConfig.from_dict(preset("cityscapes").to_dict()) == preset("cityscapes")
+
+
+@pytest.mark.parametrize("key", sorted(SIZE_BOUNDS) + sorted(LIST_BOUNDS))
+def test_config_bounds_every_size_a_checkpoint_could_inflate(key):
+    if key in SIZE_BOUNDS:
+        too_big = SIZE_BOUNDS[key][1] + 1
+    else:
+        too_big = [LIST_BOUNDS[key][2] + 1] * 4
+    with pytest.raises(ValueError, match=f"{key} (must be in|needs 1 to)"):
+        ModelConfig(**{key: too_big})
+    with pytest.raises(ValueError, match=f"{key} must be a (whole number|list of whole numbers)"):
+        ModelConfig(**{key: "8"})
 
 
 def test_timm_backbone_without_timm_says_what_to_install(monkeypatch):

@@ -25,6 +25,7 @@ from .config import ModelConfig
 FORMAT_NAME = "cicld-checkpoint"
 FORMAT_VERSION = 1
 MODEL_GROUP = "model"
+MAX_HEADER_BYTES = 100_000_000  # the largest header safetensors reads
 
 
 class CheckpointError(RuntimeError):
@@ -39,25 +40,56 @@ def save_checkpoint(path: str | os.PathLike, tensors: dict[str, torch.Tensor], m
         save_file(cpu, str(tmp), metadata=header)
 
 
-def describe_non_safetensors(path: Path) -> str:
+def describe_unreadable(path: Path) -> str:
+    """Why safetensors could not open ``path``: a pickle, a cut-off copy, or something else."""
+    size = path.stat().st_size
     with open(path, "rb") as handle:
         head = handle.read(8)
-    if head[:2] == b"PK" or head[:1] == b"\x80":
-        return (f"{path} looks like a PyTorch pickle (torch.save), which is never loaded because unpickling runs "
-                "arbitrary code; convert it with safetensors on a machine you trust")
+        if head[:2] == b"PK" or head[:1] == b"\x80":
+            return (f"{path} looks like a PyTorch pickle (torch.save), which is never loaded because unpickling runs "
+                    "arbitrary code; convert it with safetensors on a machine you trust")
+        # safetensors: an 8-byte little-endian header length, a JSON header, then the tensor data
+        header_size = int.from_bytes(head, "little") if len(head) == 8 else 0
+        if len(head) < 8 or not 2 <= header_size <= MAX_HEADER_BYTES or handle.read(2) not in (b'{"', b"{}"):
+            return f"{path} is not a safetensors file"
+        needed = 8 + header_size
+        if size >= needed:
+            handle.seek(8)
+            try:
+                header = json.loads(handle.read(header_size))
+                needed += max((int(entry["data_offsets"][1]) for name, entry in header.items()
+                               if name != "__metadata__"), default=0)
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+                return f"{path} is not a safetensors file (its header is damaged)"
+    if size < needed:
+        return (f"{path} is truncated: it has {size} bytes but its header describes {needed}; "
+                "the copy or download was cut off, fetch the file again")
     return f"{path} is not a safetensors file"
 
 
-def read_header(path: str | os.PathLike) -> dict[str, Any]:
-    """The checkpoint's metadata, checked for format and version, without reading tensors."""
-    path = Path(path)
+def open_checkpoint(path: Path, device: str = "cpu"):
+    """safe_open, with its errors turned into a CheckpointError that says what is wrong with the file."""
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path} is a folder; give the path of a .safetensors checkpoint file"
+                              f"{inside(path)}")
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
-        with safe_open(str(path), framework="pt") as handle:
-            header = handle.metadata() or {}
+        return safe_open(str(path), framework="pt", device=device)
     except (SafetensorError, OSError, ValueError) as error:
-        raise CheckpointError(f"{describe_non_safetensors(path)} ({error})") from None
+        raise CheckpointError(f"{describe_unreadable(path)} ({error})") from None
+
+
+def inside(folder: Path) -> str:
+    found = sorted(p.name for p in folder.glob("*.safetensors"))[:3]
+    return f" (this folder holds {', '.join(found)})" if found else ""
+
+
+def read_header(path: str | os.PathLike) -> dict[str, Any]:
+    """The checkpoint's metadata, checked for format, version and types, without reading tensors."""
+    path = Path(path)
+    with open_checkpoint(path) as handle:
+        header = handle.metadata() or {}
     if header.get("format") != FORMAT_NAME:
         raise CheckpointError(f"{path} is a safetensors file but not a CICLD checkpoint (no '{FORMAT_NAME}' header)")
     try:
@@ -68,16 +100,47 @@ def read_header(path: str | os.PathLike) -> dict[str, Any]:
     if version > FORMAT_VERSION:
         raise CheckpointError(f"{path} uses checkpoint format {version}, newer than this version of cicld "
                               f"understands ({FORMAT_VERSION}); upgrade cicld_ros to read it")
+    problems = metadata_problems(metadata)
+    if problems:
+        raise CheckpointError(f"{path} has a damaged CICLD header: {'; '.join(problems)}")
     return metadata | {"format_version": version}
 
 
-def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu",
+def metadata_problems(metadata: object) -> list[str]:
+    """What in the metadata does not have the type this module writes (see model_metadata)."""
+    if not isinstance(metadata, dict):
+        return [f"its metadata must be a JSON object, got a JSON {json_type(metadata)}"]
+    expected = {"model_config": dict, "class_names": list, "normalisation": dict, "provenance": dict,
+                "versions": dict, "created": str}
+    problems = [f"'{key}' must be a JSON {json_type(kind())}, got a JSON {json_type(metadata[key])}"
+                for key, kind in expected.items() if key in metadata and not isinstance(metadata[key], kind)]
+    if isinstance(metadata.get("class_names"), list) and not all(isinstance(n, str) for n in metadata["class_names"]):
+        problems.append("'class_names' must be a list of strings")
+    return problems
+
+
+def json_type(value: object) -> str:
+    names = {dict: "object", list: "list", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
+def read_shapes(path: str | os.PathLike, group_name: str | None = None) -> dict[str, tuple[int, ...]]:
+    """Tensor name -> shape from the safetensors header (of one group, without its prefix), no data read."""
+    path = Path(path)
+    prefix = f"{group_name}." if group_name else ""
+    with open_checkpoint(path) as handle:
+        return {key[len(prefix):]: tuple(handle.get_slice(key).get_shape())
+                for key in handle.keys() if key.startswith(prefix)}
+
+
+def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu", group_name: str | None = None,
                     ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """All tensors and the metadata of a checkpoint."""
+    """The tensors (all, or those of one group with the prefix kept) and the metadata of a checkpoint."""
     metadata = read_header(path)
+    prefix = f"{group_name}." if group_name else ""
     try:
-        with safe_open(str(path), framework="pt", device=str(device)) as handle:
-            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+        with open_checkpoint(Path(path), str(device)) as handle:
+            tensors = {name: handle.get_tensor(name) for name in handle.keys() if name.startswith(prefix)}
     except (SafetensorError, OSError, ValueError) as error:
         raise CheckpointError(f"checkpoint {path} could not be read, it may be truncated ({error})") from None
     return tensors, metadata
@@ -88,12 +151,15 @@ def group(tensors: dict[str, torch.Tensor], name: str) -> dict[str, torch.Tensor
     return {key[len(prefix):]: value for key, value in tensors.items() if key.startswith(prefix)}
 
 
-def check_state_fits(module: torch.nn.Module, state: dict[str, torch.Tensor], where: str) -> None:
-    expected = module.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    mismatched = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
-                  for k in sorted(set(state) & set(expected)) if state[k].shape != expected[k].shape]
+def check_state_fits(module: torch.nn.Module, state: dict[str, torch.Tensor | tuple[int, ...]], where: str) -> None:
+    """Refuse a state (tensors, or shapes from read_shapes) whose names or shapes differ from the module's."""
+    expected = {name: tuple(tensor.shape) for name, tensor in module.state_dict().items()}
+    shapes = {name: tuple(value.shape) if isinstance(value, torch.Tensor) else tuple(value)
+              for name, value in state.items()}
+    missing = sorted(set(expected) - set(shapes))
+    unexpected = sorted(set(shapes) - set(expected))
+    mismatched = [f"{k}: file {shapes[k]} vs model {expected[k]}"
+                  for k in sorted(set(shapes) & set(expected)) if shapes[k] != expected[k]]
     problems = []
     for label, items in (("missing tensors", missing), ("unexpected tensors", unexpected),
                          ("shape mismatches", mismatched)):
@@ -128,21 +194,39 @@ def save_model(path: str | os.PathLike, model: CICLD, provenance: dict[str, Any]
     save_checkpoint(path, tensors, model_metadata(model, provenance) | (extra_metadata or {}))
 
 
-def build_model(metadata: dict[str, Any], where: str) -> CICLD:
+def model_config(metadata: dict[str, Any], where: str) -> ModelConfig:
+    """The checked config of a checkpoint's model (its sizes bounded, see ModelConfig)."""
+    values = metadata.get("model_config")
+    if not isinstance(values, dict):
+        raise CheckpointError(f"{where} has no model config in its metadata")
     try:
         # the pretrained backbone file was only needed before training; the weights are in here
-        config = ModelConfig.from_dict(metadata["model_config"] | {"backbone_weights": None})
-    except (KeyError, TypeError, ValueError) as error:
+        return ModelConfig.from_dict(values | {"backbone_weights": None})
+    except (TypeError, ValueError) as error:
         raise CheckpointError(f"{where} has an unusable model config: {error}") from None
-    return CICLD(config)
+
+
+def build_model(config: ModelConfig, where: str, device: str | torch.device = "cpu") -> CICLD:
+    """The model a config describes; on the ``meta`` device it costs no memory."""
+    try:
+        with torch.device(device):
+            return CICLD(config)
+    except (ImportError, RuntimeError, ValueError, TypeError) as error:  # e.g. timm missing or an unknown timm name
+        raise CheckpointError(f"{where} describes a model that cannot be built here: {error}") from None
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu",
                group_name: str = MODEL_GROUP) -> tuple[CICLD, dict[str, Any]]:
-    """Rebuild the model a checkpoint describes and load its weights; in eval mode."""
-    tensors, metadata = load_checkpoint(path)
-    model = build_model(metadata, str(path))
-    state = group(tensors, group_name)
-    check_state_fits(model, state, f"checkpoint {path} (tensor group '{group_name}')")
-    model.load_state_dict(state)
+    """Rebuild the model a checkpoint describes and load its weights; in eval mode.
+
+    Everything the file says is checked before memory is spent on it: the metadata's
+    types, the config's sizes, and the header's tensor shapes against a model built on the
+    ``meta`` device; only then are the tensors read and the real model built."""
+    where = f"checkpoint {path} (tensor group '{group_name}')"
+    metadata = read_header(path)
+    config = model_config(metadata, f"checkpoint {path}")
+    check_state_fits(build_model(config, f"checkpoint {path}", "meta"), read_shapes(path, group_name), where)
+    tensors, _ = load_checkpoint(path, group_name=group_name)
+    model = build_model(config, f"checkpoint {path}")
+    model.load_state_dict(group(tensors, group_name))
     return model.to(device).eval(), metadata
