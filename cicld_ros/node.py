@@ -6,20 +6,53 @@
 Cyclone DDS (topics rt/<name>, ROS 2 type names, CDR), so ROS 2 nodes on the same
 domain see its topics. ``--transport rclpy`` is the same node as a ROS 2 node (what
 ``ros2 run cicld_ros segment_node`` starts). In DDS mode, SIGHUP re-reads the parameter
-file and applies the parameters that may change at run time.
+file, applies the --set overrides on top again, and applies the run-time parameters that
+changed; it logs each change (old -> new), warns about parameters that need a restart, and
+refuses a file with unknown parameters or invalid values (nothing changes). A SIGHUP while
+the node starts is applied once it is ready; without --params-file it is logged and ignored.
 """
+# Only the standard library is imported at the top: SIGHUP is caught before torch loads
+# (seconds), and until then the default action would end the process with status 129.
 from __future__ import annotations
 
 import argparse
 import logging
+import select
 import signal
+import socket
 import sys
-import threading
+import time
 from pathlib import Path
-
-from .params import RUNTIME_PARAMS, load_params, read_params_file
+from typing import Any
 
 log = logging.getLogger("segment_node")
+
+
+class Signals:
+    """SIGHUP (from the start) and SIGINT/SIGTERM (once running) as bytes on a socket that the
+    main loop waits on (signal.set_wakeup_fd). The handlers do nothing else, so a signal can
+    neither raise inside nor deadlock whatever the main thread is doing when it arrives."""
+
+    def __init__(self) -> None:
+        self._read, self._write = socket.socketpair()
+        self._read.setblocking(False)
+        self._write.setblocking(False)
+        signal.set_wakeup_fd(self._write.fileno(), warn_on_full_buffer=False)
+        if hasattr(signal, "SIGHUP"):
+            signal.signal(signal.SIGHUP, lambda *_: None)
+
+    def catch_stop(self) -> None:
+        # not before: until the node runs, Ctrl-C and SIGTERM stop start-up the usual way
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: None)
+
+    def wait(self, timeout: float | None) -> list[int]:
+        """The signals received since the last call, waiting up to ``timeout`` s for one."""
+        select.select([self._read], [], [], timeout)
+        try:
+            return list(self._read.recv(4096))
+        except BlockingIOError:
+            return []
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -28,68 +61,121 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--transport", choices=("dds", "rclpy"), default="dds")
     parser.add_argument("--params-file", type=Path, help="ROS 2 parameter file (e.g. config/segment.yaml)")
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a parameter, e.g. --set steps=4 (repeatable)")
-    parser.add_argument("--domain-id", type=int, default=None, help="DDS domain (default: $ROS_DOMAIN_ID or 0)")
+                        help="override a parameter, e.g. --set steps=4 (repeatable; kept over the file on reload)")
+    parser.add_argument("--domain-id", type=int, default=None, help="DDS domain, 0..232 (default: $ROS_DOMAIN_ID "
+                                                                    "or 0)")
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     return parser.parse_args(argv)
 
 
-def run_dds(args: argparse.Namespace) -> int:
-    import os
+def run_dds(args: argparse.Namespace, signals: Signals) -> int:
+    from .dds_start import DdsStartError, domain_id, open_transport
 
-    from .core import SegmentationNode, StartupError
-    from .dds.config import ensure_cyclonedds_uri
-    from .dds.transport import DdsTransport
-
-    try:
-        params = load_params(args.params_file, args.sets)
-    except ValueError as error:
+    try:  # the DDS settings first: they are checked in a moment, the parameters import torch
+        transport = open_transport(domain_id(args.domain_id))
+    except DdsStartError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    ensure_cyclonedds_uri()
-    domain = args.domain_id if args.domain_id is not None else int(os.environ.get("ROS_DOMAIN_ID", "0"))
-    with DdsTransport(domain) as transport:
+    with transport:
+        from .core import SegmentationNode, StartupError
+        from .params import load_params, parse_sets
+
         try:
-            node = SegmentationNode(params, transport, log)
-        except StartupError as error:
+            overrides = parse_sets(args.sets)
+            node = SegmentationNode(load_params(args.params_file, args.sets), transport, log)
+        except (StartupError, ValueError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-        stop = threading.Event()
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        if args.params_file and hasattr(signal, "SIGHUP"):
-            signal.signal(signal.SIGHUP, lambda *_: reload(node, args))
+        signals.catch_stop()
         node.start()
-        stop.wait(args.duration)
+        starting = True  # signals waiting in the socket arrived during start-up
+        deadline = None if args.duration is None else time.monotonic() + args.duration
+        while True:
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            received = signals.wait(0.0 if starting else timeout)
+            if signal.SIGINT in received or signal.SIGTERM in received:
+                break
+            if hasattr(signal, "SIGHUP") and signal.SIGHUP in received:
+                hangup(node, args.params_file, overrides, starting)
+            starting = False
+            if deadline is not None and time.monotonic() >= deadline:
+                break
         node.stop()
     return 0
 
 
-def reload(node, args: argparse.Namespace) -> None:
-    """Apply the run-time parameters of the re-read parameter file (others need a restart)."""
+def hangup(node, params_file: Path | None, overrides: dict[str, Any], during_start: bool) -> None:
+    when = " during start-up" if during_start else ""
+    if params_file is None:
+        log.warning(f"SIGHUP{when} ignored: the node was started without --params-file, so there is no file "
+                    f"to re-read")
+        return
+    if during_start:
+        log.info(f"SIGHUP during start-up: re-reading {params_file} now that the node is ready")
     try:
-        values = read_params_file(args.params_file)
-        changes = {k: v for k, v in values.items() if k in RUNTIME_PARAMS}
-        node.set_params(changes)
-        log.info(f"reloaded {args.params_file}: {', '.join(sorted(changes))}")
+        reload(node, params_file, overrides)
+    except Exception as error:  # noqa: BLE001 - a reload must never end the node
+        log.warning(f"reload of {params_file} failed, parameters unchanged: {error!r}")
+
+
+def reload(node, params_file: Path, overrides: dict[str, Any]) -> None:
+    """Re-read the file with the --set overrides on top, as at start-up; apply the run-time
+    parameters that changed, warn about the others (they need a restart)."""
+    from .params import FIELDS, RUNTIME_PARAMS, NodeParams, read_params_file, with_changes
+
+    try:
+        wanted = with_changes(NodeParams(), read_params_file(params_file) | overrides)
     except ValueError as error:
-        log.warning(f"reload of {args.params_file} refused, parameters unchanged: {error}")
+        log.warning(f"reload of {params_file} refused, parameters unchanged: {error}")
+        return
+    current = node.params
+    differ = [name for name in FIELDS if getattr(wanted, name) != getattr(current, name)]
+    changes = {name: getattr(wanted, name) for name in differ if name in RUNTIME_PARAMS}
+    if changes:
+        try:
+            node.set_params(changes)
+        except ValueError as error:
+            log.warning(f"reload of {params_file} refused, parameters unchanged: {error}")
+            return
+    fixed = [name for name in differ if name not in RUNTIME_PARAMS]
+    if fixed:
+        log.warning(f"reload of {params_file}: " + ", ".join(
+            f"{name} {getattr(current, name)!r} -> {getattr(wanted, name)!r}" for name in fixed)
+            + " not applied: only a restart changes these")
+    applied = ", ".join(f"{name} {getattr(current, name)!r} -> {value!r}" for name, value in changes.items())
+    kept = f" (--set kept over the file: {', '.join(sorted(overrides))})" if overrides else ""
+    log.info(f"reloaded {params_file}: {applied or 'no run-time parameter changed'}{kept}")
+
+
+def run_rclpy(args: argparse.Namespace) -> int:
+    if args.sets or args.duration or args.domain_id is not None:
+        print("error: with --transport rclpy, set parameters the ROS way: --ros-args -p steps:=4 "
+              "(and ROS_DOMAIN_ID for the domain)", file=sys.stderr)
+        return 2
+    try:
+        import rclpy  # noqa: F401
+    except ImportError as error:
+        print(f"error: --transport rclpy needs ROS 2, but rclpy is not importable ({error}): source your ROS 2 "
+              f"install first (source /opt/ros/<distro>/setup.bash), or use --transport dds, which needs no ROS",
+              file=sys.stderr)
+        return 2
+    from .rclpy_node import main as rclpy_main
+
+    signal.set_wakeup_fd(-1)  # rclpy handles SIGINT itself
+    if hasattr(signal, "SIGHUP"):  # parameters change with ros2 param set here
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    return rclpy_main(sys.argv[:1] + (["--ros-args", "--params-file", str(args.params_file)]
+                                       if args.params_file else []))
 
 
 def main(argv: list[str] | None = None) -> int:
+    signals = Signals()  # first of all (see the imports)
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s] [%(name)s]: %(message)s")
-    if args.transport == "rclpy":
-        from .rclpy_node import main as rclpy_main
-
-        if args.sets or args.duration or args.domain_id is not None:
-            print("error: with --transport rclpy, set parameters the ROS way: --ros-args -p steps:=4 "
-                  "(and ROS_DOMAIN_ID for the domain)", file=sys.stderr)
-            return 2
-
-        return rclpy_main(sys.argv[:1] + (["--ros-args", "--params-file", str(args.params_file)]
-                                           if args.params_file else []))
-    return run_dds(args)
+    try:
+        return run_rclpy(args) if args.transport == "rclpy" else run_dds(args, signals)
+    except KeyboardInterrupt:  # Ctrl-C while the model loads
+        return 130
 
 
 if __name__ == "__main__":

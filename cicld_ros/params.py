@@ -14,9 +14,15 @@ from typing import Any
 import yaml
 
 from cicld_core.model.engine import COMPILE_MODES
-from cicld_core.model.sampling import DEFAULT_STEPS, DEFAULT_STRENGTH
+from cicld_core.model.sampling import DEFAULT_STEPS, DEFAULT_STRENGTH, SAMPLERS, sampling_problems
+
+from .dds.config import ros_topic_to_dds
 
 NODE_NAME = "segment_node"
+# Smallest input_width / input_height: the shipped model's size multiple (latent_stride 16 x 2 UNet
+# levels = 32, ModelConfig.size_multiple). A smaller resize is padded back up to it, so it only
+# throws detail away, and below 8x8 the model refuses the frame (check_images): every frame fails.
+MIN_INPUT_SIDE = 32
 
 
 def param(default: Any, description: str, runtime: bool = False) -> Any:
@@ -35,7 +41,7 @@ class NodeParams:
     output_namespace: str = param("segmentation", "outputs go to <camera namespace>/<output_namespace>/...")
     steps: int = param(DEFAULT_STEPS, "denoising steps K (0 = no diffusion, the plain encoder-decoder)", runtime=True)
     strength: float = param(DEFAULT_STRENGTH, "noise level the denoising starts from, in (0, 1]", runtime=True)
-    sampler: str = param("ddim", "few-step sampler: ddim or dpmsolver", runtime=True)
+    sampler: str = param("ddim", f"few-step sampler: {' or '.join(sorted(SAMPLERS))}", runtime=True)
     num_samples: int = param(1, "noise samples per frame; above 1 the uncertainty output is available",
                              runtime=True)
     seed: int = param(0, "noise seed: a fixed seed gives repeatable masks", runtime=True)
@@ -61,18 +67,15 @@ class NodeParams:
     log_period: float = param(10.0, "seconds between status lines in the log")
     warn_period: float = param(5.0, "seconds between repeated warnings of one kind per topic")
 
-    def validate(self) -> "NodeParams":
+    def validate(self, num_train_timesteps: int = 1000) -> "NodeParams":
+        """This record, or ValueError naming every invalid value. ``num_train_timesteps`` is the
+        loaded model's T (the default is ModelConfig's) for the steps / strength bound."""
         problems = []
         if not self.image_topics and not self.compressed_image_topics:
             problems.append("no input: set image_topics and/or compressed_image_topics")
-        if self.steps < 0:
-            problems.append(f"steps must be >= 0, got {self.steps}")
-        if not 0 < self.strength <= 1:
-            problems.append(f"strength must be in (0, 1], got {self.strength}")
-        if self.sampler not in ("ddim", "dpmsolver"):
-            problems.append(f"sampler must be ddim or dpmsolver, got {self.sampler!r}")
-        if self.num_samples < 1:
-            problems.append(f"num_samples must be >= 1, got {self.num_samples}")
+        problems += topic_problems(self)
+        problems += sampling_problems(self.steps, self.strength, self.sampler, self.num_samples, self.seed,
+                                      num_train_timesteps)
         if self.dtype not in ("fp32", "bf16", "fp16"):
             problems.append(f"dtype must be fp32, bf16 or fp16, got {self.dtype!r}")
         if self.compile not in COMPILE_MODES:
@@ -81,8 +84,7 @@ class NodeParams:
             problems.append(f"color_encoding must be rgb8 or bgr8, got {self.color_encoding!r}")
         if not 0 <= self.overlay_alpha <= 1:
             problems.append(f"overlay_alpha must be in [0, 1], got {self.overlay_alpha}")
-        if (self.input_width > 0) != (self.input_height > 0) or self.input_width < 0 or self.input_height < 0:
-            problems.append("input_width and input_height must both be 0 (native) or both positive")
+        problems += input_size_problems(self.input_width, self.input_height, self.max_pixels)
         if self.max_batch < 1 or self.max_pixels < 1:
             problems.append("max_batch and max_pixels must be at least 1")
         for name in ("diagnostics_period", "log_period", "warn_period"):
@@ -93,14 +95,45 @@ class NodeParams:
         return self
 
 
+def topic_problems(params: NodeParams) -> list[str]:
+    """Invalid input topic names, and an output namespace that would make invalid output topics."""
+    problems = []
+    for name in [*params.image_topics, *params.compressed_image_topics]:
+        try:
+            ros_topic_to_dds(name)
+        except ValueError as error:
+            problems.append(f"{error}: a topic is /name/name... of letters, digits and _, not starting with a digit")
+    try:
+        ros_topic_to_dds(params.output_namespace.strip("/") or "/")
+    except ValueError:
+        problems.append(f"output_namespace {params.output_namespace!r} must be a relative ROS name such as "
+                        f"'segmentation'")
+    return problems
+
+
+def input_size_problems(width: int, height: int, max_pixels: int) -> list[str]:
+    if width == height == 0:
+        return []
+    if min(width, height) < MIN_INPUT_SIDE:
+        return [f"input_width and input_height must both be 0 (native) or both at least {MIN_INPUT_SIDE} "
+                f"(the model's size multiple), got {width}x{height}"]
+    if width * height > max_pixels:
+        return [f"input_width x input_height = {width * height} pixels is over max_pixels = {max_pixels}"]
+    return []
+
+
 FIELDS = {f.name: f for f in dataclasses.fields(NodeParams)}
 RUNTIME_PARAMS = frozenset(name for name, f in FIELDS.items() if f.metadata["runtime"])
 
 
-def coerce(name: str, value: Any) -> Any:
-    """A value from YAML or --set, checked against the parameter's type."""
+def coerce_name(name: str) -> None:
     if name not in FIELDS:
         raise ValueError(f"unknown parameter {name!r}; parameters: {', '.join(FIELDS)}")
+
+
+def coerce(name: str, value: Any) -> Any:
+    """A value from YAML or --set, checked against the parameter's type."""
+    coerce_name(name)
     default = FIELDS[name].default if FIELDS[name].default is not dataclasses.MISSING else []
     if isinstance(default, bool):
         if isinstance(value, bool):
@@ -142,6 +175,11 @@ def read_params_file(path: str | Path, node_name: str = NODE_NAME) -> dict[str, 
         document = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
         raise ValueError(f"parameter file {path} is not valid YAML: {error}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"parameter file {path} is not UTF-8 text") from None
+    if not isinstance(document, dict):
+        raise ValueError(f"parameter file {path} holds a {type(document).__name__}, not a mapping of "
+                         f"'{node_name}: ros__parameters:'")
     for key in (node_name, f"/{node_name}", "/**"):
         section = document.get(key)
         if isinstance(section, dict) and isinstance(section.get("ros__parameters"), dict):
@@ -153,12 +191,26 @@ def parse_set(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise ValueError(f"--set {text!r}: expected name=value, e.g. steps=4")
     name, raw = text.split("=", 1)
-    return name.strip(), yaml.safe_load(raw)
+    try:
+        return name.strip(), yaml.safe_load(raw)
+    except yaml.YAMLError as error:
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ValueError(f"--set {text!r}: the value is not valid YAML ({problem}); quote a string that holds "
+                         f"YAML syntax, e.g. --set 'checkpoint=\"a[1].safetensors\"'") from None
+
+
+def parse_sets(sets: list[str]) -> dict[str, Any]:
+    """The --set overrides as a mapping (later ones win), each name checked."""
+    values = dict(parse_set(s) for s in sets)
+    for name in values:
+        coerce_name(name)
+    return values
 
 
 def load_params(params_file: str | Path | None, sets: list[str] = ()) -> NodeParams:
+    """Defaults, then the file, then the --set overrides: what the node starts with (and a reload re-reads)."""
     values = read_params_file(params_file) if params_file else {}
-    values |= dict(parse_set(s) for s in sets)
+    values |= parse_sets(sets)
     return with_changes(NodeParams(), values)
 
 
