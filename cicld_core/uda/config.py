@@ -15,13 +15,21 @@ from typing import Any, get_args, get_origin, get_type_hints
 import yaml
 
 from ..data import DATASET_KINDS
+from ..labels import NUM_TRAIN_CLASSES, PROTOCOLS
 from ..model import ModelConfig, preset
+from ..model.sampling import sampling_problems
 
 MODES = ("cicld", "source_only", "target_oracle")
 ADVERSARIAL = ("none", "2class", "3class")
 PSEUDO_LABEL_WEIGHTING = ("share", "pixel")
 EMA_BN_STATISTICS = ("student", "target")
 
+
+# The trainer seeds rank r's generators with seed * 1000 + r (+ 1, + 2); torch takes at most 2**63 - 1.
+MAX_SEED = (2**63 - 1) // 1000 - 1
+# sampling_problems names its options; the trainer's keys for the ones evaluation uses
+SAMPLING_KEYS = {"steps / strength": "run.eval_steps / run.eval_strength", "steps": "run.eval_steps",
+                 "strength": "run.eval_strength", "seed": "run.seed"}
 
 TYPE_WORDS = {int: "a whole number", float: "a number", str: "a string", bool: "true or false",
               tuple: "a list", dict: "a mapping"}
@@ -92,7 +100,7 @@ class RunConfig:
     batch_size: int = 1  # source images per GPU; as many target images
     log_interval: int = 50
     eval_interval: int = 4000
-    checkpoint_interval: int = 4000
+    checkpoint_interval: int = 4000  # latest.safetensors is also written before every evaluation
     eval_steps: int = 2  # K when evaluating
     eval_strength: float = 0.5
     eval_protocol: int = 19
@@ -199,17 +207,66 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
             problems.append(f"run.{name} must be at least 1")
     if config.run.amp not in ("auto", "bf16", "fp16", "off"):
         problems.append(f"run.amp must be auto, bf16, fp16 or off, got {config.run.amp!r}")
+    model_config = config.model_config()  # raises ConfigError on a bad model section
+    problems += run_problems(config.run, config.data.val, model_config)
     if problems:
         raise ConfigError("; ".join(problems))
-    config.model_config()  # raises ConfigError on a bad model section
     return config
+
+
+def run_problems(run: RunConfig, val: DatasetSpec, model_config: ModelConfig) -> list[str]:
+    """What evaluation and seeding would only fail on hours into a run, checked before the first step."""
+    problems = [_sampling_key(problem) for problem in sampling_problems(
+        run.eval_steps, run.eval_strength, "ddim", 1, run.seed, model_config.num_train_timesteps)]
+    bad_seed = [problem for problem in problems if problem.startswith("run.seed")]
+    if bad_seed or run.seed > MAX_SEED:  # the trainer's bound is the tighter one: name only it
+        problems = [problem for problem in problems if problem not in bad_seed]
+        problems.append(f"run.seed must be a whole number in [0, {MAX_SEED}] (each rank's generators are "
+                        f"seeded with seed * 1000 + rank), got {run.seed!r}")
+    if run.eval_protocol not in PROTOCOLS:
+        problems.append(f"run.eval_protocol must be one of {', '.join(str(p) for p in PROTOCOLS)} (how many "
+                        f"of the {NUM_TRAIN_CLASSES} Cityscapes classes are scored), got {run.eval_protocol!r}")
+    elif model_config.num_classes != NUM_TRAIN_CLASSES:
+        # every dataset kind labels the Cityscapes train classes; the protocols select among them
+        problems.append(f"run.eval_protocol {run.eval_protocol} scores the {NUM_TRAIN_CLASSES} Cityscapes train "
+                        f"classes the datasets label, but model.num_classes is {model_config.num_classes}: "
+                        f"set model.num_classes={NUM_TRAIN_CLASSES}")
+    if val.max_images is not None and val.max_images < 1:
+        problems.append(f"data.val.max_images must be at least 1 or null (every image), got {val.max_images!r}")
+    if run.threads is not None and run.threads < 0:
+        problems.append(f"run.threads must be at least 0 (0 or null: torch's default), got {run.threads!r}")
+    return problems
+
+
+def _sampling_key(problem: str) -> str:
+    for name, key in SAMPLING_KEYS.items():
+        if problem.startswith(name + " "):
+            return key + problem[len(name):]
+    return problem
+
+
+def yaml_problem(error: BaseException) -> str:
+    """A YAML error in one line: what is wrong and where (PyYAML's own text spans several lines)."""
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    problem = " ".join(str(part) for part in (getattr(error, "problem", None), getattr(error, "context", None))
+                       if part) or str(error).splitlines()[0]
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    if mark is not None:
+        problem += f" (line {mark.line + 1}, column {mark.column + 1})"
+    return problem
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
     if "=" not in text:
         raise ConfigError(f"--set {text!r}: expected key=value, e.g. run.iters=2000")
     key, raw = text.split("=", 1)
-    return key.strip().split("."), yaml.safe_load(raw)
+    try:
+        value = yaml.safe_load(raw)
+    except (yaml.YAMLError, RecursionError) as error:
+        raise ConfigError(f"--set {key.strip()}: the value {raw!r} is not valid YAML: {yaml_problem(error)}; "
+                          "write a YAML value such as 0.1, [512, 512], null or a quoted 'string'") from None
+    return key.strip().split("."), value
 
 
 def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -232,8 +289,11 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> Experimen
         if not path.is_file():
             raise ConfigError(f"config file {path} not found")
         try:
-            values = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as error:
-            raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
+            values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, RecursionError, UnicodeDecodeError) as error:
+            raise ConfigError(f"config file {path} is not valid YAML: {yaml_problem(error)}") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"config file {path}: expected a mapping of sections (name, model, data, uda, "
+                              f"optim, run) at the top, got a {type(values).__name__}")
     values = apply_overrides(values, list(overrides))
     return validate(_build(ExperimentConfig, values, ""))
