@@ -1,13 +1,19 @@
-"""The trainer against bad values: values that would only fail at evaluation stop before the
-first step, YAML errors in --set are one line."""
+"""The trainer against bad values and bad data: evaluation never costs the training, values
+that would only fail at evaluation stop before the first step, YAML errors in --set are one line."""
 from __future__ import annotations
 
+import json
+import logging
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from cicld_core.model.checkpoint import read_header
+from cicld_core.uda.config import load_config
+from cicld_core.uda.trainer import Trainer
 from tiny import TINY_RUN, tiny_overrides
 
 REPO = Path(__file__).resolve().parents[1]
@@ -24,6 +30,85 @@ def train_cli(root: Path, work_dir: Path, *extra: str, resume: bool = False) -> 
     return subprocess.run([sys.executable, "train/uda.py", "--config", str(CONFIG), "--work-dir", str(work_dir),
                            *sets, *(["--resume"] if resume else [])],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+def records(work_dir: Path, kind: str) -> list[dict]:
+    lines = (work_dir / "metrics.jsonl").read_text().splitlines()
+    return [r for r in map(json.loads, lines) if r["kind"] == kind]
+
+
+@pytest.fixture
+def corrupt_val(synth_root, tmp_path) -> tuple[Path, Path, bytes]:
+    """A copy of the tiny data whose first validation image is cut off after 100 bytes:
+    (data root, the cut file, its original bytes)."""
+    root = tmp_path / "data"
+    shutil.copytree(synth_root, root)
+    image = sorted((root / "target/leftImg8bit/val").rglob("*.png"))[0]
+    original = image.read_bytes()
+    image.write_bytes(original[:100])
+    return root, image, original
+
+
+class StateAtFailure(logging.Handler):
+    """Reads the saved iteration the moment the trainer logs a failed evaluation."""
+
+    def __init__(self, latest: Path) -> None:
+        super().__init__(logging.ERROR)
+        self.latest, self.seen = latest, []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        saved = read_header(self.latest)["training"]["iteration"] if self.latest.is_file() else None
+        self.seen.append((record.getMessage(), saved))
+
+
+def test_a_failed_evaluation_finds_its_iteration_saved_and_training_goes_on(corrupt_val, tmp_path):
+    root, image, _ = corrupt_val
+    work = tmp_path / "run"
+    # checkpoints only at the end: the state at iteration 2 exists only if evaluation saves first
+    t = Trainer(load_config(CONFIG, overrides(root, "run.eval_interval=2", "run.checkpoint_interval=100")), work)
+    watcher = StateAtFailure(work / "latest.safetensors")
+    logger = logging.getLogger("cicld_core.uda.trainer")
+    logger.addHandler(watcher)
+    try:
+        t.run()
+    finally:
+        logger.removeHandler(watcher)
+    assert [saved for _, saved in watcher.seen] == [2, 4]
+    assert all(f"iteration {i} failed" in message and image.name in message
+               for (message, _), i in zip(watcher.seen, (2, 4)))
+    assert [(r["iter"], r["miou"], image.name in r["error"]) for r in records(work, "eval")] == [
+        (2, None, True), (4, None, True)]
+    assert [f["iter"] for f in t.eval_failures] == [2, 4] and t.iteration == 4
+    assert read_header(work / "latest.safetensors")["training"]["iteration"] == 4
+    assert not (work / "best.safetensors").exists()
+    assert "evaluation failed" in (work / "report.md").read_text()
+
+
+def test_the_command_reports_a_corrupt_validation_image_and_resume_continues(corrupt_val, tmp_path):
+    root, image, original = corrupt_val
+    work = tmp_path / "run"
+    done = train_cli(root, work, "run.iters=2", "run.eval_interval=2")
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    assert f"evaluation at iteration 2 failed: cannot decode image {image}" in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("error: 1 evaluation(s) failed, the last at iteration 2")
+    assert read_header(work / "latest.safetensors")["training"]["iteration"] == 2
+    image.write_bytes(original)  # the user repairs the data and goes on
+    done = train_cli(root, work, "run.iters=4", "run.eval_interval=2", resume=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "at iteration 2" in done.stderr and "resumed" in done.stderr
+    assert [r["iter"] for r in records(work, "train")] == [2, 4]
+    evals = records(work, "eval")
+    assert [r["iter"] for r in evals] == [2, 4] and "error" in evals[0] and evals[1]["miou"] is not None
+    assert read_header(work / "best.safetensors")["provenance"]["iteration"] == 4
+
+
+def test_resume_keeps_the_score_of_the_iteration_it_saved_before_evaluating(synth_root, tmp_path):
+    first = Trainer(load_config(CONFIG, overrides(synth_root, "run.iters=2", "run.eval_interval=2")), tmp_path)
+    first.run()
+    assert first.best["iter"] == 2
+    resumed = Trainer(load_config(CONFIG, overrides(synth_root, "run.eval_interval=2")), tmp_path, resume=True)
+    assert resumed.iteration == 2 and resumed.best == first.best
 
 
 @pytest.mark.parametrize("value,bounds,got", [

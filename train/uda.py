@@ -34,6 +34,13 @@ examples:
   python train/uda.py --config config/uda/gta5_to_cityscapes.yaml --work-dir runs/gta5_cs --resume
 
 --set takes dotted keys of the config file; values are YAML (1e-4, [512, 512], null, false).
+
+latest.safetensors is written every run.checkpoint_interval iterations and before every
+evaluation. An evaluation that fails (e.g. a corrupt validation image) is logged, recorded in
+metrics.jsonl as {"kind": "eval", "error": ...}, and training goes on.
+
+exit status: 0 done; 1 training stopped (non-finite loss) or an evaluation failed; 2 a bad
+config, dataset or checkpoint, found before the first step (one "error: ..." line); 130 interrupted.
 """
 
 
@@ -71,8 +78,17 @@ def main(argv: list[str] | None = None) -> int:
         from cicld_core.uda.distributed import shutdown
 
         shutdown(trainer.dist)
-    if trainer.dist.is_main:
+    if not trainer.dist.is_main:
+        return 0
+    if best["iter"] is not None:
         print(f"best target mIoU {best['miou']:.2f} at iteration {best['iter']}; report: {work_dir / 'report.md'}")
+    if trainer.eval_failures:
+        last = trainer.eval_failures[-1]
+        print(f"error: {len(trainer.eval_failures)} evaluation(s) failed, the last at iteration {last['iter']}: "
+              f"{last['error']}; training finished and its state is in {work_dir / 'latest.safetensors'}: fix the "
+              "validation data, then score it with python -m cicld_core.evaluate --checkpoint "
+              f"{work_dir / 'latest.safetensors'}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -5,6 +5,7 @@ The trainer appends one JSON object per line to ``WORK_DIR/metrics.jsonl``::
 
     {"kind": "train", "iter": 50, "lr": 6e-05, "loss/seg_source": 1.2, ..., "time_s": 12.3}
     {"kind": "eval", "iter": 100, "miou": 23.4, "protocol": 19, "per_class_iou": {...}, ...}
+    {"kind": "eval", "iter": 200, "miou": null, "error": "cannot decode image ...", ...}  (a failed evaluation)
 
 Rebuild the report of a run (also of one still training, or one that was killed)::
 
@@ -291,6 +292,10 @@ def write_report(
     protocol = (best_eval or final_eval or {}).get("protocol")
     if protocol:
         lines.append(f"| evaluation protocol | {protocol} classes |")
+    failed = [r for r in latest_per_iter(eval_records) if r.get("error")]
+    if failed:
+        lines.append(f"| failed evaluations | {len(failed)}, the last at iteration {_fmt_iter(failed[-1]['iter'])}: "
+                     f"{_cell(failed[-1]['error'])} |")
     if _is_finite(wall):
         lines.append(f"| wall time | {_fmt_duration(float(wall))} |")
     for key, value in extra.items():
@@ -432,7 +437,7 @@ def _iou_cell(record: dict | None, name: str) -> str:
 def _eval_cell(record: dict | None) -> str:
     if not record:
         return "—"
-    text = _fmt_pct(record.get("miou"))
+    text = "evaluation failed" if record.get("error") else _fmt_pct(record.get("miou"))
     if _is_number(record.get("iter")):
         text += f" @ iteration {_fmt_iter(record['iter'])}"
     return text

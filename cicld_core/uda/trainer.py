@@ -26,12 +26,12 @@ from .config import ExperimentConfig
 from .data_stream import DrawnSamples, batch_stream
 from .iteration import adaptation_losses, supervised_losses
 from .optim import build_discriminator_optimizer, build_optimizer, build_scheduler
-from .report import write_report
+from .report import best_eval_record, latest_per_iter, read_metrics, write_report
 from .state import load_training_state, save_training_state
 from .teacher import make_ema_model, update_ema
 
 log = logging.getLogger(__name__)
-LATEST, BEST = "latest.safetensors", "best.safetensors"
+LATEST, BEST, METRICS = "latest.safetensors", "best.safetensors", "metrics.jsonl"
 
 
 class TrainingError(RuntimeError):
@@ -81,6 +81,8 @@ class Trainer:
         self.generators = {"cpu": self.cpu_generator} | ({"device": self.generator}
                                                            if self.generator is not self.cpu_generator else {})
         self.iteration, self.best = 0, {"miou": -1.0, "iter": None}
+        self.eval_failures: list[dict[str, Any]] = []  # this process's failed evaluations: {"iter", "error"}
+        self._saved_at: int | None = None
         self._build_data()
         if resume:
             self._resume()
@@ -133,8 +135,20 @@ class Trainer:
             dis_optimizer=self.dis_optimizer, scheduler=self.scheduler, dis_scheduler=self.dis_scheduler,
             generators=self.generators)
         self.iteration, self.best = training["iteration"], training["best"]
+        self._fold_in_logged_evaluations()
         if self.dist.is_main:
             log.info("resumed from %s at iteration %d", path, self.iteration)
+
+    def _fold_in_logged_evaluations(self) -> None:
+        """The state is saved before its iteration is evaluated, so its ``best`` lacks that score;
+        metrics.jsonl has it. Later records (a run that went past this checkpoint) do not count."""
+        path = self.work_dir / METRICS
+        if not path.is_file():
+            return
+        _, evals = read_metrics(path)
+        logged = best_eval_record(latest_per_iter(r for r in evals if r["iter"] <= self.iteration))
+        if logged is not None and logged["miou"] > self.best["miou"]:
+            self.best = {"miou": logged["miou"], "iter": logged["iter"]}
 
     # -- one iteration --------------------------------------------------------------------
     def _autocast(self):
@@ -207,7 +221,37 @@ class Trainer:
         return {"command": self.command, "experiment": self.config.name, "iteration": self.iteration,
                 "config": self.config.to_dict(), "mode": self.config.uda.mode}
 
+    def evaluate_and_record(self) -> float | None:
+        """Evaluate, log the result, keep the best model; the mIoU, or None when evaluation failed.
+
+        A failed evaluation (a corrupt validation image, memory running out) is logged and
+        recorded as an eval error, and training goes on: the state of this iteration is already
+        saved, the hours of training are worth more than one score, and the saved checkpoints
+        can be scored once the data is fixed. The run still ends with a non-zero status.
+        """
+        try:
+            record = self.evaluate()
+        except Exception as error:  # noqa: BLE001 -- whatever went wrong, the training must not be lost
+            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            # bad data names its file and running out of memory says so in one line; anything else
+            # is a bug whose traceback is wanted
+            expected = isinstance(error, (DataError, torch.cuda.OutOfMemoryError))
+            log.error("evaluation at iteration %d failed: %s; training goes on (the state is saved in %s)",
+                      self.iteration, message, self.work_dir / LATEST, exc_info=not expected)
+            failure = {"iter": self.iteration, "error": message}
+            self.eval_failures.append(failure)
+            self.log_record({"kind": "eval", **failure, "miou": None, "protocol": self.config.run.eval_protocol,
+                             "steps": self.config.run.eval_steps})
+            return None
+        self.log_record(record)
+        miou = record["miou"]  # None when no scored class occurs in truth or prediction
+        if miou is not None and miou > self.best["miou"]:
+            self.best = {"miou": miou, "iter": self.iteration}
+            save_model(self.work_dir / BEST, self.ema_model, provenance=self.provenance())
+        return miou
+
     def save_latest(self) -> None:
+        self._saved_at = self.iteration
         if not self.dist.is_main:
             return
         save_training_state(
@@ -218,7 +262,7 @@ class Trainer:
 
     def log_record(self, record: dict[str, Any]) -> None:
         if self.dist.is_main:
-            with open(self.work_dir / "metrics.jsonl", "a") as handle:
+            with open(self.work_dir / METRICS, "a") as handle:
                 handle.write(json.dumps(record) + "\n")
 
     def write_run_files(self) -> None:
@@ -266,22 +310,20 @@ class Trainer:
                     bar.set_postfix({k.removeprefix("loss/"): f"{v:.3f}" for k, v in record.items()
                                      if k.startswith("loss/")} | ({"mIoU": f"{last_eval:.1f}"} if last_eval else {}))
                     sums, count = {}, 0
-                if self.iteration % run.eval_interval == 0 or self.iteration == run.iters:
+                last = self.iteration == run.iters
+                evaluate = self.iteration % run.eval_interval == 0 or last
+                if evaluate or self.iteration % run.checkpoint_interval == 0 or last:
+                    # saved before evaluating: a crash or a kill during evaluation costs no training
+                    self.save_latest()
+                if evaluate:
                     if self.dist.is_main:
-                        record = self.evaluate()
-                        self.log_record(record)
-                        last_eval = record["miou"]
-                        if record["miou"] > self.best["miou"]:
-                            self.best = {"miou": record["miou"], "iter": self.iteration}
-                            save_model(self.work_dir / BEST, self.ema_model, provenance=self.provenance())
+                        last_eval = self.evaluate_and_record()
                     dist_utils.barrier(self.dist)
-                if self.iteration % run.checkpoint_interval == 0 or self.iteration == run.iters:
-                    self.save_latest()
                 if pause_after is not None and self.iteration >= pause_after:
-                    self.save_latest()
+                    self._save_once()
                     return self.best
                 if self.stop_signal is not None:
-                    self.save_latest()
+                    self._save_once()
                     name = signal.Signals(self.stop_signal).name
                     bar.write(f"{name}: saved iteration {self.iteration} to {self.work_dir / LATEST}; "
                               "continue with --resume", file=sys.stderr)
@@ -294,11 +336,14 @@ class Trainer:
             self.finish(time.perf_counter() - start)
         return self.best
 
-    def finish(self, seconds: float) -> Path:
-        from .report import read_metrics
+    def _save_once(self) -> None:
+        if self._saved_at != self.iteration:
+            self.save_latest()
 
-        _, evals = read_metrics(self.work_dir / "metrics.jsonl")
+    def finish(self, seconds: float) -> Path:
+        _, evals = read_metrics(self.work_dir / METRICS)
+        evals = latest_per_iter(evals)
         final = evals[-1] if evals else None
-        best = max(evals, key=lambda r: r["miou"]) if evals else None
+        best = best_eval_record(evals)
         return write_report(self.work_dir, self.config.to_dict(), final, best, self.command,
                             extra={"wall_time_s": round(seconds, 1), "iterations": self.iteration})
