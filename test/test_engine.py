@@ -137,7 +137,10 @@ def test_bad_frames_are_refused_clearly(model, bad, message):
 
 @pytest.mark.parametrize("options,message", [
     (dict(steps=-1), "steps"), (dict(strength=0), "strength"), (dict(sampler="euler"), "sampler"),
-    (dict(num_samples=0), "num_samples"), (dict(compile="fast"), "compile"), (dict(dtype="fp8"), "dtype")])
+    (dict(num_samples=0), "num_samples"), (dict(compile="fast"), "compile"), (dict(dtype="fp8"), "dtype"),
+    (dict(steps=300), "steps must be a whole number in \\[0, 100\\]"), (dict(strength=2.0), "strength"),
+    (dict(steps=50, strength=0.01), "steps / strength must be at most 1000"),
+    (dict(seed=99999999999999999999), "seed"), (dict(max_shapes=0), "max_shapes")])
 def test_bad_options_are_refused_clearly(model, options, message):
     with pytest.raises(ValueError, match=message):
         SegmentationEngine(model, EngineOptions(**options))

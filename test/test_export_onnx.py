@@ -3,14 +3,19 @@ with them, reproduces segment()'s masks."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
+import stat
 
 import numpy as np
 import onnxruntime
+import pytest
 import torch
 
 from cicld_core.model import images_to_tensor
 from cicld_core.model.checkpoint import load_model
-from cicld_core.model.export_onnx import main
+from cicld_core.model.export_onnx import OWN_FILES, main
 from cicld_core.model.inference import pad_to_multiple
 
 
@@ -29,6 +34,9 @@ def test_exported_graphs_and_schedule_reproduce_segment(checkpoint, tmp_path, ca
     assert set(report["graphs"]) == {"encoder", "denoiser", "decoder"}
     assert report["graphs"]["decoder"]["argmax_agreement"] == 1.0
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
+    names = {p.name for p in out.iterdir()}
+    assert {"decoder.onnx", "denoiser.onnx", "encoder.onnx", "export.json"} <= names <= OWN_FILES
+    assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~umask()  # a plain folder, not mkdtemp's 0700
 
     # the whole few-step pipeline through the ONNX graphs, the schedule from export.json
     model, _ = load_model(checkpoint, "cpu")
@@ -59,3 +67,51 @@ def test_a_bad_checkpoint_stops_export_and_writes_nothing(tmp_path, capsys):
     (tmp_path / "junk.safetensors").write_bytes(b"not a checkpoint")
     assert main(["--checkpoint", str(tmp_path / "junk.safetensors"), "--out", str(tmp_path / "onnx")]) == 2
     assert "error:" in capsys.readouterr().err and not (tmp_path / "onnx").exists()
+
+
+def umask() -> int:
+    value = os.umask(0o022)
+    os.umask(value)
+    return value
+
+
+def test_export_into_a_folder_replaces_only_its_own_files(checkpoint, tmp_path, capsys):
+    out = tmp_path / "models"
+    out.mkdir()
+    shutil.copy(checkpoint, out / "model.safetensors")  # the checkpoint being exported lives there
+    (out / "notes.txt").write_text("mine")
+    (out / "encoder.onnx").write_bytes(b"an older export")
+    (out / "encoder.onnx.data").write_bytes(b"the weights of an older, larger export")
+    before = (out / "model.safetensors").read_bytes()
+    assert main(["--checkpoint", str(out / "model.safetensors"), "--size", "32x32", "--steps", "1",
+                 "--out", str(out)]) == 0, capsys.readouterr().err
+    names = {p.name for p in out.iterdir()}
+    assert {"decoder.onnx", "denoiser.onnx", "encoder.onnx", "export.json", "model.safetensors", "notes.txt"} <= names
+    assert names - OWN_FILES == {"model.safetensors", "notes.txt"}
+    assert (out / "model.safetensors").read_bytes() == before and (out / "notes.txt").read_text() == "mine"
+    assert (out / "encoder.onnx").read_bytes() != b"an older export"
+    assert json.loads((out / "export.json").read_text())["schedule"]["steps"] == 1
+    assert not [p.name for p in tmp_path.iterdir() if p.name != "models"]  # no staging left behind
+
+
+@pytest.mark.parametrize("options,message", [
+    (["--strength", "2"], "strength must be in \\(0, 1\\]"), (["--strength", "0"], "strength must be in"),
+    (["--steps", "1000"], "steps must be a whole number in \\[0, 100\\]"),
+    (["--steps", "50", "--strength", "0.01"], "steps / strength must be at most 1000"),  # the model's T
+])
+def test_a_schedule_that_cannot_exist_is_refused_in_one_line(checkpoint, tmp_path, capsys, options, message):
+    out = tmp_path / "onnx"
+    with pytest.raises(SystemExit) as stopped:
+        code = main(["--checkpoint", str(checkpoint), "--size", "32x32", "--out", str(out), *options])
+        raise SystemExit(code)
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and "Traceback" not in err
+    assert len([line for line in err.splitlines() if "error:" in line]) == 1
+    assert re.search(message, err) and not out.exists()
+
+
+def test_out_that_is_a_file_is_refused(checkpoint, tmp_path, capsys):
+    out = tmp_path / "onnx"
+    out.write_text("a file")
+    assert main(["--checkpoint", str(checkpoint), "--size", "32x32", "--out", str(out)]) == 2
+    assert "is a file" in capsys.readouterr().err and out.read_text() == "a file"

@@ -276,6 +276,9 @@ def test_bad_images_get_clear_errors(bad, error, message):
 @pytest.mark.parametrize("kwargs,message", [
     ({"steps": -1}, "steps"), ({"steps": 1.5}, "steps"), ({"strength": 0.0}, "strength"),
     ({"num_samples": 0}, "num_samples"), ({"dtype": "int8"}, "dtype"), ({"sampler": "euler"}, "sampler"),
+    ({"steps": 1000}, "steps must be a whole number in \\[0, 100\\]"), ({"strength": 2}, "strength"),
+    ({"steps": 50, "strength": 0.01}, "steps / strength must be at most 1000"),
+    ({"seed": 99999999999999999999}, "seed"), ({"num_samples": 65}, "num_samples"),
 ])
 def test_bad_options_get_clear_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from .inference import FirstPass, autocast, finish, first_pass, normalise, pad_to_multiple, parse_dtype
-from .sampling import DEFAULT_STEPS, DEFAULT_STRENGTH, SAMPLERS, DenoisePlan
+from .sampling import DEFAULT_STEPS, DEFAULT_STRENGTH, DenoisePlan, sampling_problems
 
 COMPILE_MODES = ("off", "default", "max-autotune-no-cudagraphs")
 STAGES = ("encoder", "denoise", "decoder")
@@ -50,18 +50,21 @@ class EngineOptions:
     with_confidence: bool = False
     max_shapes: int = 4  # input shapes kept prepared at once (each holds its buffers and graphs)
 
-    def validate(self) -> "EngineOptions":
-        if self.steps < 0:
-            raise ValueError(f"steps must be >= 0, got {self.steps}")
-        if not 0 < self.strength <= 1:
-            raise ValueError(f"strength must be in (0, 1], got {self.strength}")
-        if self.sampler not in SAMPLERS:
-            raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {self.sampler!r}")
-        if self.num_samples < 1:
-            raise ValueError(f"num_samples must be at least 1, got {self.num_samples}")
+    def validate(self, num_train_timesteps: int = 1000) -> "EngineOptions":
+        """Raise ValueError naming every invalid option; ``num_train_timesteps`` is the model's T,
+        which bounds steps / strength."""
+        problems = sampling_problems(self.steps, self.strength, self.sampler, self.num_samples, self.seed,
+                                     num_train_timesteps)
         if self.compile not in COMPILE_MODES:
-            raise ValueError(f"compile must be one of {COMPILE_MODES}, got {self.compile!r}")
-        parse_dtype(self.dtype)
+            problems.append(f"compile must be one of {COMPILE_MODES}, got {self.compile!r}")
+        try:
+            parse_dtype(self.dtype)
+        except ValueError as error:
+            problems.append(str(error))
+        if not isinstance(self.max_shapes, int) or self.max_shapes < 1:
+            problems.append(f"max_shapes must be at least 1, got {self.max_shapes!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
 
@@ -213,7 +216,7 @@ class SegmentationEngine:
     """
 
     def __init__(self, model, options: EngineOptions, logger: logging.Logger | None = None) -> None:
-        self.model, self.options, self.log = model, options.validate(), logger or log
+        self.model, self.options, self.log = model, options.validate(model.config.num_train_timesteps), logger or log
         self.device = next(model.parameters()).device
         self.dtype = parse_dtype(options.dtype)
         config = model.config

@@ -9,11 +9,14 @@ z_prev = sqrt(abar_prev) * (z_t - sqrt(1 - abar_t) * eps) / sqrt(abar_t) + sqrt(
 with the coefficients written to export.json for the K and strength given. f_mask (the
 mask tokens) and the first pass run as in PyTorch; the tokens are the denoiser's input.
 Shapes are fixed (one batch size and input size per export), as TensorRT engines want.
+Into an existing --out folder only the files named above are written; nothing else there
+is ever removed or replaced.
 """
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import shutil
 import sys
 import tempfile
@@ -25,10 +28,19 @@ import torch
 import torch.nn as nn
 
 from ..cli_types import frame_size, int_at_least
-from ..io import write_json
+from ..io import current_umask, write_json
 from .checkpoint import CheckpointError, load_model
+from .config import MAX_TRAIN_TIMESTEPS
 from .inference import pad_to_multiple
-from .sampling import DEFAULT_STEPS, DEFAULT_STRENGTH, DenoisePlan
+from .sampling import DEFAULT_STEPS, DEFAULT_STRENGTH, DenoisePlan, check_sampling, sampling_problems
+
+GRAPHS = ("encoder", "denoiser", "decoder")
+# what an export writes into --out, and all it ever replaces there (large graphs keep their weights in .onnx.data)
+OWN_FILES = frozenset({"export.json", *(f"{g}.onnx" for g in GRAPHS), *(f"{g}.onnx.data" for g in GRAPHS)})
+
+
+class ExportError(ValueError):
+    """The export cannot be written where it was asked to be."""
 
 
 class EncoderGraph(nn.Module):
@@ -77,8 +89,13 @@ def example_inputs(model, batch: int, size: tuple[int, int]) -> dict[str, tuple[
 
 def export(model, batch: int, size: tuple[int, int], out: Path, opset: int = 18, steps: int = DEFAULT_STEPS,
            strength: float = DEFAULT_STRENGTH) -> dict:
-    """Write encoder.onnx, denoiser.onnx, decoder.onnx and export.json to ``out`` (all or nothing)."""
+    """Write encoder.onnx, denoiser.onnx, decoder.onnx and export.json to ``out`` (all or nothing).
+
+    Raises ValueError for sampling options the schedule cannot be made of, ExportError when
+    ``out`` is a file, RuntimeError when ONNX Runtime disagrees with PyTorch."""
     import onnxruntime
+
+    check_sampling(steps, strength, num_train_timesteps=model.config.num_train_timesteps)
 
     model = model.float().eval()
     inputs = example_inputs(model, batch, size)
@@ -91,6 +108,7 @@ def export(model, batch: int, size: tuple[int, int], out: Path, opset: int = 18,
     }
     report = {"batch": batch, "size": f"{size[0]}x{size[1]}", "opset": opset, "onnxruntime": onnxruntime.__version__,
               "torch": torch.__version__, "graphs": {}}
+    check_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -121,13 +139,41 @@ def export(model, batch: int, size: tuple[int, int], out: Path, opset: int = 18,
                               "noise_scales": list(plan.noise_scales[torch.float32]),
                               "ddim": [vars(step) for step in plan.ddim]} if plan else {"steps": 0}
         write_json(staging / "export.json", report)
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
+        install(staging, out)
     finally:
         if staging.exists():
-            shutil.rmtree(staging)
+            shutil.rmtree(staging)  # the staging folder is this run's own, made by mkdtemp above
     return report
+
+
+def is_own_file(name: str) -> bool:
+    """A file name this tool writes: the graphs, their external weights when large, the report."""
+    return name in OWN_FILES
+
+
+def check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"--out {out} is a file; give a folder for the .onnx files and export.json")
+
+
+def install(staging: Path, out: Path) -> None:
+    """Move the staged files into ``out``. A new folder is renamed into place whole; into an
+    existing one only this tool's own file names are written, and a stale one of those (say the
+    external weights of an earlier, larger export) removed: nothing else there is touched."""
+    written = sorted(path.name for path in staging.iterdir())
+    if not all(is_own_file(name) for name in written):
+        raise RuntimeError(f"the exporter wrote unexpected files {written}; nothing was written to {out}")
+    # mkdtemp makes the folder private (0700): give it the permissions a plain mkdir would
+    os.chmod(staging, 0o777 & ~current_umask())
+    if not out.exists():
+        staging.rename(out)
+        return
+    check_out(out)
+    for name in sorted(OWN_FILES - set(written)):
+        if (out / name).is_file():
+            (out / name).unlink()
+    for name in written:
+        os.replace(staging / name, out / name)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,22 +182,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", required=True, type=Path, help="a CICLD .safetensors checkpoint")
     parser.add_argument("--size", type=frame_size, default=(1024, 512), metavar="WxH", help="input size (default 1024x512)")
     parser.add_argument("--batch", type=int_at_least(1), default=1, help="cameras per batch (default 1)")
-    parser.add_argument("--out", required=True, type=Path, help="folder for the .onnx files and export.json")
+    parser.add_argument("--out", required=True, type=Path,
+                        help="folder for the .onnx files and export.json; in an existing folder only those "
+                             "files are replaced, nothing else is touched")
     parser.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
     parser.add_argument("--steps", type=int_at_least(0), default=DEFAULT_STEPS, help="K for the schedule in export.json")
-    parser.add_argument("--strength", type=float, default=DEFAULT_STRENGTH, help="strength for that schedule")
+    parser.add_argument("--strength", type=float, default=DEFAULT_STRENGTH, help="strength for that schedule, (0, 1]")
     args = parser.parse_args(argv)
+    # steps / strength is bounded by the model's T, known once it is loaded; the rest is checked now
+    problems = sampling_problems(args.steps, args.strength, num_train_timesteps=MAX_TRAIN_TIMESTEPS)
+    if problems:
+        parser.error("; ".join(problems))
+    if args.checkpoint.resolve().parent == args.out.resolve() and is_own_file(args.checkpoint.name):
+        parser.error(f"the export would replace the checkpoint {args.checkpoint}: choose another --out")
     if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None:
         print("error: ONNX export needs onnx and onnxruntime: pip install -e .[onnx]", file=sys.stderr)
         return 2
     try:
+        check_out(args.out)
         model, _ = load_model(args.checkpoint, "cpu")
-    except CheckpointError as error:
+        check_sampling(args.steps, args.strength, num_train_timesteps=model.config.num_train_timesteps)
+    except (CheckpointError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:
         report = export(model, args.batch, args.size, args.out, args.opset, args.steps, args.strength)
-    except RuntimeError as error:
+    except (RuntimeError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     for name, graph in report["graphs"].items():

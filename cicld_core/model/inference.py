@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .sampling import DEFAULT_STEPS, DEFAULT_STRENGTH, DenoisePlan
+from .sampling import DEFAULT_STEPS, DEFAULT_STRENGTH, DenoisePlan, check_sampling
 
 if TYPE_CHECKING:
     from .cicld import CICLD
@@ -105,12 +105,7 @@ def segment(model: "CICLD", images: torch.Tensor, steps: int = DEFAULT_STEPS,
     probabilities, and reports per-pixel disagreement as ``uncertainty``. A fixed ``seed``
     makes the result deterministic on CPU.
     """
-    if not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"steps must be a whole number >= 0, got {steps!r}")
-    if not 0 < strength <= 1:
-        raise ValueError(f"strength must be in (0, 1], got {strength!r}")
-    if num_samples < 1:
-        raise ValueError(f"num_samples must be at least 1, got {num_samples!r}")
+    check_sampling(steps, strength, sampler, num_samples, seed, model.config.num_train_timesteps)
     images = check_images(images)
     dtype = parse_dtype(dtype)
     device = images.device
