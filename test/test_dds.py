@@ -3,6 +3,7 @@ buffers, and samples cross real process boundaries intact."""
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import subprocess
 import sys
@@ -15,7 +16,9 @@ from cyclonedds.core import DDSException
 from rosbags.typesys import Stores, get_typestore
 
 from cicld_ros.dds import cdr
-from cicld_ros.dds.config import ensure_cyclonedds_uri, ros_topic_to_dds
+from cicld_ros.dds.config import (
+    LOOPBACK_XML, RECEIVE_BUFFER_XML, WANTED_RECEIVE_BUFFER, ensure_cyclonedds_uri, ros_topic_to_dds,
+)
 from cicld_ros.dds.transport import DdsTransport
 from cicld_ros.messages import (
     IMAGE, CompressedImage, DiagnosticArray, DiagnosticStatus, Header, Image, KeyValue, Time,
@@ -84,6 +87,33 @@ def test_truncated_and_foreign_buffers_are_refused_with_a_reason():
         cdr.decode_image(good[:-2])
 
 
+@pytest.mark.parametrize("header,reason,words", [
+    (b"\x00\x07", "foreign_encapsulation", "XCDR2 PLAIN_CDR2_LE"), (b"\x00\x09", "foreign_encapsulation", "D_CDR2_LE"),
+    (b"\x00\x0b", "foreign_encapsulation", "PL_CDR2_LE"), (b"\x00\x03", "foreign_encapsulation", "PL_CDR_LE"),
+    (b"\x00\x02", "foreign_encapsulation", "PL_CDR_BE"), (b"\x01\x01", "foreign_encapsulation", "unknown"),
+    (b"\x00\x00", "big_endian", "big-endian")])
+def test_foreign_encapsulations_are_refused_with_their_reason(header, reason, words):
+    # Cyclone carries a sample whatever its encapsulation: only decoding can refuse it
+    good = cdr.encode_image(Image(Header(Time(1, 2), "cam"), 2, 2, "mono8", 0, 2, bytes(4)))
+    for decode, data in ((cdr.decode_image, good), (cdr.decode_compressed_image,
+                                                    cdr.encode_compressed_image(CompressedImage(Header(), "png", b"x")))):
+        with pytest.raises(cdr.CdrError, match=words) as error:
+            decode(header + data[2:])
+        assert error.value.reason == reason
+
+
+def test_bad_strings_are_refused_with_their_reason():
+    good = cdr.encode_image(Image(Header(Time(1, 2), "camX"), 2, 2, "mono8", 0, 2, bytes(4)))
+    cases = {good.replace(b"camX\x00", b"ca\xff\xfe\x00", 1): ("not_utf8", "not UTF-8"),
+             good.replace(b"camX\x00", b"camXY", 1): ("bad_string", "NUL-terminated"),
+             good.replace(b"camX\x00", b"ca\x00X\x00", 1): ("bad_string", "NUL-terminated"),
+             good[:3]: ("truncated", "shorter than the encapsulation header")}
+    for data, (reason, words) in cases.items():
+        with pytest.raises(cdr.CdrError, match=words) as error:
+            cdr.decode_image(data)
+        assert error.value.reason == reason
+
+
 def test_ros_topic_names_map_to_rt():
     assert ros_topic_to_dds("/cam/image_raw") == "rt/cam/image_raw"
     assert ros_topic_to_dds("diagnostics") == "rt/diagnostics"
@@ -92,21 +122,47 @@ def test_ros_topic_names_map_to_rt():
             ros_topic_to_dds(bad)
 
 
+def domain_id(offset: int) -> int:
+    return 1 + (os.getpid() * 11 + offset) % 200
+
+
+def wait_for(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def start_camera(domain: int, *args: str, env: dict | None = None) -> subprocess.Popen:
+    """The camera helper, which waits for the test's "go" once its writer matched."""
+    camera = subprocess.Popen([sys.executable, str(REPO / "test/helpers/dds_camera.py"), "--domain", str(domain),
+                               "--handshake", *args], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, env=env)
+    line = camera.stdout.readline()
+    assert line == "matched\n", line + camera.communicate(timeout=30)[0]
+    return camera
+
+
+def go(camera: subprocess.Popen, subscription, timeout: float = 60) -> str:
+    """Start the camera once the subscription's reader matched its writer too; its output."""
+    assert wait_for(lambda: subscription.publication_count() > 0, 30), "the camera's writer never matched"
+    out, _ = camera.communicate("go\n", timeout=timeout)
+    assert camera.returncode == 0, out
+    return out
+
+
 def test_images_cross_processes_intact_and_malformed_samples_are_survived():
     ensure_cyclonedds_uri()
-    domain = 1 + (os.getpid() * 11) % 200
+    domain = domain_id(0)
     received = []
     with DdsTransport(domain) as transport:
         subscription = transport.subscribe("/cam/image_raw", IMAGE, received.append, reliable=True, keep_all=True)
-        camera = subprocess.Popen([sys.executable, str(REPO / "test/helpers/dds_camera.py"), "--domain", str(domain),
-                                   "--topic", "/cam/image_raw", "--count", "20", "--rate", "50", "--size", "96x48",
-                                   "--frame-id", "front", "--reliable"], cwd=REPO, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True)
-        out, _ = camera.communicate(timeout=60)
-        assert camera.returncode == 0, out
-        deadline = time.monotonic() + 10
-        while len(received) < 20 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        camera = start_camera(domain, "--topic", "/cam/image_raw", "--count", "20", "--rate", "50", "--size", "96x48",
+                              "--frame-id", "front", "--reliable")
+        go(camera, subscription)
+        wait_for(lambda: len(received) >= 20, 10)
         assert [m.header.stamp.sec for m in received] == list(range(1000, 1020))
         assert all(m.header.frame_id == "front" and (m.width, m.height, m.step) == (96, 48, 288) for m in received)
         np.testing.assert_array_equal(np.frombuffer(bytes(received[7].data), np.uint8).reshape(48, 96, 3),
@@ -124,3 +180,81 @@ def test_images_cross_processes_intact_and_malformed_samples_are_survived():
             time.sleep(0.05)
         assert subscription.malformed == 1 and received[-1].header.stamp.sec == 5000
         assert len(received) == 21
+
+
+def test_a_burst_of_foreign_cdr_is_counted_by_reason_and_logged_in_two_lines(caplog):
+    ensure_cyclonedds_uri()
+    domain = domain_id(1)
+    received = []
+    with caplog.at_level(logging.WARNING, logger="cicld_ros.dds.transport"):
+        with DdsTransport(domain, warn_period=3600) as transport:
+            subscription = transport.subscribe("/cam/image_raw", IMAGE, received.append, reliable=True,
+                                               keep_all=True)
+            camera = start_camera(domain, "--topic", "/cam/image_raw", "--malformed-cdr", "503", "--count", "1",
+                                  "--reliable")
+            go(camera, subscription)
+            assert wait_for(lambda: received, 30), "the good frame after the burst never arrived"
+            assert (subscription.malformed, subscription.received) == (503, 504)
+            kinds = list(_camera.MALFORMED_CDR)
+            expected = {}
+            for index in range(503):
+                reason = _camera.MALFORMED_REASON[kinds[index % len(kinds)]]
+                expected[reason] = expected.get(reason, 0) + 1
+            assert subscription.malformed_reasons == expected
+            assert (subscription.lost, subscription.rejected) == (0, 0)
+    lines = [r.getMessage() for r in caplog.records if "malformed" in r.getMessage()]
+    # the first sample in full, then (at close, the period being an hour) one summary
+    assert len(lines) == 2, lines
+    assert "XCDR2" in lines[0] and "502 more malformed samples skipped" in lines[1] and "503 in all" in lines[1]
+
+
+def full_size_frames(domain: int, monkeypatch, uri: str, sizes: list[str]) -> tuple[DdsTransport, list, str]:
+    """Best-effort frames of ``sizes`` from a camera process (shipped loopback configuration)
+    to a reader in this process configured by ``uri``; 3 frames each, 2 per second."""
+    monkeypatch.setenv("CYCLONEDDS_URI", uri)
+    received = []
+    transport = DdsTransport(domain)
+    subscription = transport.subscribe("/cam/image_raw", IMAGE, lambda m: received.append((m.width, m.height)))
+    outputs = []
+    for size in sizes:
+        camera = start_camera(domain, "--topic", "/cam/image_raw", "--count", "3", "--rate", "2", "--size", size,
+                              env=os.environ | {"CYCLONEDDS_URI": LOOPBACK_XML})
+        outputs.append(go(camera, subscription))
+    wait_for(lambda: len(received) >= 3 * len(sizes), 10)
+    return transport, received, "".join(outputs)
+
+
+def test_full_size_camera_frames_cross_best_effort_with_the_shipped_configuration(monkeypatch):
+    domain = domain_id(2)
+    transport, received, _ = full_size_frames(domain, monkeypatch, LOOPBACK_XML, ["1920x1080", "2048x1024"])
+    with transport:
+        if transport.receive_buffer_bytes is not None and transport.receive_buffer_bytes < WANTED_RECEIVE_BUFFER:
+            pytest.skip("this machine's kernel caps socket receive buffers below a full-size frame "
+                        "(net.core.rmem_max < 4 MiB): sudo sysctl -w net.core.rmem_max=67108864")
+        assert received == [(1920, 1080)] * 3 + [(2048, 1024)] * 3
+        assert transport.socket_drops == 0
+
+
+def test_a_configuration_without_the_receive_buffer_loses_frames_counted_and_warned(monkeypatch, caplog):
+    # the state before the fix: Cyclone's default buffer (2 MiB) cannot hold a 6.3 MB frame
+    domain = domain_id(3)
+    bare = LOOPBACK_XML.replace(RECEIVE_BUFFER_XML, "")
+    with caplog.at_level(logging.WARNING, logger="cicld_ros.dds.transport"):
+        transport, received, _ = full_size_frames(domain, monkeypatch, bare, ["2048x1024"])
+    with transport:
+        assert transport.receive_buffer_bytes < WANTED_RECEIVE_BUFFER
+        assert len(received) < 3 and transport.socket_drops > 0
+    warning = [r.getMessage() for r in caplog.records if "socket receive buffer" in r.getMessage()]
+    assert len(warning) == 1 and "SocketReceiveBufferSize" in warning[0] and "will be lost" in warning[0]
+
+
+def test_4000x3000_frames_cross_where_the_kernel_allows_a_large_buffer(monkeypatch):
+    domain = domain_id(4)
+    monkeypatch.setenv("CYCLONEDDS_URI", LOOPBACK_XML)
+    with DdsTransport(domain + 1) as probe:
+        if probe.receive_buffer_bytes is None or probe.receive_buffer_bytes < 64 * 2**20:
+            pytest.skip("a 36 MB frame needs a 32 MiB+ socket receive buffer: sudo sysctl -w "
+                        "net.core.rmem_max=67108864 (see the README on CYCLONEDDS_URI)")
+    transport, received, _ = full_size_frames(domain, monkeypatch, LOOPBACK_XML, ["4000x3000"])
+    with transport:
+        assert received == [(4000, 3000)] * 3

@@ -15,10 +15,22 @@ import numpy as np
 from ..messages import CompressedImage, DiagnosticArray, DiagnosticStatus, Header, Image, KeyValue, Time
 
 ENCAPSULATION = b"\x00\x01\x00\x00"  # CDR_LE
+# the other encapsulation identifiers (DDS-XTypes 1.3, 7.6.3.1.2): ROS 2 sends only CDR_LE
+# (and CDR_BE from a big-endian host); Cyclone carries any of these without looking
+FOREIGN_ENCAPSULATIONS = {b"\x00\x02": "PL_CDR_BE", b"\x00\x03": "PL_CDR_LE", b"\x00\x06": "XCDR2 PLAIN_CDR2_BE",
+                          b"\x00\x07": "XCDR2 PLAIN_CDR2_LE", b"\x00\x08": "XCDR2 D_CDR2_BE",
+                          b"\x00\x09": "XCDR2 D_CDR2_LE", b"\x00\x0a": "XCDR2 PL_CDR2_BE",
+                          b"\x00\x0b": "XCDR2 PL_CDR2_LE"}
 
 
 class CdrError(ValueError):
-    """A CDR buffer is truncated or inconsistent."""
+    """A CDR buffer is truncated, inconsistent or not in the encoding ROS 2 uses.
+
+    ``reason`` is a short fixed key for counting (e.g. ``truncated``, ``not_utf8``)."""
+
+    def __init__(self, message: str, reason: str = "malformed") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class Writer:
@@ -99,16 +111,23 @@ def encode_diagnostics(msg: DiagnosticArray) -> bytes:
 class Reader:
     def __init__(self, buffer) -> None:
         self.view = memoryview(buffer).cast("B") if not isinstance(buffer, memoryview) else buffer.cast("B")
-        if len(self.view) < 4 or bytes(self.view[:2]) not in (b"\x00\x01", b"\x00\x00"):
-            raise CdrError("not a CDR buffer (missing or unknown encapsulation header)")
-        if bytes(self.view[:2]) != b"\x00\x01":
-            raise CdrError("big-endian CDR is not supported")
+        if len(self.view) < 4:
+            raise CdrError(f"not a CDR buffer ({len(self.view)} bytes, shorter than the encapsulation header)",
+                           "truncated")
+        kind = bytes(self.view[:2])
+        if kind == b"\x00\x00":
+            raise CdrError("big-endian CDR (CDR_BE) is not supported; only little-endian CDR_LE", "big_endian")
+        if kind in FOREIGN_ENCAPSULATIONS:
+            raise CdrError(f"{FOREIGN_ENCAPSULATIONS[kind]} encapsulation (0x{kind.hex()}), not the CDR_LE (0x0001) "
+                           f"ROS 2 sends", "foreign_encapsulation")
+        if kind != b"\x00\x01":
+            raise CdrError(f"unknown encapsulation header 0x{kind.hex()}: not a CDR buffer", "foreign_encapsulation")
         self.pos = 4
 
     def need(self, size: int, what: str) -> None:
         if self.pos + size > len(self.view):
             raise CdrError(f"buffer ends inside {what} (needs {size} bytes at offset {self.pos}, "
-                           f"has {len(self.view) - self.pos})")
+                           f"has {len(self.view) - self.pos})", "truncated")
 
     def align(self, size: int) -> None:
         self.pos += -(self.pos - 4) % size
@@ -135,14 +154,16 @@ class Reader:
     def string(self, what: str) -> str:
         length = self.u32(f"{what} length")
         if length == 0:
-            raise CdrError(f"{what}: a CDR string holds at least its NUL")
+            raise CdrError(f"{what}: a CDR string holds at least its NUL", "bad_string")
         self.need(length, what)
-        data = bytes(self.view[self.pos:self.pos + length - 1])
+        data = bytes(self.view[self.pos:self.pos + length])
         self.pos += length
+        if data[-1] != 0 or 0 in data[:-1]:
+            raise CdrError(f"{what}: not a NUL-terminated string of {length - 1} characters", "bad_string")
         try:
-            return data.decode()
-        except UnicodeDecodeError:
-            raise CdrError(f"{what} is not UTF-8") from None
+            return data[:-1].decode()
+        except UnicodeDecodeError as error:
+            raise CdrError(f"{what} is not UTF-8 ({error.reason} at byte {error.start})", "not_utf8") from None
 
     def payload(self, what: str) -> memoryview:
         length = self.u32(f"{what} length")

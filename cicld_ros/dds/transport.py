@@ -4,11 +4,18 @@ Topics are ``rt/<ros name>`` with the ROS 2 type names, so ROS 2 nodes on the sa
 domain see them. Samples travel as CDR bytes written and taken directly (cdr.py,
 _raw.py). Subscription callbacks run on Cyclone's listener thread; an exception in a
 callback is logged and counted, and the thread goes on.
+
+What a subscription cannot hand on is counted on it: ``malformed`` (CDR that does not
+decode, also by reason), ``lost`` and ``rejected`` (Cyclone's SAMPLE_LOST and
+SAMPLE_REJECTED statuses). Frames lost in the socket before Cyclone reassembles them raise
+no status; ``DdsTransport.socket_drops`` counts the datagrams the kernel dropped instead.
 """
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
 from typing import Any, Callable
 
 from cyclonedds.core import Listener, Policy, Qos
@@ -21,10 +28,12 @@ from cyclonedds.util import duration
 from ..messages import COMPRESSED_IMAGE, DIAGNOSTICS, IMAGE
 from . import cdr
 from ._raw import take_raw, write_raw
-from .config import ros_topic_to_dds
+from .config import receive_buffer_advice, ros_topic_to_dds
 from .idl_types import DDS_TYPES
+from .sockets import ParticipantSockets, kernel_rmem_max, open_socket_inodes
 
 log = logging.getLogger(__name__)
+WARN_PERIOD = 5.0  # seconds between two log lines about one topic's malformed samples
 ENCODERS = {IMAGE: cdr.encode_image, COMPRESSED_IMAGE: cdr.encode_compressed_image,
             DIAGNOSTICS: cdr.encode_diagnostics}
 DECODERS = {IMAGE: cdr.decode_image, COMPRESSED_IMAGE: cdr.decode_compressed_image,
@@ -55,18 +64,61 @@ class DdsPublisher:
         write_raw(self.writer, data)
 
     def subscription_count(self) -> int:
+        """Readers matched so far: writing before the subscriber's reader matched loses the sample."""
         return len(self.writer.get_matched_subscriptions())
 
 
 class DdsSubscription:
+    """Hands each sample to ``callback``. Counts, kept up to date from Cyclone's listener
+    thread: ``received`` (samples taken), ``malformed`` (of those, undecodable: skipped) with
+    ``malformed_reasons`` (CdrError.reason -> count), ``lost`` and ``rejected`` (Cyclone's
+    totals; such samples are never taken), ``callback_errors``."""
+
     def __init__(self, transport: "DdsTransport", topic: Topic, kind: str, callback: Callable[[Any], None],
-                 qos: Qos, raw: bool) -> None:
+                 qos: Qos, raw: bool, warn_period: float = WARN_PERIOD) -> None:
         self.callback, self.decode, self.raw = callback, DECODERS[kind], raw
-        self.received, self.malformed, self.callback_errors = 0, 0, 0
+        self.received, self.malformed, self.lost, self.rejected, self.callback_errors = 0, 0, 0, 0, 0
+        self.malformed_reasons: dict[str, int] = {}
         self.topic_name = topic.name
+        self.warn_period = warn_period
+        self._warned_at: float | None = None
+        self._held_back: dict[str, int] = {}  # malformed samples not logged since the last line, by reason
         self._lock = threading.Lock()
-        self.reader = DataReader(transport.participant, topic, qos=qos,
-                                 listener=Listener(on_data_available=self._on_data))
+        self.reader = DataReader(transport.participant, topic, qos=qos, listener=Listener(
+            on_data_available=self._on_data, on_sample_lost=self._on_lost, on_sample_rejected=self._on_rejected))
+
+    def publication_count(self) -> int:
+        """Writers matched so far."""
+        return len(self.reader.get_matched_publications())
+
+    def _on_lost(self, reader: DataReader, status) -> None:
+        self.lost = status.total_count
+
+    def _on_rejected(self, reader: DataReader, status) -> None:
+        self.rejected = status.total_count
+
+    def _on_malformed(self, error: cdr.CdrError) -> None:
+        """Count it; log the first, then one line per ``warn_period`` with how many followed."""
+        reason = getattr(error, "reason", "malformed")
+        self.malformed += 1
+        self.malformed_reasons[reason] = self.malformed_reasons.get(reason, 0) + 1
+        now = time.monotonic()
+        if self._warned_at is None:
+            self._warned_at = now
+            log.warning("%s: malformed sample skipped (%s): %s; further ones are counted and summarised at most "
+                        "every %g s", self.topic_name, reason, error, self.warn_period)
+            return
+        self._held_back[reason] = self._held_back.get(reason, 0) + 1
+        if now - self._warned_at >= self.warn_period:
+            self._warned_at = now
+            self._log_held_back()
+
+    def _log_held_back(self) -> None:
+        if self._held_back:
+            by_reason = ", ".join(f"{reason} {n}" for reason, n in sorted(self._held_back.items()))
+            log.warning("%s: %d more malformed samples skipped (%s); %d in all", self.topic_name,
+                        sum(self._held_back.values()), by_reason, self.malformed)
+            self._held_back = {}
 
     def _on_data(self, reader: DataReader) -> None:
         with self._lock:  # one drain at a time, so callbacks see samples in order
@@ -79,8 +131,7 @@ class DdsSubscription:
                     try:
                         msg = data if self.raw else self.decode(data)
                     except cdr.CdrError as error:
-                        self.malformed += 1
-                        log.warning("%s: malformed sample skipped: %s", self.topic_name, error)
+                        self._on_malformed(error)
                         continue
                     try:
                         self.callback(msg)
@@ -90,15 +141,33 @@ class DdsSubscription:
 
     def close(self) -> None:
         self.reader.set_listener(None)
+        with self._lock:
+            self._log_held_back()
 
 
 class DdsTransport:
-    """One DDS participant; topics are shared between publishers and subscriptions."""
+    """One DDS participant; topics are shared between publishers and subscriptions.
 
-    def __init__(self, domain_id: int = 0) -> None:
+    ``receive_buffer_bytes`` is the socket receive buffer Cyclone obtained (None where
+    unknown); a warning is logged at start when it cannot hold a full-size camera frame."""
+
+    def __init__(self, domain_id: int = 0, warn_period: float = WARN_PERIOD) -> None:
+        self.warn_period = warn_period
+        before = open_socket_inodes()
         self.participant = DomainParticipant(domain_id)
+        self._sockets = ParticipantSockets(before)
+        self.receive_buffer_bytes = self._sockets.receive_buffer_bytes
+        advice = receive_buffer_advice(self.receive_buffer_bytes, kernel_rmem_max(), os.environ.get("CYCLONEDDS_URI"))
+        if advice:
+            log.warning(advice)
         self._topics: dict[str, Topic] = {}
         self._subscriptions: list[DdsSubscription] = []
+
+    @property
+    def socket_drops(self) -> int:
+        """Datagrams the kernel dropped on this participant's sockets (receive buffer full):
+        fragments of samples that never arrived. 0 where unknown."""
+        return self._sockets.drops()
 
     def topic(self, name: str, kind: str) -> Topic:
         check_kind(kind)
@@ -116,7 +185,7 @@ class DdsTransport:
                   depth: int = 1, keep_all: bool = False, raw: bool = False) -> DdsSubscription:
         """Sensor-data QoS by default (best effort, keep last 1); ``raw`` hands the callback CDR bytes."""
         subscription = DdsSubscription(self, self.topic(topic, kind), kind, callback,
-                                       make_qos(reliable, depth, keep_all), raw)
+                                       make_qos(reliable, depth, keep_all), raw, self.warn_period)
         self._subscriptions.append(subscription)
         return subscription
 

@@ -4,23 +4,35 @@
         --encoding rgb8 --size 64x32 --frame-id cam0 --stamp-sec 1000 [--malformed-every 5]
 
 Frame i has header.stamp = (stamp_sec + i, 0); --malformed-every N sends every Nth frame
-with data shorter than step x height. --wait-subscribers S waits up to S seconds for the
-node to match before sending.
+with data shorter than step x height. Before sending, the camera waits (up to
+--wait-subscribers s, else exits 2) until its writer matched a reader. That reader may not
+have matched the writer yet (discovery is not symmetric), so a first frame can still be
+lost; two ways to start only once both sides match:
+
+--handshake          print "matched" and wait for a line on stdin (the test sends it once its
+                     own reader matched this camera)
+--answer-topic T     wait for the node's answers on T (an Image topic): first send a warm-up
+                     frame (stamp stamp_sec - 1) every --resend s until one is answered; with
+                     --each-answered then send each frame only once the previous one was
+                     answered, and exit 1 naming the first frame not answered within
+                     --answer-timeout s
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
+from cyclonedds.util import duration
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from cicld_ros.dds.config import ensure_cyclonedds_uri  # noqa: E402
-from cicld_ros.dds.transport import DdsTransport  # noqa: E402
+from cicld_ros.dds.transport import ENCODERS, DdsTransport  # noqa: E402
 from cicld_ros.messages import COMPRESSED_IMAGE, IMAGE, CompressedImage, Header, Image, Time  # noqa: E402
 
 
@@ -35,6 +47,20 @@ def frame(index: int, width: int, height: int) -> np.ndarray:
     return rgb
 
 
+# raw CDR a ROS 2 node never sends but Cyclone carries (the reason each is counted under);
+# Cyclone's own writer refuses a big-endian (0x0000) header and an unterminated string, so
+# those two are not sent here
+MALFORMED_CDR = {"xcdr2": lambda good: b"\x00\x07" + good[2:], "pl_cdr": lambda good: b"\x00\x03" + good[2:],
+                 "not_utf8": lambda good: good.replace(b"bad!\x00", b"\xff\xfe\xfd\xfc\x00", 1)}
+MALFORMED_REASON = {"xcdr2": "foreign_encapsulation", "pl_cdr": "foreign_encapsulation", "not_utf8": "not_utf8"}
+
+
+def malformed_cdr(index: int, kind: str) -> bytes:
+    good = ENCODERS[kind](Image(Header(Time(0, 0), "bad!"), 1, 1, "mono8", 0, 1, b"\x07") if kind == IMAGE
+                          else CompressedImage(Header(Time(0, 0), "bad!"), "jpeg", b"\xff\xd8"))
+    return list(MALFORMED_CDR.values())[index % len(MALFORMED_CDR)](good)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--domain", type=int, required=True)
@@ -46,36 +72,84 @@ def main() -> None:
     parser.add_argument("--frame-id", default="camera")
     parser.add_argument("--stamp-sec", type=int, default=1000)
     parser.add_argument("--malformed-every", type=int, default=0)
+    parser.add_argument("--malformed-cdr", type=int, default=0, metavar="N",
+                        help="first send N raw samples that do not decode, cycling through " + ", ".join(MALFORMED_CDR))
     parser.add_argument("--wait-subscribers", type=float, default=20.0)
     parser.add_argument("--reliable", action="store_true")
+    parser.add_argument("--handshake", action="store_true")
+    parser.add_argument("--answer-topic")
+    parser.add_argument("--each-answered", action="store_true")
+    parser.add_argument("--answer-timeout", type=float, default=60.0)
+    parser.add_argument("--resend", type=float, default=2.0)
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     ensure_cyclonedds_uri()
     kind = COMPRESSED_IMAGE if args.encoding == "jpeg" else IMAGE
+
+    def make(index: int, stamp_sec: int) -> Image | CompressedImage:
+        header = Header(Time(stamp_sec, 0), args.frame_id)
+        rgb = frame(index, width, height)
+        if kind == COMPRESSED_IMAGE:
+            ok, data = cv2.imencode(".jpg", rgb[..., ::-1])
+            return CompressedImage(header, "jpeg", data.tobytes())
+        pixels = np.ascontiguousarray({"rgb8": rgb, "bgr8": rgb[..., ::-1], "mono8": rgb[..., :1]}[args.encoding])
+        data = pixels.tobytes()
+        if args.malformed_every and index % args.malformed_every == args.malformed_every - 1:
+            data = data[: len(data) // 2]
+        return Image(header, height, width, args.encoding, 0, width * pixels.shape[2], data)
+
+    answered: set[int] = set()
+    arrived = threading.Condition()
+
+    def on_answer(msg: Image) -> None:
+        with arrived:
+            answered.add(msg.header.stamp.sec)
+            arrived.notify_all()
+
+    def wait_answer(stamp_sec: int, timeout: float) -> bool:
+        with arrived:
+            return arrived.wait_for(lambda: stamp_sec in answered, timeout)
+
     with DdsTransport(args.domain) as transport:
-        publisher = transport.publisher(args.topic, kind, reliable=args.reliable, depth=1)
+        # a reliable writer keeps every frame until acknowledged: a reader that matched but has
+        # not yet seen the writer's first heartbeat gets the early frames by retransmission
+        publisher = transport.publisher(args.topic, kind, reliable=args.reliable, depth=1, keep_all=args.reliable)
+        if args.answer_topic:
+            transport.subscribe(args.answer_topic, IMAGE, on_answer, reliable=True, depth=100, keep_all=True)
         deadline = time.monotonic() + args.wait_subscribers
-        while publisher.subscription_count() == 0 and time.monotonic() < deadline:
+        while publisher.subscription_count() == 0:
+            if time.monotonic() > deadline:
+                print(f"no reader matched {args.topic} within {args.wait_subscribers:g} s", flush=True)
+                sys.exit(2)
             time.sleep(0.05)
+        if args.handshake:
+            print("matched", flush=True)
+            sys.stdin.readline()
+        if args.answer_topic:
+            deadline, warm_up = time.monotonic() + args.answer_timeout, args.stamp_sec - 1
+            publisher.publish(make(0, warm_up))
+            while not wait_answer(warm_up, args.resend):
+                if time.monotonic() > deadline:
+                    print(f"the warm-up frame was not answered on {args.answer_topic} within "
+                          f"{args.answer_timeout:g} s", flush=True)
+                    sys.exit(1)
+                publisher.publish(make(0, warm_up))
+        for index in range(args.malformed_cdr):
+            publisher.publish_cdr(malformed_cdr(index, kind))
         period = 1.0 / args.rate
         next_time = time.monotonic()
         for index in range(args.count):
-            header = Header(Time(args.stamp_sec + index, 0), args.frame_id)
-            rgb = frame(index, width, height)
-            if kind == COMPRESSED_IMAGE:
-                ok, data = cv2.imencode(".jpg", rgb[..., ::-1])
-                msg = CompressedImage(header, "jpeg", data.tobytes())
-            else:
-                pixels = {"rgb8": rgb, "bgr8": rgb[..., ::-1], "mono8": rgb[..., :1]}[args.encoding]
-                pixels = np.ascontiguousarray(pixels)
-                data = pixels.tobytes()
-                if args.malformed_every and index % args.malformed_every == args.malformed_every - 1:
-                    data = data[: len(data) // 2]
-                msg = Image(header, height, width, args.encoding, 0, width * pixels.shape[2], data)
-            publisher.publish(msg)
+            publisher.publish(make(index, args.stamp_sec + index))
+            if args.each_answered and not wait_answer(args.stamp_sec + index, args.answer_timeout):
+                print(f"frame {index} (stamp {args.stamp_sec + index}) was not answered on {args.answer_topic} "
+                      f"within {args.answer_timeout:g} s", flush=True)
+                sys.exit(1)
             next_time += period
             time.sleep(max(0.0, next_time - time.monotonic()))
-        time.sleep(0.5)  # let reliable writers deliver before the participant goes away
+        if args.each_answered:
+            print(f"all {args.count} frames answered", flush=True)
+        if args.reliable:  # deliver everything before the participant goes away
+            publisher.writer.wait_for_acks(duration(seconds=30))
 
 
 if __name__ == "__main__":
