@@ -314,8 +314,11 @@ class SegmentationNode:
         last_log = time.monotonic()
         while not self._stopping.wait(self.params.diagnostics_period):
             figures = self.figures()
+            drops = getattr(self.transport, "socket_drops", None)  # only where the transport counts them
+            sockets = self.diagnostics.socket_figures(drops) if drops is not None else None
             if self.diagnostics_publisher.subscription_count() > 0:
-                self.diagnostics_publisher.publish(NodeDiagnostics.to_message(figures, NODE_NAME, self.clock()))
+                message = NodeDiagnostics.to_message(figures, NODE_NAME, self.clock(), sockets)
+                self.diagnostics_publisher.publish(message)
             if time.monotonic() - last_log >= self.params.log_period:
                 last_log = time.monotonic()
                 for camera, v in figures.items():

@@ -7,7 +7,9 @@ error; frames between arrival and one of these are pending. Samples Cyclone repo
 or rejected never reach the node and are counted beside these. Per camera there are also
 processing time and latency (now - header.stamp) percentiles over a sliding window and
 input and output rates. A camera is at WARN while it had problems in the last few
-reports, not for the rest of the run. Warnings are rate-limited per (topic, reason).
+reports, not for the rest of the run. Where the transport counts the datagrams the
+kernel dropped (fragments of frames Cyclone never saw), a status of its own reports them.
+Warnings are rate-limited per (topic, reason).
 """
 from __future__ import annotations
 
@@ -44,9 +46,12 @@ def percentile(values, q: float) -> float:
     return float(np.percentile(np.fromiter(values, float), q)) if values else float("nan")
 
 
-def transport_counts(subscription: Any) -> dict[str, int]:
-    """The counts a subscription object keeps, if its transport keeps them (rclpy's does not)."""
-    return {name: int(getattr(subscription, name, 0) or 0) for name in TRANSPORT_COUNTS}
+def transport_counts(subscription: Any) -> dict[str, Any]:
+    """The counts a subscription object keeps, if its transport keeps them (rclpy's does not),
+    with its malformed samples by reason under "reasons"."""
+    counts: dict[str, Any] = {name: int(getattr(subscription, name, 0) or 0) for name in TRANSPORT_COUNTS}
+    counts["reasons"] = dict(getattr(subscription, "malformed_reasons", None) or {})
+    return counts
 
 
 class NodeDiagnostics:
@@ -57,6 +62,7 @@ class NodeDiagnostics:
         self._suppressed: collections.Counter[tuple[str, str]] = collections.Counter()
         self._lock = threading.Lock()
         self._rate_marks: dict[str, tuple[float, int, int]] = {}
+        self._drop_history: collections.deque[int] = collections.deque(maxlen=RECENT_REPORTS + 1)
 
     def warn(self, topic: str, reason: str, message: str) -> None:
         """Log at most once per warn_period for each (topic, reason), saying how many were held back."""
@@ -88,14 +94,14 @@ class NodeDiagnostics:
             stats.latency_ms.append(latency_ms)
             stats.outputs += 1
 
-    def snapshot(self, transport: dict[str, dict[str, int]] | None = None) -> dict[str, dict[str, float]]:
+    def snapshot(self, transport: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, float]]:
         """Figures per camera; rates are over the time since the previous snapshot, and
         ``recent_problems`` over the last RECENT_REPORTS snapshots. ``transport`` holds each
         camera's subscription counts (malformed, lost, rejected)."""
         now, figures = time.monotonic(), {}
         with self._lock:
             for camera, stats in self.cameras.items():
-                carried = {name: 0 for name in TRANSPORT_COUNTS} | (transport or {}).get(camera, {})
+                carried = {name: 0 for name in TRANSPORT_COUNTS} | {"reasons": {}} | (transport or {}).get(camera, {})
                 frames_in = stats.received + carried["malformed"]
                 node_bad = sum(stats.bad_inputs.values())
                 settled = stats.outputs + stats.dropped + stats.skipped_no_subscribers + node_bad + stats.errors
@@ -119,13 +125,27 @@ class NodeDiagnostics:
                     else problems,
                     **{f"bad_input.{reason}": n for reason, n in sorted(stats.bad_inputs.items())},
                     **({"bad_input.cdr": carried["malformed"]} if carried["malformed"] else {}),
+                    **{f"cdr.{reason}": n for reason, n in sorted(carried["reasons"].items())},
                 }
                 self._rate_marks[camera] = (now, frames_in, stats.outputs)
         return figures
 
+    def socket_figures(self, drops: int) -> dict[str, int]:
+        """The transport's dropped datagrams, in all and over the last RECENT_REPORTS reports."""
+        self._drop_history.append(drops)
+        return {"socket_drops": drops, "recent_socket_drops": drops - self._drop_history[0]}
+
     @staticmethod
-    def to_message(figures: dict[str, dict[str, float]], node_name: str, now: float) -> DiagnosticArray:
+    def to_message(figures: dict[str, dict[str, float]], node_name: str, now: float,
+                   sockets: dict[str, int] | None = None) -> DiagnosticArray:
         statuses = []
+        if sockets is not None:
+            recent = sockets["recent_socket_drops"]
+            message = (f"the kernel dropped {recent} datagrams (parts of frames) in the last {RECENT_REPORTS} "
+                       f"reports: raise Cyclone's SocketReceiveBufferSize" if recent else "no datagrams dropped")
+            statuses.append(DiagnosticStatus(
+                level=DiagnosticStatus.WARN if recent else DiagnosticStatus.OK, name=f"{node_name}: transport",
+                message=message, hardware_id="transport", values=[KeyValue(k, str(v)) for k, v in sockets.items()]))
         for camera, values in figures.items():
             recent = values["recent_problems"]
             level = DiagnosticStatus.WARN if recent else DiagnosticStatus.OK

@@ -338,6 +338,7 @@ def test_every_frame_is_counted_once_by_what_became_of_it(checkpoint):
     sos = jpeg.index(b"\xff\xda")
     transport.callbacks[rear](CompressedImage(Header(), "jpeg", jpeg[:sos + 20]))  # header fine, scan cut short
     transport.subscriptions[front].malformed, transport.subscriptions[front].lost = 7, 2
+    transport.subscriptions[front].malformed_reasons = {"encapsulation": 5, "utf8": 2}
     transport.subscriptions[rear].rejected = 1
     assert node.process(node.frames.take_all(0.1)) == 1
     for name in ("class_mask", "color_mask", "overlay"):
@@ -348,6 +349,7 @@ def test_every_frame_is_counted_once_by_what_became_of_it(checkpoint):
     f, r = figures[front], figures[rear]
     assert (f["frames_in"], f["frames_out"], f["frames_dropped"], f["skipped_no_subscribers"]) == (12, 1, 2, 1)
     assert (f["bad_inputs"], f["bad_input.too_small"], f["bad_input.cdr"], f["samples_lost"]) == (8, 1, 7, 2)
+    assert (f["cdr.encapsulation"], f["cdr.utf8"]) == (5, 2)
     assert (r["frames_in"], r["bad_inputs"], r["bad_input.corrupt_compressed"], r["samples_rejected"]) == (1, 1, 1, 1)
     for values in (f, r):
         assert values["frames_pending"] == 0 and values["errors"] == 0
@@ -367,6 +369,18 @@ def test_a_camera_is_at_warn_only_while_it_had_recent_problems(checkpoint):
     assert levels[:2] == [DiagnosticStatus.OK] * 2
     assert levels[2:2 + RECENT_REPORTS] == [DiagnosticStatus.WARN] * RECENT_REPORTS
     assert levels[2 + RECENT_REPORTS:] == [DiagnosticStatus.OK] * (RECENT_REPORTS - 2)
+
+
+def test_datagrams_the_kernel_dropped_get_a_status_of_their_own_over_the_recent_window(checkpoint):
+    node, transport = make_node(checkpoint)
+    levels = []
+    for report, drops in enumerate([0, 0, 3] + [3] * RECENT_REPORTS):
+        sockets = node.diagnostics.socket_figures(drops)
+        status = node.diagnostics.to_message(node.figures(), "segment_node", 1.0, sockets).status[0]
+        assert status.name == "segment_node: transport" and {kv.key: kv.value for kv in status.values}[
+            "socket_drops"] == str(drops)
+        levels.append(status.level)
+    assert levels == [DiagnosticStatus.OK] * 2 + [DiagnosticStatus.WARN] * RECENT_REPORTS + [DiagnosticStatus.OK]
 
 
 def test_a_png_whose_header_is_too_large_is_refused_on_arrival(checkpoint):

@@ -57,7 +57,8 @@ class Recorder:
     def latest_diagnostics(self) -> dict[str, dict[str, str]]:
         with self.lock:
             last = self.messages["/diagnostics"][-1] if self.messages["/diagnostics"] else None
-        return {s.hardware_id: {kv.key: kv.value for kv in s.values} for s in last.status} if last else {}
+        return {s.hardware_id: {kv.key: kv.value for kv in s.values} for s in last.status
+                if s.hardware_id in MASKS} if last else {}
 
 
 def wait_for(condition, timeout: float) -> bool:
