@@ -17,9 +17,15 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from .image_header import encoded_image_size
+
 
 class DataError(RuntimeError):
     """A dataset file or folder is missing, unreadable or holds values it must not."""
+
+
+class ImageTooLarge(DataError):
+    """An image has more pixels than the caller allows."""
 
 
 @contextmanager
@@ -79,14 +85,32 @@ def write_palette_png(path: str | os.PathLike, indices: np.ndarray, palette: np.
         image.save(tmp, format="PNG")
 
 
-def read_rgb(path: str | os.PathLike) -> np.ndarray:
-    """Read a colour image as (H, W, 3) RGB uint8."""
+def read_rgb(path: str | os.PathLike, max_pixels: int | None = None) -> np.ndarray:
+    """Read a colour image as (H, W, 3) RGB uint8.
+
+    With ``max_pixels``, a larger image is refused with ImageTooLarge: for PNG and JPEG
+    from the size in the header, before any decoding (a few hundred kilobytes of PNG can
+    take gigabytes and seconds to decode); for other formats after decoding."""
     if not os.path.isfile(path):
         raise DataError(f"image file not found: {path}")
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    with open(path, "rb") as handle:
+        data = handle.read()
+    if not data:
+        raise DataError(f"cannot decode image {path}: the file is empty")
+    if max_pixels is not None:
+        check_pixels(encoded_image_size(data), path, max_pixels)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
-        raise DataError(f"cannot decode image {path}: the file is corrupt or not an image")
+        raise DataError(f"cannot decode image {path}: the file is truncated, corrupt or not an image")
+    if max_pixels is not None:
+        check_pixels((image.shape[1], image.shape[0]), path, max_pixels)
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def check_pixels(size: tuple[int, int] | None, path: str | os.PathLike, max_pixels: int) -> None:
+    if size is not None and size[0] * size[1] > max_pixels:
+        raise ImageTooLarge(f"image {path} is {size[0]}x{size[1]} = {size[0] * size[1]} pixels, "
+                            f"more than the limit of {max_pixels}")
 
 
 def read_label_indices(path: str | os.PathLike) -> np.ndarray:

@@ -27,7 +27,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .inference import FirstPass, autocast, finish, first_pass, normalise, pad_to_multiple, parse_dtype
+from .inference import MIN_IMAGE_SIZE, FirstPass, autocast, finish, first_pass, normalise, pad_to_multiple, parse_dtype
 from .sampling import DEFAULT_STEPS, DEFAULT_STRENGTH, DenoisePlan, sampling_problems
 
 COMPILE_MODES = ("off", "default", "max-autotune-no-cudagraphs")
@@ -358,6 +358,7 @@ def check_frames(frames: np.ndarray | list[np.ndarray]) -> np.ndarray:
         array = array[None]
     if array.ndim != 4 or array.shape[-1] != 3 or array.dtype != np.uint8 or array.shape[0] == 0:
         raise ValueError(f"expected RGB uint8 frames (B, H, W, 3), got {array.dtype} of shape {array.shape}")
-    if min(array.shape[1:3]) < 8:
-        raise ValueError(f"frames must be at least 8x8 pixels, got {array.shape[2]}x{array.shape[1]}")
+    if min(array.shape[1:3]) < MIN_IMAGE_SIZE:
+        raise ValueError(f"frames must be at least {MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE} pixels, "
+                         f"got {array.shape[2]}x{array.shape[1]}")
     return np.ascontiguousarray(array)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .cicld import CICLD
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+MIN_IMAGE_SIZE = 8  # pixels a side: smaller inputs have no extent left at the deepest feature maps
 
 
 @dataclass
@@ -55,8 +56,9 @@ def check_images(images: torch.Tensor, num_channels: int = 3) -> torch.Tensor:
     if not images.dtype.is_floating_point:
         raise ValueError(f"images must be normalised floats, got {images.dtype}; "
                          "use cicld_core.model.images_to_tensor() to convert uint8 images")
-    if images.shape[0] == 0 or min(images.shape[-2:]) < 8:
-        raise ValueError(f"images must hold at least one image of 8x8 pixels or more, got shape {tuple(images.shape)}")
+    if images.shape[0] == 0 or min(images.shape[-2:]) < MIN_IMAGE_SIZE:
+        raise ValueError(f"images must hold at least one image of {MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE} pixels or more, "
+                         f"got shape {tuple(images.shape)}")
     return images
 
 
