@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cicld_core.model.checkpoint import read_header
-from cicld_core.uda.config import load_config
+from cicld_core.uda.config import ConfigError, load_config
 from cicld_core.uda.trainer import Trainer
 from tiny import TINY_RUN, tiny_overrides
 
@@ -127,6 +128,18 @@ def test_values_that_would_fail_at_evaluation_stop_before_the_first_step(synth_r
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {bounds}") and got in lines[0], done.stderr
     assert not work.exists(), "nothing may be trained or written"
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("data.crop_size=[48,64]", "data.crop_size must be (height, width), each a positive multiple of 32"),
+    ("data.workers=-1", "data.workers must be at least 0 (0: load in the training process), got -1"),
+    ("optim.lr=0", "optim.lr must be above 0, got 0.0"),
+    ("optim.poly_power=-1", "optim.poly_power must be at least 0 (0: no decay), got -1.0"),
+    ("optim.grad_clip=-1", "optim.grad_clip must be above 0 or null (no clipping), got -1.0"),
+])
+def test_values_that_would_fail_at_the_first_step_stop_at_start_up(synth_root, value, expected):
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        load_config(CONFIG, overrides(synth_root, value))
 
 
 @pytest.mark.parametrize("value,expected", [

@@ -208,7 +208,7 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
     if config.run.amp not in ("auto", "bf16", "fp16", "off"):
         problems.append(f"run.amp must be auto, bf16, fp16 or off, got {config.run.amp!r}")
     model_config = config.model_config()  # raises ConfigError on a bad model section
-    problems += run_problems(config.run, config.data.val, model_config)
+    problems += run_problems(config.run, config.data.val, model_config) + training_problems(config, model_config)
     if problems:
         raise ConfigError("; ".join(problems))
     return config
@@ -235,6 +235,30 @@ def run_problems(run: RunConfig, val: DatasetSpec, model_config: ModelConfig) ->
         problems.append(f"data.val.max_images must be at least 1 or null (every image), got {val.max_images!r}")
     if run.threads is not None and run.threads < 0:
         problems.append(f"run.threads must be at least 0 (0 or null: torch's default), got {run.threads!r}")
+    return problems
+
+
+def training_problems(config: ExperimentConfig, model_config: ModelConfig) -> list[str]:
+    """What the first training step, not the start-up, would fail on (or silently get wrong)."""
+    problems = []
+    multiple, crop = model_config.size_multiple, config.data.crop_size
+    if len(crop) != 2 or any(not isinstance(v, int) or v < 1 or v % multiple for v in crop):
+        # the U-Net's skips only line up on inputs the model can halve that often; training does not pad
+        problems.append(f"data.crop_size must be (height, width), each a positive multiple of {multiple} "
+                        f"(the model's latent stride x 2 per extra U-Net level), got {list(crop)}")
+    if config.data.workers < 0:
+        problems.append(f"data.workers must be at least 0 (0: load in the training process), "
+                        f"got {config.data.workers}")
+    optim = config.optim
+    if not optim.lr > 0:
+        problems.append(f"optim.lr must be above 0, got {optim.lr}")
+    if optim.warmup_iters < 0:
+        problems.append(f"optim.warmup_iters must be at least 0, got {optim.warmup_iters}")
+    if not optim.poly_power >= 0:
+        problems.append(f"optim.poly_power must be at least 0 (0: no decay), got {optim.poly_power}")
+    if optim.grad_clip is not None and not optim.grad_clip > 0:
+        # a negative bound would flip every gradient without an error
+        problems.append(f"optim.grad_clip must be above 0 or null (no clipping), got {optim.grad_clip}")
     return problems
 
 
