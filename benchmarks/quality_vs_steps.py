@@ -22,7 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cicld_core.data import CityscapesDataset  # noqa: E402
 from cicld_core.evaluation import eval_transform, evaluate_model  # noqa: E402
 from cicld_core.io import atomic_path, write_json  # noqa: E402
-from cicld_core.model.checkpoint import load_model  # noqa: E402
+from cicld_core.model.checkpoint import CheckpointError, load_model  # noqa: E402
+from cicld_core.model.config import MAX_TRAIN_TIMESTEPS  # noqa: E402
+from cicld_core.model.sampling import check_sampling, sampling_problems  # noqa: E402
 from cicld_core.synth import generate_frame, write_frame  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -57,7 +59,19 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--json", type=Path, default=REPO / "runs/quality_vs_steps.json")
     parser.add_argument("--plot", type=Path, default=REPO / "runs/quality_vs_steps.png")
     args = parser.parse_args(argv)
-    model, _ = load_model(args.checkpoint, args.device)
+    problems = sorted({problem for k in args.steps for strength in args.strengths
+                       for problem in sampling_problems(k, strength, num_train_timesteps=MAX_TRAIN_TIMESTEPS)})
+    if args.frames < 1:
+        problems.append(f"--frames must be at least 1, got {args.frames}")
+    if problems:
+        parser.error("; ".join(problems))
+    try:
+        model, _ = load_model(args.checkpoint, args.device)
+        for k in args.steps:  # steps / strength is bounded by the model's T
+            for strength in args.strengths:
+                check_sampling(k, strength, num_train_timesteps=model.config.num_train_timesteps)
+    except (CheckpointError, ValueError) as error:
+        parser.exit(2, f"error: {error}\n")
     results = {"checkpoint": str(args.checkpoint), "frames": args.frames, "miou": {}, "seconds": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for index in range(args.frames):

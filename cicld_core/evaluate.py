@@ -23,6 +23,8 @@ from .labels import CLASS_NAMES, NUM_TRAIN_CLASSES, PROTOCOLS
 from .metrics import ConfusionMatrix
 from .model import DEFAULT_STEPS, DEFAULT_STRENGTH, DTYPES
 from .model.checkpoint import CheckpointError, load_model
+from .model.config import MAX_TRAIN_TIMESTEPS
+from .model.sampling import sampling_problems
 from .device import pick_device
 
 DATASETS = ("cityscapes", "gta5", "synthia")
@@ -75,7 +77,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, default=None, metavar="OUT",
                         help="also write the figures and settings to this file")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    # steps / strength is bounded by the model's T, checked again once the model is loaded
+    problems = sampling_problems(args.steps, args.strength, seed=args.seed, num_train_timesteps=MAX_TRAIN_TIMESTEPS)
+    if problems:
+        parser.error("; ".join(problems))
+    return args
 
 
 def format_table(metric: ConfusionMatrix, protocol: int, images: int) -> str:

@@ -18,6 +18,7 @@ from tqdm import tqdm
 from .data.transforms import SegTransformConfig
 from .metrics import ConfusionMatrix
 from .model.inference import parse_dtype
+from .model.sampling import check_sampling
 
 if TYPE_CHECKING:
     from .data.base import SegmentationDataset
@@ -75,7 +76,9 @@ def evaluate_model(model: "CICLD", dataset: "SegmentationDataset", steps: int = 
     ``device``; it runs in eval mode and gets its previous mode back afterwards.
     """
     check_dataset(model, dataset)
-    parse_dtype(dtype)  # fail before the first image, not after loading it
+    # fail before the first image, not after loading it
+    check_sampling(steps, strength, seed=seed, num_train_timesteps=model.config.num_train_timesteps)
+    parse_dtype(dtype)
     if max_images is not None and max_images < 1:
         raise ValueError(f"max_images must be at least 1 or None, got {max_images!r}")
     device = torch.device(device)

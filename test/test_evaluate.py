@@ -82,6 +82,28 @@ def test_max_images_and_restores_training_mode(cityscapes):
     assert model.training, "evaluation must hand the model back in the mode it came in"
 
 
+def test_sampling_options_are_refused_before_the_first_image(cityscapes):
+    root, _ = cityscapes
+    model = tiny_model()
+    for options, message in ((dict(steps=1000), "steps must be"), (dict(steps=50, strength=0.01), "steps / strength"),
+                             (dict(seed=2**64), "seed must be")):
+        with pytest.raises(ValueError, match=message):
+            evaluate_model(model, BrokenDataset(val_dataset(root)), progress=False, **options)
+
+
+class BrokenDataset:
+    """Passes evaluate_model's checks, fails on reading any image."""
+
+    def __init__(self, dataset) -> None:
+        self.has_labels, self.transform_config = dataset.has_labels, dataset.transform_config
+
+    def __len__(self) -> int:
+        return 3
+
+    def __getitem__(self, index: int):
+        raise AssertionError("an image was read before the options were checked")
+
+
 class LabelLookup(CICLD):
     """A 'model' that answers each image with the label the dataset pairs with it, found by
     the image's bytes: it is perfect only if evaluate_model compares every prediction with
@@ -187,6 +209,9 @@ def test_errors_are_one_line_with_exit_status_2(cityscapes, checkpoint, tmp_path
     assert str(empty / "leftImg8bit" / "val") in err
     assert str(tmp_path / "missing") in error_of(
         ["--checkpoint", str(checkpoint), "--dataset", "gta5", "--root", str(tmp_path / "missing")], capsys)
+    # steps / strength above the model's T: known only once it is loaded
+    assert "steps / strength must be at most 1000" in error_of(
+        ["--checkpoint", str(checkpoint), *args, "--steps", "50", "--strength", "0.01"], capsys)
     eight_classes = tmp_path / "eight.safetensors"
     save_model(eight_classes, tiny_model(num_classes=8))
     assert "8 classes" in error_of(["--checkpoint", str(eight_classes), *args], capsys)
@@ -194,7 +219,8 @@ def test_errors_are_one_line_with_exit_status_2(cityscapes, checkpoint, tmp_path
 
 def test_bad_options_are_usage_errors(cityscapes, checkpoint):
     root, _ = cityscapes
-    for bad in (["--strength", "0"], ["--steps", "-1"], ["--protocol", "15"], ["--max-images", "0"]):
+    for bad in (["--strength", "0"], ["--steps", "-1"], ["--protocol", "15"], ["--max-images", "0"],
+                ["--steps", "1000"], ["--seed", "99999999999999999999"]):
         with pytest.raises(SystemExit) as exit_info:
             main(["--checkpoint", str(checkpoint), "--dataset", "cityscapes", "--root", str(root), *bad])
         assert exit_info.value.code == 2
