@@ -7,6 +7,8 @@ checkpoint round trip of a timm-backbone model. Run on a GPU machine:
 """
 from __future__ import annotations
 
+import argparse
+import sys
 import tempfile
 from pathlib import Path
 
@@ -22,8 +24,13 @@ def agreement(a: torch.Tensor, b: torch.Tensor) -> float:
     return (a == b).float().mean().item()
 
 
-def main() -> None:
-    assert torch.cuda.is_available(), "needs a CUDA GPU"
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.parse_args(argv)
+    if not torch.cuda.is_available():
+        print(f"error: this smoke test needs a CUDA GPU, and torch {torch.__version__} sees none here; "
+              "run it on a GPU machine", file=sys.stderr)
+        return 2
     device = torch.device("cuda")
     print(f"torch {torch.__version__}, {torch.cuda.get_device_name(device)}")
     images = torch.randn(3, 3, 512, 1024, device=device)
@@ -58,6 +65,7 @@ def main() -> None:
                              model.segment(images[:1], steps=2, seed=0).train_ids)
         print(f"{name} (latent stride {stride}): feature strides {strides}, channels {channels}, "
               f"output {tuple(out.train_ids.shape)}, save/load agreement {same:.4f}")
+    return 0
 
 
 def check_engine(model: CICLD) -> None:
@@ -81,4 +89,4 @@ def check_engine(model: CICLD) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -13,17 +13,22 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from cicld_core.cli_types import frame_size, int_at_least
+from cicld_core.device import pick_device
 from cicld_core.io import write_json
 from cicld_core.model import CICLD, PRESETS, count_parameters, preset
 from cicld_core.model.inference import autocast, pad_to_multiple, parse_dtype
+from cicld_core.model.sampling import sampling_problems
 
 PARTS = ("encoder", "decoder", "denoiser", "mask_encoder", "discriminator")
+STRENGTH = 0.5  # the time per step does not depend on it
 
 
 def synchronize(device: torch.device) -> None:
@@ -71,27 +76,35 @@ def measure(model: CICLD, size: tuple[int, int], steps: list[int], device: torch
                "ms": {name: round(median_ms(fn, device, repeats), 2) for name, fn in parts.items()}}
     row["per_k"] = {}
     for k in steps:
-        run = lambda: model.segment(images, steps=k, strength=0.5, seed=0, dtype=dtype)  # noqa: E731
+        run = lambda: model.segment(images, steps=k, strength=STRENGTH, seed=0, dtype=dtype)  # noqa: E731
         ms = median_ms(run, device, repeats)
         row["per_k"][k] = {"ms": round(ms, 2), "fps": round(1000 / ms, 2), "gflops": round(gflops(run), 3)}
     return row
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", nargs="+", choices=sorted(PRESETS), default=["demo", "cityscapes"])
-    parser.add_argument("--sizes", nargs="+", default=["512x256", "1024x512"], help="WxH input sizes")
-    parser.add_argument("--steps", nargs="+", type=int, default=[0, 1, 2, 4, 8], help="values of K")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--sizes", nargs="+", type=frame_size, default=[(512, 256), (1024, 512)], metavar="WxH",
+                        help="input sizes (default 512x256 1024x512)")
+    parser.add_argument("--steps", nargs="+", type=int_at_least(0), default=[0, 1, 2, 4, 8], help="values of K")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16"])
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int_at_least(1), default=None,
+                        help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--repeats", type=int_at_least(1), default=5, help="timed runs per figure (default 5)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    problems = sorted({p for k in args.steps for p in sampling_problems(k, STRENGTH)})
+    if problems:
+        parser.error("; ".join(problems))
+    try:
+        device = pick_device(args.device)
+    except ValueError as error:
+        parser.error(str(error))
     if args.threads:
         torch.set_num_threads(args.threads)
-    device, dtype = torch.device(args.device), parse_dtype(args.dtype)
-    sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes]
+    dtype, sizes = parse_dtype(args.dtype), args.sizes
     report = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
               "threads": torch.get_num_threads(), "dtype": args.dtype, "torch": torch.__version__, "presets": {}}
     print(f"device {report['device']}, {report['threads']} threads, {args.dtype}, torch {torch.__version__}")
@@ -117,7 +130,8 @@ def main() -> None:
     if args.json:
         write_json(args.json, report)
         print(f"\nwrote {args.json}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
