@@ -30,6 +30,9 @@ from .dds import cdr
 from .messages import CompressedImage, Header, Image, Time
 
 START_SECONDS = 1_700_000_000  # a fixed start keeps bags of the same input byte-identical
+# Camera rates, frames/s. Slower than a frame every 100 s is no camera (and 1e-9 runs the stamps
+# past the int32 seconds of a ROS Time); faster than 1 kHz neither, and stamps must stay distinct.
+RATE_RANGE = (0.01, 1000.0)
 NEVER = QosTime(0x7FFFFFFF, 0xFFFFFFFF)
 
 
@@ -46,7 +49,8 @@ def write_cityscapes_bag(root: Path, split: str, out: Path, storage: str = "mcap
                          compressed: bool = False, topic: str = "/camera/image_raw",
                          gt_topic: str = "/camera/ground_truth", frame_id: str = "camera",
                          max_frames: int | None = None, progress: bool = True) -> int:
-    """Write the bag; returns the number of frames."""
+    """Write the bag; returns the number of frames (``max_frames`` None: all of them)."""
+    check_options(rate, max_frames)
     dataset = CityscapesDataset(root, split=split)
     if not dataset.has_labels:
         raise DataError(f"{root} split {split!r} has no gtFine labels to use as ground truth")
@@ -89,6 +93,13 @@ def write_cityscapes_bag(root: Path, split: str, out: Path, storage: str = "mcap
     return count
 
 
+def check_options(rate: float, max_frames: int | None) -> None:
+    if not RATE_RANGE[0] <= rate <= RATE_RANGE[1]:  # also refuses nan
+        raise ValueError(f"--rate must be in {RATE_RANGE[0]:g}..{RATE_RANGE[1]:g} frames/s, got {rate:g}")
+    if max_frames is not None and max_frames < 1:
+        raise ValueError(f"--max-frames must be at least 1, got {max_frames} (leave it out to write every frame)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cicld_ros.bag", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -98,16 +109,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="the bag folder to create")
     parser.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap",
                         help="mcap (default since ROS 2 Iron) or sqlite3 (Humble's default)")
-    parser.add_argument("--rate", type=float, default=10.0, help="frames per second of the recording (default 10)")
+    parser.add_argument("--rate", type=float, default=10.0,
+                        help=f"frames per second of the recording, {RATE_RANGE[0]:g}..{RATE_RANGE[1]:g} (default 10)")
     parser.add_argument("--compressed", action="store_true", help="write sensor_msgs/CompressedImage (jpeg)")
     parser.add_argument("--topic", default="/camera/image_raw", help="camera topic (/compressed is appended "
                                                                      "with --compressed)")
     parser.add_argument("--gt-topic", default="/camera/ground_truth", help="ground-truth mask topic")
     parser.add_argument("--frame-id", default="camera")
-    parser.add_argument("--max-frames", type=int, default=None)
+    parser.add_argument("--max-frames", type=int, default=None, help="write only the first N frames (default: all)")
     args = parser.parse_args(argv)
-    if args.rate <= 0:
-        parser.error("--rate must be positive")
     try:
         count = write_cityscapes_bag(args.root, args.split, args.out, args.storage, args.rate, args.compressed,
                                      args.topic, args.gt_topic, args.frame_id, args.max_frames)

@@ -73,13 +73,22 @@ def decode(msgtype: str, raw) -> Image | CompressedImage:
     return cdr.decode_image(raw)
 
 
+def no_frames(path: Path, image_topic: str) -> BagError:
+    """Every replay mode stops with this when there is nothing to score, rather than report NaN."""
+    return BagError(f"bag {path} holds no frames on {image_topic}: nothing to replay")
+
+
 def read_frames(path: Path, image_topic: str | None = None, gt_topic: str | None = None,
                 ) -> tuple[str, str | None, int, Iterator[Frame]]:
-    """(camera topic, ground-truth topic or None, frame count, frames in bag order)."""
+    """(camera topic, ground-truth topic or None, frame count, frames in bag order); BagError
+    when the camera topic holds no message."""
     reader = open_bag(path)
     image_topic, gt_topic = pick_topics(reader, path, image_topic, gt_topic)
     connections = [c for c in reader.connections if c.topic in (image_topic, gt_topic)]
     count = sum(c.msgcount for c in connections if c.topic == image_topic)
+    if count == 0:
+        reader.close()
+        raise no_frames(path, image_topic)
 
     def frames() -> Iterator[Frame]:
         waiting_images: dict[tuple[int, int], tuple[Image | CompressedImage, int]] = {}

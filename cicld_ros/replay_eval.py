@@ -6,17 +6,20 @@
 number. ``live`` starts the node (DDS transport) in its own process, plays the bag to it
 at ``--rate`` (or frame by frame, as fast as the node answers), records the masks it
 publishes and matches them to the inputs by header.stamp: latency is publish-to-mask
-time, and an input with no mask is a dropped frame. Frames are paired with their ground truth by header.stamp; mIoU and per-class
-IoU use the chosen protocol; a bag without ground truth gives timing only. The report
-folder gets report.json (all figures, the command, versions), report.md, a per-class IoU
-chart, a latency histogram and a strip of the worst and best frames. Nothing is written
-until the whole bag has been read, so a damaged bag never leaves a report that looks
-complete.
+time, and an input with no mask is a dropped frame; a frame that fails the checks the node
+makes (the same decode and max_pixels) is counted as malformed in both modes and not waited
+for. A bag with no camera frame stops with a message in both modes. Frames are paired with
+their ground truth by header.stamp; mIoU and per-class IoU use the chosen protocol; a bag
+without ground truth gives timing only. The report folder gets report.json (all figures,
+the command, versions), report.md, a per-class IoU chart, a latency histogram and a strip
+of the worst and best frames. Nothing is written until the whole bag has been read, so a
+damaged bag never leaves a report that looks complete.
 """
 from __future__ import annotations
 
 import argparse
 import heapq
+import math
 import platform
 import shlex
 import sys
@@ -36,10 +39,12 @@ from cicld_core.metrics import ConfusionMatrix
 from cicld_core.model import DEFAULT_STEPS, DEFAULT_STRENGTH, images_to_tensor
 from cicld_core.model.checkpoint import CheckpointError, load_model
 
-from .bag_reader import BagError, read_frames
+from .bag_reader import BagError, no_frames, read_frames
+from .dds_start import DdsStartError
 from .image_codec import InputError, decode
 
 STRIP_FRAMES, STRIP_WIDTH = 3, 512
+MAX_PIXELS = 8192 * 8192  # frames above are malformed, in both modes (the node is told the same)
 
 
 def frame_miou(prediction: np.ndarray, truth: np.ndarray, classes: tuple[int, ...]) -> float:
@@ -93,10 +98,9 @@ def run_offline(args: argparse.Namespace, model, device: torch.device) -> tuple[
     started = time.perf_counter()
     for frame in tqdm(frames, total=count, desc="offline replay", unit="frame", disable=args.no_progress):
         try:
-            rgb = decode(frame.image, max_pixels=8192 * 8192)
+            rgb = decode(frame.image, max_pixels=MAX_PIXELS)
         except InputError as error:
-            scores.malformed += 1
-            print(f"warning: frame {frame.image.header.stamp.key()} skipped: {error}", file=sys.stderr)
+            skip_malformed(scores, frame, error)
             continue
         t0 = time.perf_counter()
         batch = images_to_tensor(rgb, model.config.mean, model.config.std, device)
@@ -109,8 +113,15 @@ def run_offline(args: argparse.Namespace, model, device: torch.device) -> tuple[
             truth = np.frombuffer(bytes(gt.data), np.uint8, count=gt.height * gt.width).reshape(gt.height, gt.width)
         scores.add(rgb, prediction, truth, latency, f"{frame.image.header.stamp.sec}.{frame.image.header.stamp.nanosec:09d}")
     elapsed = time.perf_counter() - started
+    if scores.frames + scores.malformed == 0:  # the bag's index promised frames it does not hold
+        raise no_frames(args.bag, image_topic)
     return scores, {"image_topic": image_topic, "ground_truth_topic": gt_topic,
                     "throughput_fps": round(scores.frames / elapsed, 2) if elapsed > 0 else None}
+
+
+def skip_malformed(scores: Scores, frame, error: InputError) -> None:
+    scores.malformed += 1
+    print(f"warning: frame {frame.image.header.stamp.key()} skipped: {error}", file=sys.stderr)
 
 
 def run_live(args: argparse.Namespace) -> tuple[Scores, dict]:
@@ -124,22 +135,20 @@ def run_live(args: argparse.Namespace) -> tuple[Scores, dict]:
     import yaml
 
     from .core import output_topics
-    from .dds.config import ensure_cyclonedds_uri
-    from .dds.transport import DdsTransport
+    from .dds_start import domain_id, open_transport
     from .messages import COMPRESSED_IMAGE, IMAGE, CompressedImage
 
     image_topic, gt_topic, count, frames = read_frames(args.bag, args.image_topic, args.gt_topic)
     first = next(frames, None)
     if first is None:
-        raise BagError(f"bag {args.bag} holds no frames on {image_topic}")
+        raise no_frames(args.bag, image_topic)
     kind = COMPRESSED_IMAGE if isinstance(first.image, CompressedImage) else IMAGE
     mask_topic = output_topics(image_topic, "segmentation")["class_mask"]
     params = {"checkpoint": str(args.checkpoint), "image_topics": [""] if kind == COMPRESSED_IMAGE else [image_topic],
               "compressed_image_topics": [image_topic] if kind == COMPRESSED_IMAGE else [""], "steps": args.steps,
               "strength": args.strength, "seed": args.seed, "device": args.device, "publish_color_mask": False,
-              "publish_overlay": False, "max_batch": 1}
-    domain = args.domain_id if args.domain_id is not None else 100 + os.getpid() % 100
-    ensure_cyclonedds_uri()
+              "publish_overlay": False, "max_batch": 1, "max_pixels": MAX_PIXELS}
+    domain = domain_id(args.domain_id if args.domain_id is not None else 100 + os.getpid() % 100)
     received: dict[tuple[int, int], tuple[float, object]] = {}
     arrived = threading.Condition()
 
@@ -149,7 +158,7 @@ def run_live(args: argparse.Namespace) -> tuple[Scores, dict]:
             arrived.notify_all()
 
     scores, sent = Scores(args.protocol), {}
-    with tempfile.TemporaryDirectory() as tmp, DdsTransport(domain) as transport:
+    with tempfile.TemporaryDirectory() as tmp, open_transport(domain) as transport:
         params_path = Path(tmp) / "params.yaml"
         params_path.write_text(yaml.safe_dump({"segment_node": {"ros__parameters": params}}))
         node = subprocess.Popen([sys.executable, "-m", "cicld_ros.node", "--transport", "dds", "--params-file",
@@ -174,6 +183,12 @@ def run_live(args: argparse.Namespace) -> tuple[Scores, dict]:
                 key = frame.image.header.stamp.key()
                 if args.rate:
                     time.sleep(max(0.0, started + index / args.rate - time.perf_counter()))
+                try:  # the node refuses what this refuses (same decode and max_pixels): no mask will come
+                    decode(frame.image, MAX_PIXELS)
+                except InputError as error:
+                    skip_malformed(scores, frame, error)
+                    publisher.publish(frame.image)  # the node still gets what the bag holds
+                    continue
                 sent[key] = time.perf_counter()
                 pending[key] = frame
                 publisher.publish(frame.image)
@@ -198,7 +213,7 @@ def run_live(args: argparse.Namespace) -> tuple[Scores, dict]:
         if frame.ground_truth is not None:
             gt = frame.ground_truth
             truth = np.frombuffer(bytes(gt.data), np.uint8, count=gt.height * gt.width).reshape(gt.height, gt.width)
-        scores.add(decode(frame.image, 8192 * 8192), prediction, truth, (receive_time - sent[key]) * 1000,
+        scores.add(decode(frame.image, MAX_PIXELS), prediction, truth, (receive_time - sent[key]) * 1000,
                    f"{key[0]}.{key[1]:09d}")
     dropped = sum(1 for key in sent if key not in received)
     return scores, {"image_topic": image_topic, "ground_truth_topic": gt_topic, "frames_sent": len(sent),
@@ -260,6 +275,16 @@ def write_report(report_dir: Path, scores: Scores, info: dict) -> dict:
     return figures
 
 
+def positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cicld_ros.replay_eval", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -268,11 +293,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=("offline", "live"), default="offline",
                         help="offline: run the model on the bag directly (the reference); live: start the node "
                              "(DDS) in its own process and play the bag to it")
-    parser.add_argument("--rate", type=float, default=None,
+    parser.add_argument("--rate", type=positive_number, default=None,
                         help="live: play at this many frames/s (default: as fast as the node keeps up)")
-    parser.add_argument("--domain-id", type=int, default=None, help="live: DDS domain for the node and the player")
-    parser.add_argument("--frame-timeout", type=float, default=30.0, help="live: seconds to wait for an output")
-    parser.add_argument("--startup-timeout", type=float, default=120.0, help="live: seconds for the node to start")
+    parser.add_argument("--domain-id", type=int, default=None, help="live: DDS domain for the node and the player "
+                                                                    "(0..232)")
+    parser.add_argument("--frame-timeout", type=positive_number, default=30.0,
+                        help="live: seconds to wait for an output")
+    parser.add_argument("--startup-timeout", type=positive_number, default=120.0,
+                        help="live: seconds for the node to start")
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"denoising steps K (default {DEFAULT_STEPS})")
     parser.add_argument("--strength", type=float, default=DEFAULT_STRENGTH,
                         help=f"noise level the denoising starts from (default {DEFAULT_STRENGTH})")
@@ -292,16 +320,22 @@ def main(argv: list[str] | None = None) -> int:
             scores, info = run_offline(args, model, device)
         else:
             scores, info = run_live(args)
-    except (BagError, CheckpointError, ValueError) as error:
+    except (BagError, CheckpointError, DdsStartError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     info |= {"mode": args.mode, "steps": args.steps, "strength": args.strength, "protocol": args.protocol,
              "bag": str(args.bag), "checkpoint": str(args.checkpoint), "command": command,
              "versions": {"cicld_ros": __version__, "torch": torch.__version__, "python": platform.python_version()}}
     figures = write_report(args.report, scores, info)
-    summary = f"mIoU {figures['miou']:.2f}, " if scores.with_truth else "no ground truth: timing only, "
-    print(f"{summary}{figures['frames']} frames, latency p50 {figures['latency_ms']['p50']} ms; "
-          f"report: {args.report / 'report.md'}")
+    if scores.with_truth:
+        summary = f"mIoU {figures['miou']:.2f}, "
+    elif info["ground_truth_topic"]:  # the bag has ground truth, but no frame paired with it was segmented
+        summary = "mIoU n/a (no segmented frame had its ground truth), "
+    else:
+        summary = "no ground truth: timing only, "
+    dropped = f", {info['frames_dropped']} dropped" if "frames_dropped" in info else ""
+    print(f"{summary}{figures['frames']} frames ({scores.malformed} malformed{dropped}), latency p50 "
+          f"{figures['latency_ms']['p50']} ms; report: {args.report / 'report.md'}")
     return 0
 
 

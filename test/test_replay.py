@@ -133,3 +133,97 @@ def test_a_bag_without_ground_truth_gives_timing_only(drive, checkpoint, tmp_pat
     figures = json.loads((tmp_path / "r/report.json").read_text())
     assert figures["frames"] == 4 and figures["frames_with_ground_truth"] == 0 and "miou" not in figures
     assert figures["latency_ms"]["p50"] > 0 and "timing only" in done.stdout
+
+
+def rewrite_bag(source: Path, out: Path, change=lambda index, frame: frame.image) -> None:
+    """The camera and ground-truth messages of ``source``, the camera ones passed through ``change``."""
+    from rosbags.rosbag2 import Writer
+    from rosbags.typesys import Stores, get_typestore
+
+    from cicld_ros.dds import cdr
+
+    store = get_typestore(Stores.ROS2_HUMBLE)
+    _, _, _, frames = read_frames(source)
+    with Writer(out, version=9) as writer:
+        images = writer.add_connection("/camera/image_raw", "sensor_msgs/msg/Image", typestore=store)
+        truths = writer.add_connection("/camera/ground_truth", "sensor_msgs/msg/Image", typestore=store)
+        for index, frame in enumerate(frames):
+            writer.write(images, frame.bag_time_ns, cdr.encode_image(change(index, frame)))
+            writer.write(truths, frame.bag_time_ns, cdr.encode_image(frame.ground_truth))
+
+
+def test_malformed_frames_are_counted_in_both_modes_and_live_does_not_wait_for_them(drive, checkpoint, tmp_path):
+    from dataclasses import replace
+
+    full = tmp_path / "full"
+    write_cityscapes_bag(drive, "val", full, progress=False)
+    bag = tmp_path / "half_malformed"
+    # frames 1 and 3 hold half their pixels: the node would refuse them (short_data)
+    rewrite_bag(full, bag, lambda index, frame: replace(frame.image, data=bytes(frame.image.data)[
+        : len(frame.image.data) // 2]) if index % 2 else frame.image)
+    reports = {}
+    for mode in ("offline", "live"):
+        done = run("cicld_ros.replay_eval", "--bag", str(bag), "--checkpoint", str(checkpoint), "--mode", mode,
+                   "--steps", "1", "--report", str(tmp_path / mode), "--no-progress", "--frame-timeout", "60",
+                   *(["--domain-id", str(150 + (hash(str(tmp_path)) % 50))] if mode == "live" else []))
+        assert done.returncode == 0, done.stderr[-3000:]
+        reports[mode] = (json.loads((tmp_path / mode / "report.json").read_text()), done)
+    (live, live_run), (offline, offline_run) = reports["live"], reports["offline"]
+    assert offline["malformed_frames"] == live["malformed_frames"] == 2
+    assert offline["frames"] == live["frames"] == 2
+    assert live["frames_sent"] == 2 and live["frames_dropped"] == 0
+    assert live["miou"] == offline["miou"]
+    for done in (live_run, offline_run):
+        assert done.stderr.count("skipped: data holds") == 2, done.stderr[-3000:]
+        assert "(2 malformed" in done.stdout
+
+
+@pytest.mark.parametrize("option, value", [("--rate", "-5"), ("--rate", "0"), ("--rate", "nan"),
+                                           ("--frame-timeout", "-1"), ("--frame-timeout", "0"),
+                                           ("--startup-timeout", "inf")])
+def test_live_replay_refuses_rates_and_timeouts_that_are_not_positive(checkpoint, tmp_path, capsys, option, value):
+    from cicld_ros.replay_eval import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["--bag", str(tmp_path / "no_bag"), "--checkpoint", str(checkpoint), "--mode", "live",
+              "--report", str(tmp_path / "r"), option, value])
+    assert stopped.value.code == 2
+    assert f"error: argument {option}: must be a positive number, got {value}" in capsys.readouterr().err
+
+
+def test_an_empty_bag_stops_both_modes_with_the_same_message(checkpoint, tmp_path, capsys):
+    from rosbags.rosbag2 import Writer
+    from rosbags.typesys import Stores, get_typestore
+
+    from cicld_ros.replay_eval import main
+
+    bag = tmp_path / "empty"
+    with Writer(bag, version=9) as writer:
+        writer.add_connection("/camera/image_raw", "sensor_msgs/msg/Image", typestore=get_typestore(Stores.ROS2_HUMBLE))
+    errors = []
+    for mode in ("offline", "live"):
+        assert main(["--bag", str(bag), "--checkpoint", str(checkpoint), "--mode", mode, "--no-progress",
+                     "--report", str(tmp_path / mode)]) == 2
+        errors.append(capsys.readouterr().err)
+        assert not (tmp_path / mode).exists()
+    assert errors[0] == errors[1] == f"error: bag {bag} holds no frames on /camera/image_raw: nothing to replay\n"
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--rate", "1e-9", "--rate must be in 0.01..1000 frames/s, got 1e-09"),
+    ("--rate", "nan", "--rate must be in 0.01..1000 frames/s, got nan"),
+    ("--rate", "1e6", "--rate must be in 0.01..1000 frames/s, got 1e+06"),
+    ("--max-frames", "-1", "--max-frames must be at least 1, got -1 (leave it out to write every frame)"),
+    ("--max-frames", "0", "--max-frames must be at least 1, got 0"),
+])
+def test_bag_refuses_absurd_rates_and_frame_counts(drive, tmp_path, capsys, option, value, message):
+    from cicld_ros.bag import main
+
+    out = tmp_path / "bag"
+    assert main(["--from-cityscapes", str(drive), "--out", str(out), option, value]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {message}") and err.count("\n") == 1, err
+    assert not out.exists() and not list(tmp_path.glob(".*partial*"))
+    assert main(["--from-cityscapes", str(drive), "--out", str(out), "--max-frames", "2", "--rate", "0.01"]) == 0
+    assert "2 frames" in capsys.readouterr().out
+    assert [f.image.header.stamp.sec for f in read_frames(out)[3]] == [1_700_000_000, 1_700_000_100]
