@@ -15,7 +15,8 @@ lost; two ways to start only once both sides match:
                      frame (stamp stamp_sec - 1) every --resend s until one is answered; with
                      --each-answered then send each frame only once the previous one was
                      answered, and exit 1 naming the first frame not answered within
-                     --answer-timeout s
+                     --answer-timeout s; with --last-answered send all frames at --rate, then
+                     resend the last one every --resend s until it is answered
 """
 from __future__ import annotations
 
@@ -79,6 +80,7 @@ def main() -> None:
     parser.add_argument("--handshake", action="store_true")
     parser.add_argument("--answer-topic")
     parser.add_argument("--each-answered", action="store_true")
+    parser.add_argument("--last-answered", action="store_true")
     parser.add_argument("--answer-timeout", type=float, default=60.0)
     parser.add_argument("--resend", type=float, default=2.0)
     args = parser.parse_args()
@@ -125,15 +127,20 @@ def main() -> None:
         if args.handshake:
             print("matched", flush=True)
             sys.stdin.readline()
-        if args.answer_topic:
-            deadline, warm_up = time.monotonic() + args.answer_timeout, args.stamp_sec - 1
-            publisher.publish(make(0, warm_up))
-            while not wait_answer(warm_up, args.resend):
+
+        def until_answered(index: int, stamp_sec: int, what: str) -> None:
+            """Send (again every --resend s) until answered: the node may not have matched us yet."""
+            deadline = time.monotonic() + args.answer_timeout
+            publisher.publish(make(index, stamp_sec))
+            while not wait_answer(stamp_sec, args.resend):
                 if time.monotonic() > deadline:
-                    print(f"the warm-up frame was not answered on {args.answer_topic} within "
+                    print(f"{what} (stamp {stamp_sec}) was not answered on {args.answer_topic} within "
                           f"{args.answer_timeout:g} s", flush=True)
                     sys.exit(1)
-                publisher.publish(make(0, warm_up))
+                publisher.publish(make(index, stamp_sec))
+
+        if args.answer_topic:
+            until_answered(0, args.stamp_sec - 1, "the warm-up frame")
         for index in range(args.malformed_cdr):
             publisher.publish_cdr(malformed_cdr(index, kind))
         period = 1.0 / args.rate
@@ -146,6 +153,9 @@ def main() -> None:
                 sys.exit(1)
             next_time += period
             time.sleep(max(0.0, next_time - time.monotonic()))
+        last = args.stamp_sec + args.count - 1
+        if args.last_answered and args.count and not wait_answer(last, args.resend):
+            until_answered(args.count - 1, last, "the last frame")
         if args.each_answered:
             print(f"all {args.count} frames answered", flush=True)
         if args.reliable:  # deliver everything before the participant goes away
