@@ -227,3 +227,14 @@ def test_bag_refuses_absurd_rates_and_frame_counts(drive, tmp_path, capsys, opti
     assert main(["--from-cityscapes", str(drive), "--out", str(out), "--max-frames", "2", "--rate", "0.01"]) == 0
     assert "2 frames" in capsys.readouterr().out
     assert [f.image.header.stamp.sec for f in read_frames(out)[3]] == [1_700_000_000, 1_700_000_100]
+
+
+def test_live_replay_checks_the_domain_before_starting_a_node(drive, checkpoint, tmp_path, capsys):
+    from cicld_ros.replay_eval import main
+
+    bag = tmp_path / "bag"
+    write_cityscapes_bag(drive, "val", bag, progress=False)
+    assert main(["--bag", str(bag), "--checkpoint", str(checkpoint), "--mode", "live", "--domain-id", "500",
+                 "--no-progress", "--report", str(tmp_path / "r")]) == 2
+    assert capsys.readouterr().err == "error: --domain-id 500 is out of range: ROS 2 DDS domains are 0..232\n"
+    assert not (tmp_path / "r").exists()
