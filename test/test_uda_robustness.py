@@ -14,7 +14,7 @@ import pytest
 
 from cicld_core.model.checkpoint import read_header
 from cicld_core.uda.config import ConfigError, load_config
-from cicld_core.uda.trainer import Trainer
+from cicld_core.uda.trainer import Trainer, TrainingError
 from tiny import TINY_RUN, tiny_overrides
 
 REPO = Path(__file__).resolve().parents[1]
@@ -162,3 +162,29 @@ def test_a_config_file_that_is_not_a_mapping_is_one_line(tmp_path):
     assert done.returncode == 2 and done.stderr.strip().splitlines() == [
         f"error: config file {config}: expected a mapping of sections (name, model, data, uda, optim, run) "
         "at the top, got a list"]
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_corrupt_training_image_stops_with_the_state_saved_and_resume_goes_on(synth_root, tmp_path, workers):
+    root = tmp_path / "data"
+    shutil.copytree(synth_root, root)
+    images = sorted((root / "target/leftImg8bit/train").rglob("*.png"))
+    originals = {image: image.read_bytes() for image in images[:1]}  # first drawn in iteration 3 (seed 0)
+    for image, data in originals.items():
+        image.write_bytes(data[:100])
+    work = tmp_path / "run"
+    settings = overrides(root, f"data.workers={workers}", "run.iters=6")
+    with pytest.raises(TrainingError) as stopped:
+        Trainer(load_config(CONFIG, settings), work).run()
+    message = str(stopped.value)
+    assert message.startswith("cannot decode image ") and "\n" not in message
+    assert any(str(image) in message for image in originals)
+    saved = read_header(work / "latest.safetensors")["training"]["iteration"]
+    assert saved > 0, "the iterations trained before the bad image must be kept"
+    assert f"stopped before iteration {saved + 1}, the state after iteration {saved} is saved" in message
+    for image, data in originals.items():
+        image.write_bytes(data)
+    resumed = Trainer(load_config(CONFIG, settings), work, resume=True)
+    assert resumed.iteration == saved
+    resumed.run()
+    assert read_header(work / "latest.safetensors")["training"]["iteration"] == 6

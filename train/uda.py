@@ -39,8 +39,9 @@ latest.safetensors is written every run.checkpoint_interval iterations and befor
 evaluation. An evaluation that fails (e.g. a corrupt validation image) is logged, recorded in
 metrics.jsonl as {"kind": "eval", "error": ...}, and training goes on.
 
-exit status: 0 done; 1 training stopped (non-finite loss) or an evaluation failed; 2 a bad
-config, dataset or checkpoint, found before the first step (one "error: ..." line); 130 interrupted.
+exit status: 0 done; 1 training stopped with its state saved (a non-finite loss, an unreadable
+training image) or an evaluation failed; 2 a bad config, dataset or checkpoint, found before the
+first step (one "error: ..." line); 130 interrupted.
 """
 
 

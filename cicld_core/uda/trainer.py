@@ -38,6 +38,15 @@ class TrainingError(RuntimeError):
     """Training cannot go on (a non-finite loss); the last good state was saved."""
 
 
+def data_problem(error: BaseException) -> str:
+    """The one line that names the file: a loader worker's error carries the worker's traceback
+    in its message and the original error on the last line."""
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    if len(lines) <= 1:
+        return lines[0] if lines else type(error).__name__
+    return lines[-1].split(": ", 1)[-1] if lines[-1].startswith(type(error).__module__) else lines[-1]
+
+
 def training_device(name: str, info: dist_utils.DistInfo) -> torch.device:
     """The configured device; under torchrun each rank takes the GPU of its local rank."""
     device = pick_device(name)
@@ -198,6 +207,17 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(parameters, self.config.optim.grad_clip)
         optimizer.step()
 
+    def _next_batches(self, loaders: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        try:
+            return {name: next(loader) for name, loader in loaders.items()}
+        except DataError as error:
+            # nothing of the next iteration has run: the state is that of the last one, and the
+            # batches are a function of the iteration, so --resume draws exactly these again
+            self._save_once()
+            raise TrainingError(f"{data_problem(error)}; stopped before iteration {self.iteration + 1}, the state "
+                                f"after iteration {self.iteration} is saved in {self.work_dir / LATEST}: fix or "
+                                "remove that file, then continue with --resume") from None
+
     def _check_finite(self, values: dict[str, float]) -> None:
         bad = [name for name, value in values.items() if not math.isfinite(value)]
         if bad:
@@ -295,8 +315,7 @@ class Trainer:
                    disable=not self.dist.is_main, dynamic_ncols=True)
         try:
             while self.iteration < run.iters:
-                batches = {name: next(loader) for name, loader in loaders.items()}
-                values = self.train_step(batches)
+                values = self.train_step(self._next_batches(loaders))
                 self.iteration += 1
                 for key, value in values.items():
                     sums[key] = sums.get(key, 0.0) + value
