@@ -7,6 +7,7 @@ process, replay the bag through it, and print mIoU, latency and drops.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import time
@@ -53,18 +54,29 @@ def main(argv: list[str] | None = None) -> int:
     replay_args = ["--bag", str(bag), "--checkpoint", str(args.checkpoint), "--mode", "live", "--steps",
                    str(args.steps), "--report", str(report)] + (["--rate", str(args.rate)] if args.rate else [])
     status = replay_eval.main(replay_args)
+    if status != 0:
+        return status
+    lines, status = summary(json.loads((report / "report.json").read_text()), args.steps, args.size)
+    print("\n" + "\n".join(lines), file=sys.stderr if status else sys.stdout)
     if status == 0:
-        import json
-
-        figures = json.loads((report / "report.json").read_text())
-        latency = figures["latency_ms"]
-        print(f"\nmIoU {figures['miou']:.1f} (19 classes) on {figures['frames']} frames, K = {args.steps}")
-        print(f"latency (publish -> mask) p50 {latency['p50']:.0f} ms, p90 {latency['p90']:.0f} ms, "
-              f"p99 {latency['p99']:.0f} ms; {figures['throughput_fps']} frames/s; "
-              f"{figures['frames_dropped']} of {figures['frames_sent']} frames dropped")
         print(f"report: {report / 'report.md'} (overlays: {report / 'frames.png'}); "
               f"total {time.perf_counter() - started:.0f} s")
     return status
+
+
+def summary(figures: dict, steps: int, size: tuple[int, int]) -> tuple[list[str], int]:
+    """What the replay measured, and the exit status: 1 when no mask came back at all."""
+    sent, frames = figures.get("frames_sent", 0), figures.get("frames", 0)
+    if not frames:
+        return [f"error: the node answered none of the {sent} frames sent ({size[0]}x{size[1]}), so there is nothing "
+                f"to score. Large frames are lost when the DDS socket receive buffer cannot hold one (a warning "
+                f"above says so when that is the cause): see the README on CYCLONEDDS_URI"], 1
+    latency = figures["latency_ms"]
+    quality = (f"mIoU {figures['miou']:.1f} (19 classes)" if "miou" in figures else "no ground truth, so no mIoU")
+    return [f"{quality} on {frames} frames, K = {steps}",
+            f"latency (publish -> mask) p50 {latency['p50']:.0f} ms, p90 {latency['p90']:.0f} ms, "
+            f"p99 {latency['p99']:.0f} ms; {figures.get('throughput_fps')} frames/s; "
+            f"{figures.get('frames_dropped', 0)} of {sent} frames dropped"], 0
 
 
 if __name__ == "__main__":

@@ -263,3 +263,17 @@ def test_missing_checkpoint_stops_the_node_with_a_message(tmp_path):
     node = start_node(params_file(tmp_path, tmp_path / "nope.safetensors"), domain_id(2), duration=5)
     out, _ = node.communicate(timeout=60)
     assert node.returncode == 2 and "does not exist" in out and "Traceback" not in out
+
+
+def test_the_demo_says_so_when_no_mask_came_back():
+    from cicld_ros.demo import summary
+    from cicld_ros.replay_eval import Scores
+
+    nothing = Scores(19).figures() | {"frames_sent": 3, "frames_dropped": 3, "throughput_fps": 0.0}
+    lines, status = summary(nothing, 1, (2048, 1024))
+    assert status == 1 and len(lines) == 1 and "none of the 3 frames sent (2048x1024)" in lines[0]
+    scores = Scores(19)
+    scores.add(np.zeros((8, 16, 3), np.uint8), np.zeros((8, 16), np.uint8), None, 12.0, "1.0")
+    lines, status = summary(scores.figures() | {"frames_sent": 3, "frames_dropped": 2, "throughput_fps": 1.0},
+                            1, (2048, 1024))
+    assert status == 0 and lines[0].startswith("no ground truth") and "2 of 3 frames dropped" in lines[1]
