@@ -21,6 +21,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cicld_core.cli_types import frame_size, int_at_least  # noqa: E402
+
+MAX_DOMAIN_ID = 232  # RTPS port numbers pass 65535 above it
+
 
 def subscriber(domain: int, count: int, ready, results) -> None:
     from cicld_ros.dds.config import ensure_cyclonedds_uri
@@ -106,20 +110,27 @@ def idl_serializer_ms(size: tuple[int, int], repeats: int = 5) -> float:
     return 1000 * (time.perf_counter() - start) / repeats
 
 
+def domain(text: str) -> int:
+    value = int_at_least(0)(text)
+    if value > MAX_DOMAIN_ID:
+        raise argparse.ArgumentTypeError(f"must be a DDS domain in 0..{MAX_DOMAIN_ID}, got {value}")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--count", type=int, default=1000)
-    parser.add_argument("--size", default="1024x512")
-    parser.add_argument("--domain", type=int, default=91)
+    parser.add_argument("--count", type=int_at_least(1), default=1000, help="messages sent flat out (default 1000)")
+    parser.add_argument("--size", type=frame_size, default=(1024, 512), metavar="WxH", help="image size (1024x512)")
+    parser.add_argument("--domain", type=domain, default=91, help=f"DDS domain, 0..{MAX_DOMAIN_ID} (default 91)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    size = tuple(int(v) for v in args.size.split("x"))
+    size = args.size
     flat_out = run(args.domain, args.count, size, rate=None)
     paced = run(args.domain, 150, size, rate=30.0)
     baseline = idl_serializer_ms(size)
-    report = {"size": args.size, "throughput": flat_out, "paced_30hz": paced,
+    report = {"size": f"{size[0]}x{size[1]}", "throughput": flat_out, "paced_30hz": paced,
               "cyclonedds_idl_serialize_ms": round(baseline, 1)}
-    print(f"{args.size} rgb8 over a reliable loopback topic, publisher and subscriber in separate processes")
+    print(f"{report['size']} rgb8 over a reliable loopback topic, publisher and subscriber in separate processes")
     print(f"  flat out: {flat_out['msgs_per_s']:.0f} msg/s ({flat_out['mb_per_s']:.0f} MB/s), "
           f"{flat_out['received']}/{flat_out['count']} received")
     print(f"  CPU per message: publisher {flat_out['publisher_cpu_ms_per_msg']:.2f} ms (encode + write), "

@@ -258,3 +258,12 @@ def test_4000x3000_frames_cross_where_the_kernel_allows_a_large_buffer(monkeypat
     transport, received, _ = full_size_frames(domain, monkeypatch, LOOPBACK_XML, ["4000x3000"])
     with transport:
         assert received == [(4000, 3000)] * 3
+
+
+@pytest.mark.parametrize("args", [["--count", "0"], ["--count", "-5"], ["--count", "x"], ["--size", "0x0"],
+                                  ["--size", "wide"], ["--domain", "500"]])
+def test_dds_throughput_refuses_nonsense_arguments_in_one_line(args):
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks/dds_throughput.py"), *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"error: argument {args[0]}: " in done.stderr.strip().splitlines()[-1]
