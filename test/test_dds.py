@@ -267,3 +267,21 @@ def test_dds_throughput_refuses_nonsense_arguments_in_one_line(args):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert f"error: argument {args[0]}: " in done.stderr.strip().splitlines()[-1]
+
+
+def test_receive_buffer_advice_names_what_to_change(tmp_path):
+    from cicld_ros.dds.config import receive_buffer_advice
+
+    mib = 2**20
+    assert receive_buffer_advice(8 * mib, 4 * mib, LOOPBACK_XML) is None
+    assert receive_buffer_advice(None, 212992, LOOPBACK_XML) is None  # not Linux: unknown, no guess
+    capped = receive_buffer_advice(425984, 212992, LOOPBACK_XML)
+    assert "will be lost" in capped and "sysctl -w net.core.rmem_max=67108864" in capped
+    assert "CYCLONEDDS_URI" not in capped  # the built-in configuration already asks
+    own = tmp_path / "cyclone.xml"
+    own.write_text(LOOPBACK_XML.replace(RECEIVE_BUFFER_XML, ""))
+    for uri in (f"file://{own}", str(own)):
+        lacking = receive_buffer_advice(2 * mib, 64 * mib, uri)
+        assert RECEIVE_BUFFER_XML in lacking and "sysctl" not in lacking
+    small = LOOPBACK_XML.replace('max="64MiB"', 'max="1MiB"')
+    assert 'max="64MiB"' in receive_buffer_advice(2 * mib, 64 * mib, small)

@@ -72,7 +72,8 @@ class DdsSubscription:
     """Hands each sample to ``callback``. Counts, kept up to date from Cyclone's listener
     thread: ``received`` (samples taken), ``malformed`` (of those, undecodable: skipped) with
     ``malformed_reasons`` (CdrError.reason -> count), ``lost`` and ``rejected`` (Cyclone's
-    totals; such samples are never taken), ``callback_errors``."""
+    SAMPLE_LOST / SAMPLE_REJECTED totals; such samples are never taken. Cyclone raises
+    neither for a frame lost in the socket: see DdsTransport.socket_drops), ``callback_errors``."""
 
     def __init__(self, transport: "DdsTransport", topic: Topic, kind: str, callback: Callable[[Any], None],
                  qos: Qos, raw: bool, warn_period: float = WARN_PERIOD) -> None:
@@ -103,7 +104,8 @@ class DdsSubscription:
         self.malformed += 1
         self.malformed_reasons[reason] = self.malformed_reasons.get(reason, 0) + 1
         now = time.monotonic()
-        if self._warned_at is None:
+        quiet = self._warned_at is None or (now - self._warned_at >= self.warn_period and not self._held_back)
+        if quiet:  # the first in a while: say what is wrong with it
             self._warned_at = now
             log.warning("%s: malformed sample skipped (%s): %s; further ones are counted and summarised at most "
                         "every %g s", self.topic_name, reason, error, self.warn_period)
@@ -149,7 +151,8 @@ class DdsTransport:
     """One DDS participant; topics are shared between publishers and subscriptions.
 
     ``receive_buffer_bytes`` is the socket receive buffer Cyclone obtained (None where
-    unknown); a warning is logged at start when it cannot hold a full-size camera frame."""
+    unknown); a warning is logged at start when it cannot hold a full-size camera frame.
+    ``warn_period`` spaces the log lines about each topic's malformed samples."""
 
     def __init__(self, domain_id: int = 0, warn_period: float = WARN_PERIOD) -> None:
         self.warn_period = warn_period
