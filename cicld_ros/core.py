@@ -97,6 +97,10 @@ class SegmentationNode:
         except ValueError as error:
             raise StartupError(str(error)) from None
         self.model = self._load_model(params)
+        try:  # steps / strength is bounded by the T this model was trained with
+            self.params = params.validate(self.model.config.num_train_timesteps)
+        except ValueError as error:
+            raise StartupError(str(error)) from None
         self.inputs = {t: IMAGE for t in params.image_topics} | {t: COMPRESSED_IMAGE for t in params.compressed_image_topics}
         self.frames = LatestFrames(list(self.inputs))  # checked messages, for each camera's decoder
         self.decoded = LatestFrames(list(self.inputs))  # decoded frames, for the segmenting thread
@@ -131,7 +135,8 @@ class SegmentationNode:
     # -- parameters -----------------------------------------------------------------------
     def set_params(self, changes: dict[str, Any]) -> None:
         """Apply run-time parameter changes atomically, or raise ValueError and change nothing."""
-        self.params = with_changes(self.params, changes, at_runtime=True)
+        self.params = with_changes(self.params, changes, at_runtime=True,
+                                   num_train_timesteps=self.model.config.num_train_timesteps)
 
     # -- processing -------------------------------------------------------------------------
     def wanted_outputs(self, camera: str, params: NodeParams) -> list[str]:

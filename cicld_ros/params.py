@@ -156,14 +156,16 @@ def coerce(name: str, value: Any) -> Any:
     raise ValueError(f"parameter {name} must be {type(default).__name__}, got {value!r}")
 
 
-def with_changes(params: NodeParams, changes: dict[str, Any], at_runtime: bool = False) -> NodeParams:
-    """A validated copy with ``changes``; at run time only the run-time parameters may change."""
+def with_changes(params: NodeParams, changes: dict[str, Any], at_runtime: bool = False,
+                 num_train_timesteps: int = 1000) -> NodeParams:
+    """A validated copy with ``changes``; at run time only the run-time parameters may change.
+    ``num_train_timesteps`` is the loaded model's T, which bounds steps / strength."""
     if at_runtime:
         fixed = sorted(set(changes) - RUNTIME_PARAMS)
         if fixed:
             raise ValueError(f"{', '.join(fixed)} cannot change while the node runs; restart it with the new value")
     values = {name: coerce(name, value) for name, value in changes.items()}
-    return dataclasses.replace(params, **values).validate()
+    return dataclasses.replace(params, **values).validate(num_train_timesteps)
 
 
 def read_params_file(path: str | Path, node_name: str = NODE_NAME) -> dict[str, Any]:

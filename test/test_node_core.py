@@ -447,3 +447,22 @@ def test_rclpy_adapter_imports_without_ros_and_node_help_explains():
     done = subprocess.run([sys.executable, "-m", "cicld_ros.node", "--transport", "rclpy", "--set", "steps=3"],
                           cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "--ros-args -p steps:=4" in done.stderr
+
+
+def test_steps_over_strength_is_bounded_by_the_loaded_models_timesteps(tmp_path):
+    from cicld_core.model import CICLD, ModelConfig
+    from cicld_core.model.checkpoint import save_model
+    from tiny import TINY
+
+    torch.manual_seed(0)
+    short = tmp_path / "t100.safetensors"
+    save_model(short, CICLD(ModelConfig(**TINY, num_train_timesteps=100)))
+    # 4 / 0.02 = 200 timesteps: fine for a model trained with T = 1000, not for T = 100
+    assert with_changes(NodeParams(), {"steps": 4, "strength": 0.02}).steps == 4
+    with pytest.raises(StartupError, match="at most 100"):
+        make_node(short, steps=4, strength=0.02)
+    node, _ = make_node(short)
+    with pytest.raises(ValueError, match="at most 100"):
+        node.set_params({"steps": 4, "strength": 0.02})
+    node.set_params({"steps": 4, "strength": 0.05})
+    assert node.params.strength == 0.05
