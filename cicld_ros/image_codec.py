@@ -17,14 +17,14 @@ import cv2
 import numpy as np
 
 from cicld_core.image_header import PNG_SIGNATURE, encoded_image_size
+from cicld_core.model.inference import MIN_IMAGE_SIZE
 
 from .messages import CompressedImage, Header, Image
 
 CHANNELS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1, "mono16": 1}
 BYTES_PER_CHANNEL = {"mono16": 2}
 OUTPUT_COLOUR_ENCODINGS = ("rgb8", "bgr8")
-# the model's smallest input (cicld_core.model.inference.check_images refuses less; tested)
-MIN_SIDE = 8
+MIN_SIDE = MIN_IMAGE_SIZE  # the model's smallest input: smaller frames are malformed, not errors
 
 
 class InputError(ValueError):
