@@ -5,8 +5,15 @@ file layouts. Used by tests, demos and the domain-adaptation benchmark.
     frame = generate_frame(seed=0, index=3, size=(1024, 512), style="target", split="val")
     write_frame("data/synth_cs", "cityscapes", "val", 3, frame)
 
-The same (seed, split, index, size, style) gives byte-identical frames; the street does
-not depend on the style, so both styles of one seed show the same scene.
+The same (seed, split, index, size, style, version) gives byte-identical frames.
+
+``version`` is the benchmark version. In version 1 the street does not depend on the
+style (both styles of one seed show the same scene; only the rendering differs). In
+version 2 the target style also changes what is in the scene: camera, class frequencies,
+object shapes and sizes, road layout, colours and weather (``styles.py`` lists every
+difference); its source style is version 1's, frame for frame. The Python API defaults
+to version 1 because the shipped checkpoint and the figures measured on it are version 1;
+the CLI and the benchmark preparation default to ``DEFAULT_VERSION`` (2).
 """
 from __future__ import annotations
 
@@ -17,9 +24,11 @@ import numpy as np
 from .layouts import CITIES, LAYOUTS, image_relpath, write_frame, write_split_list
 from .render import STYLES, render_image
 from .scene import APPEARANCE_STREAM, GEOMETRY_STREAM, SPLIT_CODES, build_scene, frame_rng, make_camera, rasterise, sample_layout
+from .styles import DEFAULT_VERSION, VERSIONS, ContentStyle, check_version, content_style
 
-# Bump when a change makes the same seed produce different frames.
-GENERATOR_VERSION = "1"
+# The benchmark version is the generator version: a change that makes the same seed give
+# other frames must become a new version, never change an existing one.
+GENERATOR_VERSION = str(DEFAULT_VERSION)
 SPLITS = tuple(SPLIT_CODES)
 MIN_SIZE, MAX_SIZE = 16, 8192
 
@@ -41,20 +50,22 @@ def check_size(size: tuple[int, int]) -> tuple[int, int]:
     return width, height
 
 
-def generate_frame(seed: int, index: int, size: tuple[int, int], style: str, split: str = "train") -> SynthFrame:
-    """Frame ``index`` of the stream (seed, split); ``size`` is (width, height)."""
+def generate_frame(seed: int, index: int, size: tuple[int, int], style: str, split: str = "train",
+                   version: int = 1) -> SynthFrame:
+    """Frame ``index`` of the stream (seed, split) of benchmark ``version``; ``size`` is (width, height)."""
     size = check_size(size)
     if style not in STYLES:
         raise ValueError(f"style must be one of {STYLES}, got {style!r}")
+    content = content_style(check_version(version), style)
     geometry = frame_rng(seed, split, index, GEOMETRY_STREAM)
-    layout = sample_layout(geometry)
+    layout = sample_layout(geometry, content)
     camera = make_camera(layout, size)
-    raster = rasterise(build_scene(layout, camera, geometry), size, camera.horizon)
-    image = render_image(raster, style, frame_rng(seed, split, index, APPEARANCE_STREAM))
+    raster = rasterise(build_scene(layout, camera, geometry, content), size, camera.horizon)
+    image = render_image(raster, style, frame_rng(seed, split, index, APPEARANCE_STREAM), version)
     return SynthFrame(image=image, train_ids=raster.train_ids, instance_ids=raster.instance_ids)
 
 
 __all__ = [
-    "CITIES", "GENERATOR_VERSION", "LAYOUTS", "SPLITS", "STYLES", "SynthFrame", "check_size",
+    "CITIES", "ContentStyle", "DEFAULT_VERSION", "GENERATOR_VERSION", "VERSIONS", "content_style", "LAYOUTS", "SPLITS", "STYLES", "SynthFrame", "check_size",
     "generate_frame", "image_relpath", "write_frame", "write_split_list",
 ]

@@ -13,7 +13,7 @@ from .. import __version__
 from ..cli_types import frame_size, int_at_least
 from ..io import write_json
 from ..labels import CLASS_NAMES, NUM_TRAIN_CLASSES
-from . import GENERATOR_VERSION, LAYOUTS, SPLITS, STYLES, generate_frame, write_frame, write_split_list
+from . import DEFAULT_VERSION, LAYOUTS, SPLITS, STYLES, VERSIONS, generate_frame, write_frame, write_split_list
 
 EPILOG = """\
 examples:
@@ -22,8 +22,10 @@ examples:
   python -m cicld_core.synth --out data/synth_cs --style target --layout cityscapes --num 500 --seed 2 --split train
   python -m cicld_core.synth --out data/synth_cs --style target --layout cityscapes --num 100 --seed 2 --split val
 
-The same arguments always give byte-identical files. Both styles of one --seed show the
-same streets; --split val draws different streets than --split train.
+The same arguments always give byte-identical files; --split val draws different streets
+than --split train. --version 1 is the first benchmark (both styles of one --seed show the
+same streets, only the rendering differs); --version 2 (default) keeps that source style
+and also changes the target's content: camera, class frequencies, shapes, layout, weather.
 """
 
 
@@ -43,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--size", type=frame_size, default=(1024, 512), metavar="WxH",
                         help="frame size in pixels (default: 1024x512)")
     parser.add_argument("--seed", type=int_at_least(0), default=0, help="random seed, >= 0 (default: 0)")
+    parser.add_argument("--version", type=int, choices=VERSIONS, default=DEFAULT_VERSION,
+                        help=f"benchmark version: 1 = target differs in rendering only, 2 = also in content "
+                        f"(default: {DEFAULT_VERSION}); version 1 frames are byte-identical to the first release")
     parser.add_argument("--split", choices=SPLITS, default="train",
                         help="cityscapes: the folder; gta5/synthia: the random stream, listed in <out>/<split>.txt "
                         "(default: train)")
@@ -57,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     frames_with = np.zeros(NUM_TRAIN_CLASSES, np.int64)
     start = time.perf_counter()
     for index in tqdm(range(args.num), desc=f"{args.style} -> {args.layout}/{args.split}", unit="frame"):
-        frame = generate_frame(args.seed, index, args.size, args.style, args.split)
+        frame = generate_frame(args.seed, index, args.size, args.style, args.split, version=args.version)
         write_frame(args.out, args.layout, args.split, index, frame)
         counts = np.bincount(frame.train_ids.ravel(), minlength=256)[:NUM_TRAIN_CLASSES]
         frames_with += counts > 0
@@ -67,11 +72,12 @@ def main(argv: list[str] | None = None) -> int:
     presence = {name: round(float(n) / args.num, 4) for name, n in zip(CLASS_NAMES, frames_with)}
     write_json(args.out / "synth_info.json", {
         "args": {"out": str(args.out), "style": args.style, "layout": args.layout, "num": args.num,
-                 "size": f"{args.size[0]}x{args.size[1]}", "seed": args.seed, "split": args.split},
-        "version": __version__, "generator_version": GENERATOR_VERSION, "frames": args.num,
+                 "size": f"{args.size[0]}x{args.size[1]}", "seed": args.seed, "split": args.split,
+                 "version": args.version},
+        "version": __version__, "generator_version": str(args.version), "benchmark_version": args.version, "frames": args.num,
         "class_presence": presence, "frames_per_s": round(fps, 2), "seconds": round(elapsed, 2),
     })
-    print(f"wrote {args.num} {args.style} frames of {args.size[0]}x{args.size[1]} to {args.out} "
+    print(f"wrote {args.num} {args.style} frames (benchmark version {args.version}) of {args.size[0]}x{args.size[1]} to {args.out} "
           f"({args.layout} layout, split {args.split}) at {fps:.1f} frames/s")
     print("share of frames containing each class:")
     for name, share in presence.items():

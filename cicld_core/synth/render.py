@@ -19,8 +19,12 @@ import cv2
 import numpy as np
 
 from .scene import Mat, Raster
+from .styles import V2_TARGET_COLOURS, Weather, render_style
 
 STYLES = ("source", "target")
+# Colour tables: the two styles of version 1 and version 2's target (other colours for
+# several materials, see styles.V2_TARGET_COLOURS). Version 2's source is version 1's.
+PALETTES = ("source", "target", "target_v2")
 RGB = tuple[int, int, int]
 
 
@@ -104,16 +108,17 @@ class CameraEffects:
 
 def _tables() -> tuple[np.ndarray, ...]:
     n = max(LOOKS) + 1
-    width = max(max(len(l.source), len(l.target)) for l in LOOKS.values())
-    colours = np.zeros((2, n, width, 3), np.float32)
-    counts = np.ones((2, n), np.int64)
-    jitter = np.zeros((2, n), np.float32)
+    v2 = {mat: V2_TARGET_COLOURS.get(mat.name, look.target) for mat, look in LOOKS.items()}
+    width = max(max(len(l.source), len(l.target), len(v2[m])) for m, l in LOOKS.items())
+    colours = np.zeros((len(PALETTES), n, width, 3), np.float32)
+    counts = np.ones((len(PALETTES), n), np.int64)
+    jitter = np.zeros((len(PALETTES), n), np.float32)
     texture = np.zeros((n, 3), np.float32)
     for mat, look in LOOKS.items():
-        for d, options in enumerate((look.source, look.target)):
+        for d, options in enumerate((look.source, look.target, v2[mat])):
             colours[d, mat, : len(options)] = options
             counts[d, mat] = len(options)
-            jitter[d, mat] = look.jitter[d]
+            jitter[d, mat] = look.jitter[min(d, 1)]
         texture[mat] = look.texture
     return colours, counts, jitter, texture
 
@@ -121,10 +126,10 @@ def _tables() -> tuple[np.ndarray, ...]:
 _COLOURS, _COUNTS, _JITTER, _TEXTURE = _tables()
 
 
-def shape_colours(raster: Raster, style: str, rng: np.random.Generator) -> np.ndarray:
+def shape_colours(raster: Raster, palette: str, rng: np.random.Generator) -> np.ndarray:
     """(n_shapes, 3) float colours: one option and jitter per (object, material), times the
     face's flat shade. All parts of one object made of one material share a colour."""
-    d = STYLES.index(style)
+    d = PALETTES.index(palette)
     shapes = raster.shapes
     mats = np.array([s.material for s in shapes], np.int64)
     keys = np.array([s.group for s in shapes], np.int64) * 64 + mats
@@ -135,7 +140,7 @@ def shape_colours(raster: Raster, style: str, rng: np.random.Generator) -> np.nd
     # Per-object brightness and hue jitter: wide enough that colour alone never decides.
     jitter = (rng.normal(0, 1, (len(uniq), 3)) * 0.5 + rng.normal(0, 1, (len(uniq), 1))) * _JITTER[d, umat][:, None]
     shade = np.array([s.shade for s in shapes], np.float32)
-    if style == "target":
+    if palette != "source":
         shade = 1.0 - 0.7 * (1.0 - shade)  # softer diffuse light than the game's
     return np.clip(base[inverse] * shade[:, None] + jitter[inverse], 0, 255).astype(np.float32)
 
@@ -187,11 +192,12 @@ def _smooth_noise(rng: np.random.Generator, size: tuple[int, int], cell: int) ->
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def render_target(raster: Raster, rng: np.random.Generator, fx: CameraEffects = CameraEffects()) -> np.ndarray:
+def render_target(raster: Raster, rng: np.random.Generator, fx: CameraEffects = CameraEffects(),
+                  palette: str = "target", weather: Weather | None = None) -> np.ndarray:
     index = raster.index
     h, w = index.shape
     shapes = raster.shapes
-    colours = shape_colours(raster, "target", rng)
+    colours = shape_colours(raster, palette, rng)
     mats = np.array([s.material for s in shapes], np.int64)
     # Textures: noise at three scales, weighted per material.
     scale = max(1, round(w / 1024 * 3))
@@ -224,6 +230,8 @@ def render_target(raster: Raster, rng: np.random.Generator, fx: CameraEffects = 
     tex *= gain
     image = np.take(colours, index, axis=0)
     image *= tex[..., None]
+    if weather is not None:  # version 1 draws nothing here, so its frames stay as they were
+        image = apply_weather(image, raster, rng, weather)
     # The lens blurs before the sensor adds noise; the codec comes last.
     sigma = rng.uniform(*fx.blur_sigma_px_at_1024) * w / 1024
     sigma = max(sigma, 0.35)
@@ -240,10 +248,52 @@ def render_target(raster: Raster, rng: np.random.Generator, fx: CameraEffects = 
     return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
-def render_image(raster: Raster, style: str, rng: np.random.Generator) -> np.ndarray:
-    """(H, W, 3) RGB uint8 of the painted scene in ``style``."""
+WEATHER_KINDS = ("clear", "overcast", "fog", "rain")
+
+
+def draw_weather(rng: np.random.Generator, weather: Weather) -> str:
+    r = rng.random()
+    for kind, chance in (("overcast", weather.overcast), ("fog", weather.fog), ("rain", weather.rain)):
+        if r < chance:
+            return kind
+        r -= chance
+    return "clear"
+
+
+def apply_weather(image: np.ndarray, raster: Raster, rng: np.random.Generator, weather: Weather) -> np.ndarray:
+    """Overcast, fog or rain on the lit float image, before the lens and the sensor.
+    Fog thickens toward the horizon row (far away) instead of a global contrast change, and
+    rain streaks are local, so neither is one affine map of the channels."""
+    kind = draw_weather(rng, weather)
+    if kind == "clear":
+        return image
+    h, w = image.shape[:2]
+    grey = image.mean(-1, keepdims=True)
+    if kind == "overcast":
+        return (grey + 0.6 * (image - grey)) * rng.uniform(0.7, 0.9)
+    if kind == "fog":
+        density = rng.uniform(*weather.fog_density)
+        rows = np.abs(np.arange(h, dtype=np.float32) - raster.horizon) / (0.5 * h)
+        alpha = (density * np.clip(1.0 - rows, 0.0, 1.0) ** 1.5)[:, None, None]
+        fog = np.float32(rng.uniform(170, 215))
+        return image * (1.0 - alpha) + fog * alpha
+    # rain: darker and duller, with bright slanted streaks
+    image = (grey + 0.75 * (image - grey)) * rng.uniform(0.65, 0.85)
+    streaks = np.zeros((h, w), np.float32)
+    n = int(rng.integers(*weather.rain_streaks) * h * w / (256 * 128))
+    x0, y0 = rng.uniform(0, w, n), rng.uniform(-0.1 * h, h, n)
+    length = rng.uniform(0.04, 0.12, n) * h
+    slant = rng.uniform(-0.25, 0.1)
+    for x, y, ln in zip(x0, y0, length):
+        cv2.line(streaks, (int(x), int(y)), (int(x + slant * ln), int(y + ln)), 1.0, 1)
+    return image + streaks[..., None] * np.float32(rng.uniform(25, 60))
+
+
+def render_image(raster: Raster, style: str, rng: np.random.Generator, version: int = 1) -> np.ndarray:
+    """(H, W, 3) RGB uint8 of the painted scene in ``style`` of benchmark ``version``."""
+    if style not in STYLES:
+        raise ValueError(f"style must be one of {STYLES}, got {style!r}")
+    spec = render_style(version, style)
     if style == "source":
         return render_source(raster, rng)
-    if style == "target":
-        return render_target(raster, rng)
-    raise ValueError(f"style must be one of {STYLES}, got {style!r}")
+    return render_target(raster, rng, palette=spec.colours, weather=spec.weather if version >= 2 else None)

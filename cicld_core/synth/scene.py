@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from ..labels import IGNORE_INDEX, TRAIN_ID_BY_NAME
+from .styles import V1_CONTENT, ContentStyle
 
 SPLIT_CODES: dict[str, int] = {"train": 0, "val": 1}
 GEOMETRY_STREAM = 0
@@ -166,22 +167,23 @@ class Layout:
         return float(self.center(z)) - self.road_w / 2 + (lane + 0.5) * self.lane_w
 
 
-def sample_layout(rng: np.random.Generator) -> Layout:
-    lanes = int(rng.choice([2, 2, 3, 4]))
+def sample_layout(rng: np.random.Generator, content: ContentStyle = V1_CONTENT) -> Layout:
+    C = content
+    lanes = int(rng.choice(list(C.lane_choices)))
     park_side = int(rng.choice([-1, 0, 0, 0, 1]))
     sides = []
     for side in (-1, 1):
-        verge = float(rng.uniform(0.8, 2.5)) if rng.random() < 0.4 else 0.0
+        verge = float(rng.uniform(0.8, 2.5)) if rng.random() < C.verge_prob else 0.0
         sides.append(SideLayout(
-            side=side, verge=verge, sidewalk=float(rng.uniform(1.8, 4.5)),
-            setback=float(rng.uniform(1.5, 6.0)) if rng.random() < 0.45 else 0.0,
-            park=park_side == side, parking=bool(rng.random() < 0.45),
+            side=side, verge=verge, sidewalk=float(rng.uniform(*C.sidewalk)),
+            setback=float(rng.uniform(1.5, 6.0)) if rng.random() < C.setback_prob else 0.0,
+            park=park_side == side, parking=bool(rng.random() < C.parking_prob),
         ))
     return Layout(
-        horizon_frac=float(rng.uniform(0.36, 0.5)), focal_frac=float(rng.uniform(0.7, 1.0)),
-        cx_frac=float(rng.uniform(0.46, 0.54)), cam_height=float(rng.uniform(1.25, 1.8)),
-        lanes=lanes, lane_w=float(rng.uniform(3.0, 3.7)), ego_lane=int(rng.integers(lanes // 2, lanes)),
-        curvature=float(rng.uniform(-1, 1) * 0.0025), sides=(sides[0], sides[1]),
+        horizon_frac=float(rng.uniform(*C.horizon_frac)), focal_frac=float(rng.uniform(*C.focal_frac)),
+        cx_frac=float(rng.uniform(0.46, 0.54)), cam_height=float(rng.uniform(*C.cam_height)),
+        lanes=lanes, lane_w=float(rng.uniform(*C.lane_w)), ego_lane=int(rng.integers(lanes // 2, lanes)),
+        curvature=float(rng.uniform(-1, 1) * C.curvature), sides=(sides[0], sides[1]),
     )
 
 
@@ -210,8 +212,9 @@ class _Prop:
 class SceneBuilder:
     """Collects props in metres, projects them, and orders them for painting."""
 
-    def __init__(self, layout: Layout, camera: Camera, rng: np.random.Generator) -> None:
-        self.L, self.cam, self.rng = layout, camera, rng
+    def __init__(self, layout: Layout, camera: Camera, rng: np.random.Generator,
+                 content: ContentStyle = V1_CONTENT) -> None:
+        self.L, self.cam, self.rng, self.C = layout, camera, rng, content
         self.props: list[_Prop] = []
         self.n_groups = 0
         self.n_instances = 0
@@ -376,6 +379,8 @@ def add_building(b: SceneBuilder, side: int, d: float, z0: float, z1: float, hei
     g = b.new_group(T["building"])
     b.add(p, T["building"], Mat.BUILDING, g, b.box_hull(min(x_in, x_out), max(x_in, x_out), 0.0, height, z0, z1), shade=0.9)
     b.add(p, T["building"], Mat.BUILDING, g, b.quad_z(z0, x_in, x_out, 0.0, height), shade=0.72)
+    if b.C.roof_share > 0 and rng.random() < b.C.roof_share:  # no draw at all when a style has no roofs
+        add_roof(b, p, g, x_in, x_out, z0, z1, height)
     # Windows on the facade facing the street: one vectorised projection for the grid.
     n_bays, n_floors = int((z1 - z0) // bay), int((height - 0.6) // floor_h)
     if n_bays < 1 or n_floors < 1:
@@ -397,6 +402,18 @@ def add_building(b: SceneBuilder, side: int, d: float, z0: float, z1: float, hei
     keep = (area >= 2.0) & (za >= z0)
     if keep.any():
         b.add(p, T["building"], Mat.WINDOW, g, quads[keep])
+
+
+def add_roof(b: SceneBuilder, p: _Prop, g: tuple[int, int], x_in: float, x_out: float, z0: float, z1: float,
+             height: float) -> None:
+    """A pitched roof over a building: the gable on the near face and the slope toward the
+    street, a silhouette flat-topped blocks never have."""
+    rise = b.rng.uniform(2.0, 4.5)
+    xm = 0.5 * (x_in + x_out)
+    gable = b.cam.project([x_in, x_out, xm], [height, height, height + rise], [z0, z0, z0])
+    slope = b.cam.project([x_in, x_in, xm, xm], [height, height, height + rise, height + rise], [z0, z1, z1, z0])
+    b.add(p, T["building"], Mat.BUILDING, g, slope, shade=0.6)
+    b.add(p, T["building"], Mat.BUILDING, g, gable, shade=0.8)
 
 
 def add_tree(b: SceneBuilder, layer: int, x: float, z: float, size: float) -> None:
@@ -449,7 +466,8 @@ def add_side_structures(b: SceneBuilder, s: SideLayout) -> None:
             if rng.random() < 0.18:
                 z += rng.uniform(4.0, 14.0)
             length = rng.uniform(8.0, 32.0)
-            height = rng.uniform(6.0, 14.0) if rng.random() < 0.5 else rng.uniform(12.0, 30.0)
+            C = b.C
+            height = rng.uniform(*C.low_building_h) if rng.random() < C.low_building_share else rng.uniform(*C.tall_building_h)
             add_building(b, s.side, d_prop + s.setback + rng.uniform(0.0, 0.8), z, z + length, height, rng.uniform(8.0, 18.0))
             z += length
     else:
@@ -633,7 +651,7 @@ def person_outline(rng: np.random.Generator, height: float, profile: bool, facin
 
 def add_person(b: SceneBuilder, x: float, z: float) -> None:
     rng = b.rng
-    height = rng.uniform(1.1, 1.4) if rng.random() < 0.08 else rng.uniform(1.55, 1.95)
+    height = rng.uniform(1.1, 1.4) if rng.random() < b.C.child_share else rng.uniform(*b.C.adult_height)
     parts = person_outline(rng, height, profile=bool(rng.random() < 0.45), facing=int(rng.choice([-1, 1])))
     p = b.prop(LAYER_STREET, z)
     g = b.new_group(T["person"])
@@ -694,8 +712,8 @@ def add_two_wheeler(b: SceneBuilder, x: float, z: float, motor: bool, ridden: bo
 
 
 def add_people(b: SceneBuilder) -> None:
-    L, rng = b.L, b.rng
-    n = int(rng.integers(0, 7)) + int(rng.random() < 0.85)
+    L, rng, C = b.L, b.rng, b.C
+    n = int(rng.integers(0, C.pedestrian_groups_hi)) + int(rng.random() < 0.85)
     for _ in range(n):
         z = float(log_uniform(rng, 5.5, 70.0))
         if rng.random() < 0.1:  # crossing the street
@@ -705,19 +723,19 @@ def add_people(b: SceneBuilder) -> None:
             x = float(L.lateral(s.side, s.verge + rng.uniform(0.3, max(0.4, s.sidewalk - 0.3)), z))
         for k in range(int(rng.choice([1, 1, 1, 2, 3]))):  # alone or in a small group
             add_person(b, x + k * rng.uniform(0.5, 0.9) * float(rng.choice([-1, 1])), z + k * rng.uniform(-0.6, 0.6))
-    if rng.random() < 0.55:  # riders on the road edge or a bike lane
-        for _ in range(int(rng.integers(1, 4))):
+    if rng.random() < C.rider_prob:  # riders on the road edge or a bike lane
+        for _ in range(int(rng.integers(*C.riders_n))):
             z = float(log_uniform(rng, 6.0, 60.0))
             side = int(rng.choice([-1, 1]))
             x = float(L.lateral(side, -rng.uniform(0.6, 1.6), z))
-            add_two_wheeler(b, x, z, motor=bool(rng.random() < 0.4), ridden=True)
+            add_two_wheeler(b, x, z, motor=bool(rng.random() < C.motor_share), ridden=True)
     for s in L.sides:  # parked bicycles and motorcycles
-        if rng.random() < 0.3:
+        if rng.random() < C.parked_bikes_prob:
             z0 = float(log_uniform(rng, 5.0, 40.0))
-            for k in range(int(rng.integers(1, 4))):
+            for k in range(int(rng.integers(*C.parked_bikes_n))):
                 z = z0 + 0.8 * k
                 add_two_wheeler(b, float(L.lateral(s.side, s.verge + s.sidewalk - 0.5, z)), z, motor=False, ridden=False)
-        if rng.random() < 0.2:
+        if rng.random() < C.parked_moto_prob:
             z = float(log_uniform(rng, 5.0, 40.0))
             add_two_wheeler(b, float(L.lateral(s.side, -0.8, z)), z, motor=True, ridden=False)
 
@@ -756,9 +774,11 @@ def add_box_vehicle(b: SceneBuilder, kind: str, x: float, z: float, length: floa
         for za in (z0 + 0.5, z1 - 0.5 - 2 * tyre_r):
             add(Mat.TYRE, b.box_hull(xa, xa + 0.28, 0.0, 2 * tyre_r, za, za + 2 * tyre_r))
     if kind == "car":
-        height = rng.uniform(1.35, 1.75)
+        height = rng.uniform(*b.C.car_height)
         belt = 0.3 + rng.uniform(0.55, 0.7)
-        cab0, cab1 = (z0 + 0.2 * length, z0 + 0.78 * length) if not oncoming else (z0 + 0.32 * length, z0 + 0.85 * length)
+        # An oncoming car shows its bonnet first: the cabin sits further back.
+        c0, c1 = b.C.car_cabin_oncoming if oncoming else b.C.car_cabin
+        cab0, cab1 = z0 + c0 * length, z0 + c1 * length
         add(Mat.CAR_PAINT, b.box_hull(x0, x1, 0.28, belt, z0, z1), shade=0.85)
         add(Mat.CAR_PAINT, b.box_hull(x0 + 0.1, x1 - 0.1, belt, height, cab0, cab1), shade=0.85)
         add(Mat.CAR_PAINT, b.quad_z(z0, x0, x1, 0.28, belt))
@@ -844,7 +864,7 @@ def add_crossing_train(b: SceneBuilder) -> None:
 
 
 def add_traffic(b: SceneBuilder) -> None:
-    L, rng = b.L, b.rng
+    L, rng, C = b.L, b.rng, b.C
     taken: dict[int, list[tuple[float, float]]] = {lane: [] for lane in range(L.lanes)}
 
     def place(kind: str, lane: int, length: float, z_min: float) -> None:
@@ -859,7 +879,7 @@ def add_traffic(b: SceneBuilder) -> None:
     def z_min(lane: int) -> float:
         return 9.0 if lane == L.ego_lane else 3.0
 
-    if rng.random() < 0.3:
+    if rng.random() < C.tram_prob:
         if rng.random() < 0.4:
             add_crossing_train(b)
         else:  # a tram on rails along a lane
@@ -872,25 +892,25 @@ def add_traffic(b: SceneBuilder) -> None:
             for _ in range(int(rng.integers(1, 3))):
                 place("train", lane, rng.uniform(18.0, 40.0), max(z_min(lane), 6.0))
     heavy = []
-    if rng.random() < 0.45:
+    if rng.random() < C.truck_prob:
         heavy.append("truck")
-    if rng.random() < 0.4:
+    if rng.random() < C.bus_prob:
         heavy.append("bus")
     for kind in heavy:
         for _ in range(int(rng.choice([1, 1, 2]))):
             lane = int(rng.integers(0, L.lanes))
             place(kind, lane, rng.uniform(6.5, 10.0) if kind == "truck" else rng.uniform(10.0, 18.0), z_min(lane))
-    for _ in range(int(rng.integers(1, 9))):
+    for _ in range(int(rng.integers(*C.cars_n))):
         lane = int(rng.integers(0, L.lanes))
-        place("car", lane, rng.uniform(3.8, 4.9), z_min(lane))
+        place("car", lane, rng.uniform(*C.car_length), z_min(lane))
     for s in L.sides:  # parked cars in the parking lane
         if not s.parking:
             continue
         z = rng.uniform(1.0, 10.0)
         while z < 80.0:
-            length = rng.uniform(3.8, 4.9)
+            length = rng.uniform(*C.car_length)
             if rng.random() < 0.7:
-                kind = "car" if rng.random() < 0.93 else "truck"
+                kind = "car" if rng.random() < C.parked_car_share else "truck"
                 add_box_vehicle(b, kind, float(L.lateral(s.side, -PARKING_W / 2, z)), z, length if kind == "car" else 6.5, False)
             z += length + rng.uniform(0.6, 8.0)
 
@@ -908,9 +928,10 @@ def add_ego_hood(b: SceneBuilder) -> None:
     b.add(b.prop(LAYER_EGO, 0.0), IGNORE_INDEX, Mat.HOOD, b.new_group(IGNORE_INDEX), pts, convex=False)
 
 
-def build_scene(layout: Layout, camera: Camera, rng: np.random.Generator) -> list[Shape]:
+def build_scene(layout: Layout, camera: Camera, rng: np.random.Generator,
+                content: ContentStyle = V1_CONTENT) -> list[Shape]:
     """All shapes of one frame, in painting order (the first one is the sky)."""
-    b = SceneBuilder(layout, camera, rng)
+    b = SceneBuilder(layout, camera, rng, content)
     add_ground(b)
     add_skyline(b)
     for side in layout.sides:
