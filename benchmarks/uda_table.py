@@ -59,11 +59,13 @@ def row_seeds(name: str, seeds: list[int]) -> list[int]:
     return seeds if multi_seed(name) else seeds[:1]
 
 
-def prepare(data: Path, size: str) -> None:
+def prepare(data: Path, size: str, version: int = 2) -> None:
+    """Generate the benchmark's data; ``version`` 1 is the first benchmark (the target differs in
+    rendering only), 2 also changes the target's content (cicld_core/synth/styles.py)."""
     for folder, style, layout, split, num, seed in SPLITS:
         subprocess.run([sys.executable, "-m", "cicld_core.synth", "--out", str(data / folder), "--style", style,
                         "--layout", layout, "--num", str(num), "--size", size, "--seed", str(seed),
-                        "--split", split], check=True, cwd=REPO)
+                        "--split", split, "--version", str(version)], check=True, cwd=REPO)
 
 
 def final_miou(work_dir: Path) -> float | None:
@@ -239,6 +241,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prepare", action="store_true", help="generate the synthetic data and stop")
     parser.add_argument("--size", default="256x128", help="frame size for --prepare (default 256x128)")
+    parser.add_argument("--data-version", type=int, choices=(1, 2), default=2,
+                        help="benchmark version --prepare generates (default 2; 1 reproduces the first table)")
     parser.add_argument("--only", nargs="+", choices=sorted([*RUNS, *DERIVED]), help="run only these")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=REPO / "runs/uda_table")
@@ -251,7 +255,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
     if args.prepare:
-        prepare(args.data, args.size)
+        prepare(args.data, args.size, args.data_version)
         return
     if not args.table_only:
         missing = [args.data / folder for folder in ("source", "target") if not (args.data / folder).is_dir()]
