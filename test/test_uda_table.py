@@ -1,0 +1,223 @@
+"""benchmarks/uda_table.py: the rows' overrides, the table's arithmetic (paired differences,
+the issue's goal checks) from hand-made per-seed numbers, and one tiny end-to-end table that
+skips what is finished. No long training: the end-to-end runs are 4-iteration ones."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import uda_table  # noqa: E402
+from tiny import TINY_RUN, tiny_overrides  # noqa: E402
+
+SEEDS = [0, 1, 2]
+
+
+def sets(command: list[str]) -> list[str]:
+    return [command[i + 1] for i, arg in enumerate(command) if arg == "--set"]
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def test_rows_are_the_issues_table_in_order():
+    assert uda_table.ORDER == ["source_only", "source_only_adabn", "dacs", "cicld_decoupled", "cicld_paper_labels",
+                               "cicld_paper_first_pass", "cicld_paper_mix", "no_conditioning", "no_inter_coder",
+                               "adversarial_none", "adversarial_2class", "target_oracle"]
+    assert [n for n in uda_table.ORDER if uda_table.is_cicld(n)] == [*uda_table.CICLD_ROWS, *uda_table.ABLATIONS]
+
+
+def test_each_row_sets_its_own_keys_and_they_win_over_the_command_line(tmp_path):
+    data = tmp_path / "data"
+    command = uda_table.train_command("dacs", 1, data, tmp_path / "w", ["run.eval_steps=2", "run.threads=1"])
+    overrides = sets(command)
+    # DACS has no diffusion loss: it is scored at K = 0 whatever --set says
+    assert "uda.mode=dacs" in overrides and "run.eval_steps=0" in overrides and "run.eval_steps=2" not in overrides
+    assert "run.threads=1" in overrides and "run.seed=1" in overrides and f"data.val.root={data / 'target'}" in overrides
+    expected = {
+        "source_only": {"uda.mode=source_only"},
+        "cicld_decoupled": {"uda.mode=cicld", "uda.routing=decoupled", "uda.adversarial=3class"},
+        "cicld_paper_labels": {"uda.mode=cicld", "uda.routing=paper", "uda.condition_on=labels"},
+        "cicld_paper_first_pass": {"uda.routing=paper", "uda.condition_on=first_pass"},
+        "cicld_paper_mix": {"uda.routing=paper", "uda.condition_on=mix", "uda.adversarial=3class"},
+        "target_oracle": {"uda.mode=target_oracle"},
+    }
+    for name, keys in expected.items():
+        assert keys <= set(sets(uda_table.train_command(name, 0, data, tmp_path / name, []))), name
+    assert "--resume" not in command
+
+
+def test_ablations_build_on_the_best_row_and_replace_its_key():
+    overrides = uda_table.row_overrides("adversarial_none", "cicld_paper_first_pass")
+    assert overrides == ["uda.mode=cicld", "uda.routing=paper", "uda.condition_on=first_pass", "uda.adversarial=none"]
+    assert uda_table.row_overrides("adversarial_2class", "cicld_decoupled")[-1] == "uda.adversarial=2class"
+    assert "uda.adversarial=3class" not in uda_table.row_overrides("adversarial_2class", "cicld_decoupled")
+    assert uda_table.row_overrides("no_conditioning", "cicld_paper_mix")[-1] == "model.conditioning=false"
+    assert uda_table.row_overrides("no_inter_coder", "cicld_paper_mix")[-1] == "model.inter_coder=false"
+    # a run's folder names its base, so a change of the best row never reuses another base's run
+    assert uda_table.run_name("no_inter_coder", 2, "cicld_paper_mix") == "no_inter_coder_on_cicld_paper_mix_s2"
+    assert uda_table.run_name("dacs", 2, "cicld_paper_mix") == "dacs_s2"
+    with pytest.raises(ValueError, match="best CICLD row"):
+        uda_table.row_overrides("no_conditioning", None)
+
+
+def test_merge_overrides_keeps_the_later_value_of_a_key():
+    assert uda_table.merge_overrides(["a=1", "b=2"], ["a=3"], ["c = 4"]) == ["b=2", "a=3", "c = 4"]
+
+
+# --------------------------------------------------------------------------- arithmetic
+
+
+def measured(values: dict[str, list[float]], k0: dict[str, list[float]] | None = None,
+             minutes: float = 12.0) -> dict:
+    """Hand-made per-seed numbers in the form measure() returns."""
+    k0 = k0 or {}
+    return {name: {s: {"miou": v, "miou_k0": k0[name][i] if name in k0 else None,
+                       "minutes": None if name in uda_table.DERIVED else minutes}
+                   for i, (s, v) in enumerate(zip(SEEDS, row))} for name, row in values.items()}
+
+
+# every goal met: best = cicld_paper_mix
+WINNING = {
+    "source_only": [10.0, 11.0, 12.0], "source_only_adabn": [14.0, 15.0, 16.0], "dacs": [20.0, 21.0, 22.0],
+    "cicld_decoupled": [21.0, 21.0, 21.0], "cicld_paper_labels": [22.0, 23.0, 24.0],
+    "cicld_paper_first_pass": [21.0, 22.0, 23.0], "cicld_paper_mix": [23.0, 24.5, 25.0],
+    "no_conditioning": [20.0, 21.0, 21.5], "no_inter_coder": [15.0, 16.0, 17.0],
+    "adversarial_none": [17.5, 18.0, 19.0], "adversarial_2class": [20.0, 20.5, 21.5],
+    "target_oracle": [30.0, 31.0, 32.0],
+}
+WINNING_K0 = {"cicld_paper_mix": [21.5, 23.0, 23.9], "cicld_decoupled": [21.1, 20.9, 21.0]}
+
+
+def test_summarize_gives_mean_std_and_paired_differences():
+    best = uda_table.choose_best(measured(WINNING), SEEDS)
+    assert best == "cicld_paper_mix"
+    figures = uda_table.summarize(measured(WINNING, WINNING_K0, minutes=11.5), best)
+    mix = figures["cicld_paper_mix"]
+    assert mix["mean"] == pytest.approx(24.17, abs=0.01) and mix["std"] == pytest.approx(1.04, abs=0.01)
+    assert mix["final_miou"] == [23.0, 24.5, 25.0] and mix["seeds"] == SEEDS
+    # against DACS seed by seed: 3.0, 3.5, 3.0
+    assert mix["vs_dacs"]["diffs"] == [3.0, 3.5, 3.0] and mix["vs_dacs"]["mean"] == pytest.approx(3.17, abs=0.01)
+    assert mix["vs_dacs"]["std"] == pytest.approx(0.29, abs=0.01) and mix["vs_dacs"]["all_ahead"]
+    # against K = 0 of the same checkpoints: 1.5, 1.5, 1.1
+    assert mix["vs_k0"]["diffs"] == [1.5, 1.5, 1.1] and mix["vs_k0"]["min"] == 1.1
+    assert mix["k0_mean"] == pytest.approx(22.8, abs=0.01)
+    decoupled = figures["cicld_decoupled"]["vs_k0"]
+    assert decoupled["diffs"] == [-0.1, 0.1, 0.0] and decoupled["ahead"] == 1 and not decoupled["all_ahead"]
+    assert "vs_dacs" not in figures["dacs"] and "vs_k0" not in figures["dacs"]  # DACS is the reference, K = 0 itself
+    assert figures["no_conditioning"]["base"] == "cicld_paper_mix"
+    assert figures["cicld_paper_mix"]["minutes"] == [11.5] * 3 and figures["cicld_paper_mix"]["minutes_mean"] == 11.5
+    assert figures["source_only_adabn"]["minutes_mean"] is None
+    assert figures["gap"] == 20.0 and figures["gap_closed"] == pytest.approx((24.17 - 11.0) / 20, abs=1e-3)
+    assert figures["adabn_gap_closed"] == 0.2 and figures["dacs_gap_closed"] == 0.5
+
+
+def test_goal_checks_pass_when_every_goal_is_met():
+    figures = uda_table.summarize(measured(WINNING, WINNING_K0), "cicld_paper_mix")
+    checks = uda_table.goal_checks(figures, SEEDS)
+    assert [c["status"] for c in checks] == ["PASS"] * 5, checks
+    assert "+3.17" in checks[0]["detail"] and "3/3 ahead" in checks[0]["detail"]
+    table = uda_table.format_table(figures, checks, "hand-made")
+    assert "| **CICLD, paper routing, conditioned on a mix** (best) | 24.2 ± 1.0 | 23.0, 24.5, 25.0 | 22.8 ± 1.2 " \
+           "| +1.4 ± 0.2 (3/3 ahead) | +3.2 ± 0.3 (3/3 ahead) | 12.0 |" in table
+    assert "ablation: conditioning off (on cicld_paper_mix)" in table and table.count("- PASS:") == 5
+
+
+@pytest.mark.parametrize("change, failing", [
+    # 2.0 ahead of DACS on the mean but seed 2 behind it
+    ({"dacs": [20.0, 21.0, 25.5]}, 0),
+    # every seed ahead of DACS but only by 1.5 on the mean
+    ({"dacs": [21.5, 23.0, 23.5]}, 0),
+    # conditioning off ahead: the paper's direction is on > off
+    ({"no_conditioning": [24.0, 25.0, 26.0]}, 2),
+    # 3-class above 2-class by 0.5 on average, less than the seed std of about 1
+    ({"adversarial_2class": [22.5, 24.0, 24.5]}, 3),
+    # none beats 2-class
+    ({"adversarial_none": [21.0, 21.0, 22.0]}, 4),
+])
+def test_goal_checks_fail_honestly(change, failing):
+    values = WINNING | change
+    figures = uda_table.summarize(measured(values, WINNING_K0), "cicld_paper_mix")
+    statuses = [c["status"] for c in uda_table.goal_checks(figures, SEEDS)]
+    assert statuses[failing] == "FAIL" and statuses.count("FAIL") == 1, statuses
+
+
+def test_k_goal_needs_one_point_on_every_seed():
+    k0 = WINNING_K0 | {"cicld_paper_mix": [20.0, 21.0, 24.2]}  # +3, +3.5 but +0.8 on seed 2
+    figures = uda_table.summarize(measured(WINNING, k0), "cicld_paper_mix")
+    assert [c["status"] for c in uda_table.goal_checks(figures, SEEDS)][1] == "FAIL"
+
+
+def test_missing_rows_or_seeds_are_never_a_pass():
+    values = {k: v for k, v in WINNING.items() if k != "adversarial_none"}
+    values["dacs"] = values["dacs"][:2]  # seed 2 of DACS not finished
+    figures = uda_table.summarize(measured(values, WINNING_K0), "cicld_paper_mix")
+    statuses = [c["status"] for c in uda_table.goal_checks(figures, SEEDS)]
+    assert statuses == ["NOT MEASURED", "PASS", "PASS", "PASS", "NOT MEASURED"]
+    assert uda_table.choose_best(measured({"cicld_paper_labels": [1.0, 2.0, 3.0], "cicld_paper_mix": [5.0, 5.0],
+                                           "cicld_paper_first_pass": [1.0, 1.0, 1.0]}), SEEDS) is None
+    empty = uda_table.goal_checks(uda_table.summarize({}, None), SEEDS)
+    assert {c["status"] for c in empty} == {"NOT MEASURED"}
+
+
+def test_training_minutes_add_up_the_stretches_of_a_resumed_run(tmp_path):
+    records = [{"kind": "train", "iter": 25, "time_s": 30.0}, {"kind": "train", "iter": 50, "time_s": 60.0},
+               {"kind": "eval", "iter": 50, "miou": 3.0},
+               {"kind": "train", "iter": 75, "time_s": 40.0}, {"kind": "train", "iter": 100, "time_s": 90.0}]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert uda_table.train_minutes(tmp_path) == 2.5  # 60 s before the resume, 90 s after it
+    assert uda_table.train_minutes(tmp_path / "missing") is None
+
+
+# --------------------------------------------------------------------------- end to end, tiny
+
+
+def test_the_table_runs_side_by_side_scores_cicld_at_k0_and_skips_what_is_finished(synth_root, tmp_path, capsys,
+                                                                                     monkeypatch):
+    # the new training keys (uda.routing, ...) may not exist yet: the CICLD row here is today's trainer
+    row = uda_table.MAIN_ROWS["cicld_decoupled"]
+    monkeypatch.setitem(uda_table.MAIN_ROWS, "cicld_decoupled", uda_table.Row(row.name, row.label, (), True))
+    out = tmp_path / "table"
+    args = ["--data", str(synth_root), "--out", str(out), "--only", "source_only", "cicld_decoupled",
+            "--seeds", "0", "1", "--jobs", "2", *[a for o in TINY_RUN + tiny_overrides() for a in ("--set", o)]]
+    uda_table.main(args)
+    figures = json.loads((out / "table.json").read_text())
+    for name in ("source_only", "source_only_adabn", "cicld_decoupled"):
+        assert figures[name]["seeds"] == [0, 1] and len(figures[name]["final_miou"]) == 2, name
+    cicld = figures["cicld_decoupled"]
+    assert all((out / f"cicld_decoupled_s{s}" / uda_table.K0_FILE).is_file() for s in (0, 1))
+    assert not (out / "source_only_s0" / uda_table.K0_FILE).exists()  # only CICLD checkpoints are scored twice
+    k0 = json.loads((out / "cicld_decoupled_s1" / uda_table.K0_FILE).read_text())
+    assert k0["steps"] == 0 and k0["arguments"]["seed"] == 1
+    assert cicld["vs_k0"]["diffs"] == [round(a - b, 2) for a, b in zip(cicld["final_miou"], cicld["miou_k0"])]
+    assert all(m > 0 for m in cicld["minutes"]) and figures["source_only_adabn"]["minutes"] == []
+    table = (out / "table.md").read_text()
+    assert "NOT MEASURED" in table and "- PASS" not in table  # no DACS, no ablations: no goal is met by default
+    assert (out / "table.png").stat().st_size > 0 and "uda.mode=source_only" in (out / "source_only_s0" / "train.log").read_text()
+
+    # a second call trains nothing; a lost K = 0 result is scored again without training
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/latest.safetensors")}
+    (out / "cicld_decoupled_s0" / uda_table.K0_FILE).unlink()
+    capsys.readouterr()
+    uda_table.main([*args, "--dry-run"])
+    listing = capsys.readouterr().out
+    assert "cicld_decoupled_s0: K = 0 evaluation only" in listing and "source_only_s1: done already" in listing
+    assert "source_only_adabn_s0: done already" in listing and not (out / "cicld_decoupled_s0" / uda_table.K0_FILE).exists()
+    uda_table.main(args)
+    assert capsys.readouterr().out.count("done already") == 5  # 3 runs and 2 AdaBN rows
+    assert (out / "cicld_decoupled_s0" / uda_table.K0_FILE).is_file()
+    assert {p: p.stat().st_mtime_ns for p in out.glob("*/latest.safetensors")} == stamps
+
+
+def test_a_failed_run_names_its_log_and_missing_data_is_one_error(synth_root, tmp_path):
+    with pytest.raises(SystemExit, match=r"1 run\(s\) failed: .*source_only_s0/train.log"):
+        uda_table.main(["--data", str(synth_root), "--out", str(tmp_path / "t"), "--only", "source_only", "--seeds", "0",
+                        "--jobs", "2", "--set", "uda.no_such_key=1"])
+    assert "no_such_key" in (tmp_path / "t" / "source_only_s0" / "train.log").read_text()
+    with pytest.raises(SystemExit):
+        uda_table.main(["--data", str(tmp_path / "missing"), "--out", str(tmp_path / "t")])
