@@ -545,7 +545,8 @@ def plot(figures: dict, path: Path) -> None:
            label="default K (mean ± std)")
     k0 = [x for x, n in enumerate(names) if "k0_mean" in figures[n]]
     if k0:
-        ax.errorbar(k0, [figures[names[x]]["k0_mean"] for x in k0], yerr=[figures[names[x]]["k0_std"] for x in k0],
+        # beside the bar's own error bar, not on it
+        ax.errorbar([x + 0.25 for x in k0], [figures[names[x]]["k0_mean"] for x in k0], yerr=[figures[names[x]]["k0_std"] for x in k0],
                     fmt="o", color="black", markersize=4, capsize=2, label="same checkpoints at K = 0")
     ticks = []
     for x, name in enumerate(names):
