@@ -20,6 +20,8 @@ from cicld_core.labels import (
 from cicld_core.synth import generate_frame, image_relpath, write_frame
 from cicld_core.synth.render import LOOKS
 from cicld_core.synth.scene import GEOMETRY_STREAM, build_scene, frame_rng, make_camera, sample_layout
+from cicld_core.synth.stats import measure_style
+from cicld_core.synth.styles import V1_CONTENT, V2_TARGET_CONTENT, content_style
 
 SMALL = (128, 64)
 REPO = Path(__file__).resolve().parents[1]
@@ -61,7 +63,7 @@ def test_written_files_are_byte_identical(tmp_path):
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
 
 
-def test_geometry_does_not_depend_on_style():
+def test_geometry_does_not_depend_on_style_in_version_1():
     for index in range(4):
         src, tgt = generate_frame(11, index, SMALL, "source"), generate_frame(11, index, SMALL, "target")
         np.testing.assert_array_equal(src.train_ids, tgt.train_ids)
@@ -320,3 +322,85 @@ def test_target_style_differs_measurably_from_source():
     assert np.mean(diffs) > 20
     assert np.mean(hf_source) == 0 and np.mean(hf_target) > 5.0
     assert np.mean(sat_target) < 0.8 * np.mean(sat_source)
+
+
+# ---- benchmark versions --------------------------------------------------------------
+
+def frames_digest(frames) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for frame in frames:
+        for array in (frame.image, frame.train_ids, frame.instance_ids):
+            digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def test_version_1_frames_are_byte_identical_to_the_first_release():
+    # Hashes computed with the generator before versions existed (commit e5e06f3): every
+    # number measured on version-1 data stays reproducible.
+    small = [generate_frame(1 + i % 3, i, (256, 128), style, split)
+             for style in ("source", "target") for split in ("train", "val") for i in range(6)]
+    assert frames_digest(small) == "1ca10ca24ceaf63fcb5e156e5ab517b918bc3b21b347d99d699d8f7ac764ef34"
+    large = [generate_frame(0, 3, (512, 256), style, "val", version=1) for style in ("source", "target")]
+    assert frames_digest(large) == "b209960797974193ef46c5f39afd343c96d126ddc6cedaa9faf1c7c584eb8b50"
+
+
+def test_version_2_keeps_the_source_and_changes_the_target():
+    for index in range(3):
+        v1 = generate_frame(6, index, SMALL, "source", version=1)
+        v2 = generate_frame(6, index, SMALL, "source", version=2)
+        assert frames_digest([v1]) == frames_digest([v2])
+        t1, t2 = generate_frame(6, index, SMALL, "target", version=1), generate_frame(6, index, SMALL, "target", version=2)
+        assert (t1.train_ids != t2.train_ids).mean() > 0.05  # other content, not just other pixels
+        again = generate_frame(6, index, SMALL, "target", version=2)
+        assert frames_digest([t2]) == frames_digest([again])
+    with pytest.raises(ValueError, match="version"):
+        generate_frame(0, 0, SMALL, "target", version=3)
+
+
+def test_version_2_target_content_is_shifted_by_the_configured_amounts():
+    source, target = content_style(2, "source"), content_style(2, "target")
+    assert source == V1_CONTENT and target == V2_TARGET_CONTENT and content_style(1, "target") == V1_CONTENT
+    # The configured shift itself: a higher camera pitched further down with a wider view,
+    # and a street with more persons and bicycles and fewer trucks and buses.
+    assert target.mean_cam_height - source.mean_cam_height >= 0.7
+    assert source.mean_horizon_frac - target.mean_horizon_frac >= 0.1
+    assert source.mean_focal_frac / target.mean_focal_frac >= 1.4
+    assert target.expected_pedestrians >= 1.8 * source.expected_pedestrians
+    assert target.expected_heavy <= 0.35 * source.expected_heavy
+    # What the generated frames show matches those values.
+    measured = {style: measure_style(2, style, num=40, size=(128, 64), seed=4) for style in ("source", "target")}
+    for style, content in (("source", source), ("target", target)):
+        m = measured[style]
+        assert abs(m["cam_height_m"] - content.mean_cam_height) < 0.06, (style, m["cam_height_m"])
+        assert abs(m["focal_frac"] - content.mean_focal_frac) < 0.03, (style, m["focal_frac"])
+        # Read off the labels: far buildings hide the ground's first rows now and then.
+        assert -0.01 < m["horizon_frac_from_labels"] - content.mean_horizon_frac < 0.06, (style, m)
+        built = m["built_per_frame"]
+        assert abs(built["person"] / content.expected_pedestrians - 1) < 0.2, (style, built)
+        assert 0.6 < (built["truck"] + built["bus"]) / content.expected_heavy < 1.15, (style, built)
+    shift = (measured["source"]["horizon_frac_from_labels"] - measured["target"]["horizon_frac_from_labels"])
+    assert abs(shift - (source.mean_horizon_frac - target.mean_horizon_frac)) < 0.04
+    # Class frequencies in the labels: persons and bicycles up, trucks and buses down.
+    share = {style: measured[style]["pixel_share"] for style in measured}
+    assert share["target"]["person"] + share["target"]["bicycle"] > 1.4 * (share["source"]["person"] + share["source"]["bicycle"])
+    assert share["target"]["truck"] + share["target"]["bus"] < 0.35 * (share["source"]["truck"] + share["source"]["bus"])
+    assert share["target"]["sidewalk"] > 1.5 * share["source"]["sidewalk"]  # wider sidewalks
+
+
+def test_cli_version_flag(tmp_path):
+    for version in ("1", "2"):
+        out = tmp_path / f"v{version}"
+        result = run_cli("--out", str(out), "--style", "target", "--layout", "gta5", "--num", "1",
+                         "--size", "128x64", "--seed", "4", "--version", version)
+        assert result.returncode == 0, result.stderr
+        info = json.loads((out / "synth_info.json").read_text())
+        assert info["benchmark_version"] == int(version) and info["generator_version"] == version
+        with Image.open(out / "images/00001.png") as im:
+            expected = generate_frame(4, 0, SMALL, "target", version=int(version)).image
+            np.testing.assert_array_equal(np.asarray(im), expected)
+    result = run_cli("--out", str(tmp_path / "d"), "--style", "source", "--layout", "gta5", "--num", "1", "--size", "64x32")
+    assert json.loads((tmp_path / "d/synth_info.json").read_text())["benchmark_version"] == 2  # new data is v2
+    result = run_cli("--out", str(tmp_path / "x"), "--style", "source", "--layout", "gta5", "--version", "3")
+    assert result.returncode != 0 and "invalid choice" in result.stderr

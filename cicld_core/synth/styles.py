@@ -86,9 +86,13 @@ class ContentStyle:
 
     @property
     def expected_heavy(self) -> float:
-        """Trucks and buses placed in lanes per frame, before a lane may refuse one
-        (1, 1, 2 per kind drawn); parked trucks are left out (they depend on parking)."""
-        return (self.truck_prob + self.bus_prob) * 4 / 3
+        """Trucks and buses built per frame, roughly: in the lanes (1, 1 or 2 per kind
+        drawn) plus parked trucks (about 80 m of parking lane per side, a slot per car
+        length and a 4.3 m gap, 70 % taken). An upper estimate: a full lane refuses some."""
+        lanes = (self.truck_prob + self.bus_prob) * 4 / 3
+        slots = 80.0 / (sum(self.car_length) / 2 + 4.3)
+        parked = 2 * self.parking_prob * slots * 0.7 * (1.0 - self.parked_car_share)
+        return lanes + parked
 
 
 @dataclass(frozen=True)
