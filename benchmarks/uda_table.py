@@ -476,7 +476,8 @@ def format_table(figures: dict, checks: list[dict[str, str]], best_how: str) -> 
             continue
         per_seed = ", ".join(f"{v:.1f}" for v in row["final_miou"])
         k0 = f"{row['k0_mean']:.1f} ± {row['k0_std']:.1f}" if "k0_mean" in row else ""
-        minutes = "no training" if name in DERIVED else f"{row['minutes_mean']:.1f}" if row["minutes_mean"] else ""
+        minutes = ("no training" if name in DERIVED else "" if row["minutes_mean"] is None
+                   else f"{row['minutes_mean']:.1f}")
         lines.append(f"| {title} | {row['mean']:.1f} ± {row['std']:.1f} | {per_seed} | {k0} | {_cell(row.get('vs_k0'))} "
                      f"| {_cell(row.get('vs_dacs'))} | {minutes} |")
     lines += ["", "Paired: the mean ± std over seeds of (row - other) seed by seed; ahead: seeds where it is above 0.",

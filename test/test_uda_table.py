@@ -126,6 +126,9 @@ def test_goal_checks_pass_when_every_goal_is_met():
     assert "| **CICLD, paper routing, conditioned on a mix** (best) | 24.2 ± 1.0 | 23.0, 24.5, 25.0 | 22.8 ± 1.2 " \
            "| +1.4 ± 0.2 (3/3 ahead) | +3.2 ± 0.3 (3/3 ahead) | 12.0 |" in table
     assert "ablation: conditioning off (on cicld_paper_mix)" in table and table.count("- PASS:") == 5
+    # a run too short to show in minutes still says it was timed
+    quick = uda_table.summarize(measured(WINNING, WINNING_K0, minutes=0.02), "cicld_paper_mix")
+    assert "| 0.0 |" in uda_table.format_table(quick, [], "hand-made")
 
 
 @pytest.mark.parametrize("change, failing", [
