@@ -19,7 +19,10 @@ from ..labels import NUM_TRAIN_CLASSES, PROTOCOLS
 from ..model import ModelConfig, preset
 from ..model.sampling import sampling_problems
 
-MODES = ("cicld", "source_only", "target_oracle")
+MODES = ("cicld", "dacs", "source_only", "target_oracle")
+ROUTINGS = ("decoupled", "paper")
+CONDITION_ON = ("labels", "first_pass", "mix")
+DISCRIMINATOR_INPUTS = ("eps_hat", "z0_hat")
 ADVERSARIAL = ("none", "2class", "3class")
 PSEUDO_LABEL_WEIGHTING = ("share", "pixel")
 EMA_BN_STATISTICS = ("student", "target")
@@ -64,7 +67,9 @@ class DataConfig:
 
 @dataclass
 class UDAConfig:
-    mode: str = "cicld"  # cicld | source_only | target_oracle
+    # cicld | dacs | source_only | target_oracle; dacs: self-training, ClassMix and EMA with no
+    # diffusion and no adversarial term at all (the baseline CICLD must beat, evaluated at K = 0)
+    mode: str = "cicld"
     adversarial: str = "3class"  # none | 2class | 3class
     pseudo_label_threshold: float = 0.968
     pseudo_label_weighting: str = "share"  # share: q per image (DACS) | pixel: 1 where confident, else 0
@@ -81,6 +86,20 @@ class UDAConfig:
     ema_bn_statistics: str = "target"
     color_jitter: float = 0.2
     blur: bool = True
+    # How the segmentation loss meets the denoiser (DESIGN.md section 2). decoupled: CE on the
+    # plain path only, L_ldm on detached z0, D on latents of a frozen denoiser (step 8).
+    # paper: also CE on the denoised latent of the labelled branches, reaching D, eps_theta,
+    # f_mask and E (lambda_denoised weighs it; step 8 is then not used).
+    routing: str = "decoupled"
+    unroll_steps: int = 1  # DDIM steps with gradients on the denoised path (1: one-step z0_hat)
+    # What f_mask encodes in training: labels (the paper; pseudo-labels on the target) |
+    # first_pass (the model's own detached plain-path argmax, what inference feeds) | mix
+    condition_on: str = "labels"
+    condition_label_prob: float = 0.5  # mix: the chance per image of labels instead of the first pass
+    condition_corrupt_share: float = 0.0  # share of label regions given a random class, so eps_theta learns to fix c
+    # What f_dis reads: eps_hat of L_ldm (round 1) | z0_hat of the denoised path (the latent D reads)
+    discriminator_input: str = "eps_hat"
+    confusion_to_encoder: bool = False  # z0_hat only: the confusion gradient also reaches E through z_t
 
 
 @dataclass
@@ -180,6 +199,7 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
     problems = []
     if config.uda.mode not in MODES:
         problems.append(f"uda.mode must be one of {', '.join(MODES)}, got {config.uda.mode!r}")
+    problems += uda_problems(config.uda, config.run)
     if config.uda.adversarial not in ADVERSARIAL:
         problems.append(f"uda.adversarial must be one of {', '.join(ADVERSARIAL)}, got {config.uda.adversarial!r}")
     for name in ("source", "target", "val"):
@@ -212,6 +232,28 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
     if problems:
         raise ConfigError("; ".join(problems))
     return config
+
+
+def uda_problems(uda: UDAConfig, run: RunConfig) -> list[str]:
+    """The routing, conditioning and discriminator keys of issue 16."""
+    problems = []
+    for key, value, options in (("routing", uda.routing, ROUTINGS), ("condition_on", uda.condition_on, CONDITION_ON),
+                                ("discriminator_input", uda.discriminator_input, DISCRIMINATOR_INPUTS)):
+        if value not in options:
+            problems.append(f"uda.{key} must be one of {', '.join(options)}, got {value!r}")
+    if uda.unroll_steps < 1:
+        problems.append(f"uda.unroll_steps must be at least 1, got {uda.unroll_steps}")
+    for key in ("condition_label_prob", "condition_corrupt_share"):
+        if not 0 <= getattr(uda, key) <= 1:
+            problems.append(f"uda.{key} must be in [0, 1], got {getattr(uda, key)}")
+    if uda.confusion_to_encoder and uda.discriminator_input != "z0_hat":
+        # eps_hat comes from L_ldm, whose z0 is detached: the switch would silently do nothing
+        problems.append("uda.confusion_to_encoder needs uda.discriminator_input=z0_hat (L_ldm's eps_hat "
+                        "never reaches E)")
+    if uda.mode == "dacs" and run.eval_steps != 0:
+        # a DACS run trains no denoiser: denoising with it would score noise, not the baseline
+        problems.append(f"uda.mode=dacs trains no denoiser: set run.eval_steps=0 (got {run.eval_steps})")
+    return problems
 
 
 def run_problems(run: RunConfig, val: DatasetSpec, model_config: ModelConfig) -> list[str]:

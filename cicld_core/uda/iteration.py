@@ -1,8 +1,18 @@
-"""One CICLD training iteration (DESIGN.md section 2, steps 1-7), as loss terms.
+"""One CICLD training iteration (DESIGN.md section 2, steps 1-9), as loss terms.
 
 ``adaptation_losses`` builds every term that updates E, D, eps_theta and f_mask, and
-returns the denoiser outputs the discriminator step needs; ``supervised_losses`` is the
-same recipe on one labelled stream (source-only and target-oracle runs).
+returns the branches the discriminator step reads; ``supervised_losses`` is the
+round-1 recipe on one labelled stream (source-only and target-oracle runs).
+
+Terms by routing (``uda.routing``; ``uda.mode=dacs`` keeps only the two ``seg_`` terms):
+
+| term | decoupled | paper |
+|---|---|---|
+| seg_source, seg_mixed | CE on the plain path: E, D | same |
+| ldm | on detached z0: eps_theta, f_mask | same |
+| seg_denoised_source/_mixed | - | CE on the denoised z0_hat: E, D, eps_theta, f_mask |
+| adv | confusion on f_dis(eps_hat of ldm) or f_dis(z0_hat); E only with confusion_to_encoder | same |
+| dec_denoised | D (and E via skips) on latents of a frozen denoiser | - |
 """
 from __future__ import annotations
 
@@ -13,10 +23,14 @@ import torch
 from ..model import (
     CICLD, MIXED, SOURCE, TARGET, DiffusionBranch, confusion_loss, latent_diffusion_loss, segmentation_loss,
 )
-from .classmix import classmix, colour_jitter, gaussian_blur
-from .config import UDAConfig
 from .adabn import target_batch_statistics
+from .classmix import classmix, colour_jitter, gaussian_blur
+from .conditioning import condition_labels, first_pass_labels
+from .config import UDAConfig
+from .denoised_path import DenoisedBranch, denoise_with_gradients, rerun_detached
 from .teacher import pseudo_labels
+
+DOMAIN_NAMES = {SOURCE: "source", MIXED: "mixed", TARGET: "target"}
 
 
 @dataclass
@@ -24,6 +38,7 @@ class StepLosses:
     terms: dict[str, torch.Tensor] = field(default_factory=dict)  # name -> weighted scalar term
     adversarial_branches: list[DiffusionBranch] = field(default_factory=list)
     adversarial_domains: list[int] = field(default_factory=list)
+    adversarial_names: list[str] = field(default_factory=list)  # source / mixed / target, for the logs
     stats: dict[str, float] = field(default_factory=dict)
 
     def total(self) -> torch.Tensor:
@@ -43,9 +58,12 @@ def denoised_latent(model: CICLD, z0: torch.Tensor, labels: torch.Tensor, max_st
 
 
 def denoised_decoding_loss(model: CICLD, encoded, labels: torch.Tensor, config: UDAConfig,
-                           generator: torch.Generator | None, pixel_weight: torch.Tensor | None = None) -> torch.Tensor:
-    """Step 7: D learns to read denoised latents, as inference feeds it."""
-    z0_hat = denoised_latent(model, encoded.z0.detach(), labels, config.denoised_max_strength, generator)
+                           generator: torch.Generator | None, pixel_weight: torch.Tensor | None = None,
+                           condition: torch.Tensor | None = None) -> torch.Tensor:
+    """Step 8 of the decoupled routing: D learns to read denoised latents, as inference feeds
+    it; the frozen denoiser is conditioned on ``condition`` (default: the labels)."""
+    condition = labels if condition is None else condition
+    z0_hat = denoised_latent(model, encoded.z0.detach(), condition, config.denoised_max_strength, generator)
     logits = model.decode(z0_hat, encoded.skips, labels.shape[-2:])
     return segmentation_loss(logits, labels, pixel_weight)
 
@@ -66,6 +84,9 @@ def supervised_losses(model: CICLD, images: torch.Tensor, labels: torch.Tensor, 
 def adaptation_losses(model: CICLD, ema_model: CICLD, source_images: torch.Tensor, source_labels: torch.Tensor,
                       target_images: torch.Tensor, config: UDAConfig, mean: tuple[float, ...], std: tuple[float, ...],
                       generator: torch.Generator | None, cpu_generator: torch.Generator | None) -> StepLosses:
+    """Every term of one adaptation step under ``config.mode`` (cicld or dacs) and
+    ``config.routing``. The decoupled routing with label conditioning and eps_hat for f_dis
+    draws the same random numbers in the same order as round 1, so it is round 1 exactly."""
     out = StepLosses()
     # 1. pseudo-labels from the EMA model
     with target_batch_statistics(ema_model, enabled=config.ema_bn_statistics == "target"):
@@ -77,33 +98,90 @@ def adaptation_losses(model: CICLD, ema_model: CICLD, source_images: torch.Tenso
     mixed_images = colour_jitter(mixed.images, mean, std, config.color_jitter, cpu_generator)
     if config.blur:
         mixed_images = gaussian_blur(mixed_images, cpu_generator)
-    # 3. segmentation on source and mixed
+    # 3. segmentation on source and mixed; the 1/4-resolution logits are also the first pass
+    # inference conditions on (segmentation_loss upsamples them as decode(size=) would)
     size = source_labels.shape[-2:]
     encoded_s, encoded_m = model.encode(source_images), model.encode(mixed_images)
-    out.terms["seg_source"] = segmentation_loss(model.decode(encoded_s.z0, encoded_s.skips, size), source_labels)
-    out.terms["seg_mixed"] = segmentation_loss(model.decode(encoded_m.z0, encoded_m.skips, size), mixed.labels,
-                                               mixed.pixel_weight)
+    logits_s, logits_m = model.decode(encoded_s.z0, encoded_s.skips), model.decode(encoded_m.z0, encoded_m.skips)
+    out.terms["seg_source"] = segmentation_loss(logits_s, source_labels)
+    out.terms["seg_mixed"] = segmentation_loss(logits_m, mixed.labels, mixed.pixel_weight)
+    if config.mode == "dacs":
+        return out  # DACS: no diffusion, no adversarial term, nothing of them computed
+    adversarial_z0_hat = config.adversarial != "none" and config.discriminator_input == "z0_hat"
+    # the target latent carries E's graph only where the confusion term may reach E through it
+    with torch.set_grad_enabled(adversarial_z0_hat and config.confusion_to_encoder):
+        encoded_t = model.encode(target_images)
+    encoded = {SOURCE: encoded_s, MIXED: encoded_m, TARGET: encoded_t}
+    logits_t = None
+    if config.condition_on != "labels":
+        with torch.no_grad():
+            logits_t = model.decode(encoded_t.z0, encoded_t.skips)
+    conditions = branch_conditions(model, config, generator, {
+        SOURCE: (source_labels, logits_s), MIXED: (mixed.labels, logits_m), TARGET: (pseudo.labels, logits_t)})
     # 4. latent diffusion on the three branches (z0 detached inside)
-    with torch.no_grad():
-        z0_t = model.encode(target_images).z0
-    branches = {
-        SOURCE: latent_diffusion_loss(model, encoded_s.z0, source_labels, generator),
-        MIXED: latent_diffusion_loss(model, encoded_m.z0, mixed.labels, generator),
-        TARGET: latent_diffusion_loss(model, z0_t, pseudo.labels, generator),
-    }
+    branches = {domain: latent_diffusion_loss(model, encoded[domain].z0, conditions[domain], generator)
+                for domain in (SOURCE, MIXED, TARGET)}
     out.terms["ldm"] = config.lambda_ldm * torch.stack([b.loss for b in branches.values()]).mean()
-    # 5-6. confusion against a frozen discriminator; its own step uses the branches later
+    # 5. paper routing: CE on the denoised latent, reaching D, eps_theta, f_mask and E
+    denoised: dict[int, tuple[DenoisedBranch, torch.Tensor | None]] = {}
+    if config.routing == "paper" and (config.lambda_denoised > 0 or adversarial_z0_hat):
+        for domain, labels, weight, name in ((SOURCE, source_labels, None, "source"),
+                                             (MIXED, mixed.labels, mixed.pixel_weight, "mixed")):
+            tokens = condition_tokens(model, conditions[domain])
+            branch = denoise_with_gradients(model, encoded[domain].z0, tokens, config.denoised_max_strength,
+                                            config.unroll_steps, generator)
+            denoised[domain] = (branch, tokens)
+            if config.lambda_denoised > 0:
+                out.terms[f"seg_denoised_{name}"] = config.lambda_denoised * segmentation_loss(
+                    model.decode(branch.z0_hat, encoded[domain].skips), labels, weight)
+    # 6-7. confusion against a frozen discriminator; its own step uses the branches later
     if config.adversarial != "none":
         domains = [SOURCE, MIXED, TARGET] if config.adversarial == "3class" else [SOURCE, TARGET]
-        out.adversarial_branches = [branches[d] for d in domains]
+        if adversarial_z0_hat:
+            out.adversarial_branches = [adversarial_view(model, config, domain, encoded[domain].z0,
+                                                         conditions[domain], denoised.get(domain), generator)
+                                        for domain in domains]
+        else:
+            out.adversarial_branches = [branches[d] for d in domains]
         # 2-class discriminators number the domains 0 (source) and 1 (target)
         out.adversarial_domains = list(range(len(domains)))
+        out.adversarial_names = [DOMAIN_NAMES[d] for d in domains]
         model.discriminator.requires_grad_(False)
         out.terms["adv"] = config.lambda_adv * confusion_loss(model, out.adversarial_branches)
         model.discriminator.requires_grad_(True)
-    # 7. D on denoised latents, source and mixed
-    if config.lambda_denoised > 0:
+    # 8. decoupled routing: D on latents of the frozen denoiser, source and mixed
+    if config.routing == "decoupled" and config.lambda_denoised > 0:
         out.terms["dec_denoised"] = config.lambda_denoised * 0.5 * (
-            denoised_decoding_loss(model, encoded_s, source_labels, config, generator)
-            + denoised_decoding_loss(model, encoded_m, mixed.labels, config, generator, mixed.pixel_weight))
+            denoised_decoding_loss(model, encoded_s, source_labels, config, generator, condition=conditions[SOURCE])
+            + denoised_decoding_loss(model, encoded_m, mixed.labels, config, generator, mixed.pixel_weight,
+                                     condition=conditions[MIXED]))
     return out
+
+
+def branch_conditions(model: CICLD, config: UDAConfig, generator: torch.Generator | None,
+                      branches: dict[int, tuple[torch.Tensor, torch.Tensor | None]]) -> dict[int, torch.Tensor]:
+    """The trainId map f_mask encodes for each branch; ``branches`` maps a domain to its labels
+    (pseudo-labels on the target) and its plain-path logits (needed unless conditioning on labels)."""
+    conditions = {}
+    for domain, (labels, logits) in branches.items():
+        first = first_pass_labels(logits, labels.shape[-2:]) if config.condition_on != "labels" else None
+        conditions[domain] = condition_labels(labels, first, config, model.config.num_classes, generator)
+    return conditions
+
+
+def condition_tokens(model: CICLD, condition: torch.Tensor) -> torch.Tensor | None:
+    return model.mask_encoder(condition) if model.config.conditioning else None
+
+
+def adversarial_view(model: CICLD, config: UDAConfig, domain: int, z0: torch.Tensor, condition: torch.Tensor,
+                     denoised: tuple[DenoisedBranch, torch.Tensor | None] | None,
+                     generator: torch.Generator | None) -> DenoisedBranch:
+    """The z0_hat f_dis reads for one branch. The paper routing's source and mixed branches
+    are reused; without ``confusion_to_encoder`` they are run again from the same z_t cut
+    from E (the CE graph through z_t cannot be split), so E's confusion gradient is exactly 0."""
+    if denoised is not None:
+        branch, tokens = denoised
+        return branch if config.confusion_to_encoder else rerun_detached(model, branch, tokens, config.unroll_steps)
+    start = z0 if config.confusion_to_encoder else z0.detach()
+    return denoise_with_gradients(model, start, condition_tokens(model, condition), config.denoised_max_strength,
+                                  config.unroll_steps, generator)
