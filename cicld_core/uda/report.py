@@ -3,7 +3,7 @@ and a Markdown report, all rebuilt from the run's work dir.
 
 The trainer appends one JSON object per line to ``WORK_DIR/metrics.jsonl``::
 
-    {"kind": "train", "iter": 50, "lr": 6e-05, "loss/seg_source": 1.2, ..., "time_s": 12.3}
+    {"kind": "train", "iter": 50, "lr": 6e-05, "loss/seg_source": 1.2, ..., "dis_acc/source": 0.4, ..., "time_s": 12.3}
     {"kind": "eval", "iter": 100, "miou": 23.4, "protocol": 19, "per_class_iou": {...}, ...}
     {"kind": "eval", "iter": 200, "miou": null, "error": "cannot decode image ...", ...}  (a failed evaluation)
 
@@ -39,6 +39,10 @@ CONFIG_FILE = "config.yaml"
 COMMAND_FILE = "command.txt"
 
 _LOSS_PREFIX = "loss/"
+# f_dis's accuracy per domain, the mean over a log interval: near 1 / domains, the
+# adversarial term carries no domain signal (issue 16: report it, do not hide it)
+DIS_ACCURACY_PREFIX = "dis_acc/"
+CHANCE_MARGIN = 0.1  # a last-quarter accuracy within this of chance counts as "at chance"
 _DPI = 100
 
 
@@ -121,8 +125,14 @@ def plot_curves(train_records: list[dict], eval_records: list[dict], out_png: st
     out_png = Path(out_png)
     train = latest_per_iter(train_records)
     evals = latest_per_iter(eval_records)
-    fig = _new_figure((13.0, 4.8))
-    ax_loss, ax_miou = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.25, 1.0]})
+    accuracy_keys = _prefixed_keys(train, DIS_ACCURACY_PREFIX)
+    if accuracy_keys:  # a third panel: f_dis's accuracy per domain against chance
+        fig = _new_figure((18.0, 4.8))
+        ax_loss, ax_miou, ax_dis = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.25, 1.0, 1.0]})
+        _plot_discriminator_accuracy(ax_dis, train, accuracy_keys)
+    else:
+        fig = _new_figure((13.0, 4.8))
+        ax_loss, ax_miou = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.25, 1.0]})
 
     loss_keys = _loss_keys(train)
     if loss_keys:
@@ -176,6 +186,65 @@ def plot_curves(train_records: list[dict], eval_records: list[dict], out_png: st
     ax_miou.set_xlabel("iteration")
     ax_miou.set_ylabel("mIoU (%)")
     return _save(fig, out_png)
+
+
+def _plot_discriminator_accuracy(ax, train: list[dict], keys: list[str]) -> None:
+    chance = 1.0 / len(keys)
+    for key, colour in zip(keys, _cycle_colours(len(keys))):
+        points = [(r["iter"], _as_float(r[key])) for r in train if key in r]
+        xs, ys = zip(*points)
+        ax.plot(xs, ys, color=colour, linewidth=1.5, marker="o" if len(xs) < 3 else None, markersize=3,
+                label=key[len(DIS_ACCURACY_PREFIX):])
+    ax.axhline(chance, color="0.3", linestyle="--", linewidth=1.0, label=f"chance {chance:.2f}")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlim(left=0)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
+    ax.set_title("discriminator accuracy per domain (mean per log interval)", fontsize=10)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("accuracy")
+
+
+def discriminator_summary(train_records: list[dict]) -> dict[str, Any] | None:
+    """f_dis's accuracy per domain: the first logged interval, the last, and the mean over the
+    last quarter of the logged intervals, with chance and whether it ever left it. None when
+    the run logged no accuracy (no adversarial term, or a run from before issue 16)."""
+    train = latest_per_iter(train_records)
+    keys = _prefixed_keys(train, DIS_ACCURACY_PREFIX)
+    if not keys:
+        return None
+    chance = 1.0 / len(keys)
+    domains = {}
+    for key in keys:
+        values = [_as_float(r[key]) for r in train if key in r]
+        last_quarter = values[-max(1, len(values) // 4):]
+        domains[key[len(DIS_ACCURACY_PREFIX):]] = {"first": values[0], "last": values[-1],
+                                                   "last_quarter": float(np.nanmean(last_quarter))}
+    overall = float(np.mean([d["last_quarter"] for d in domains.values()]))
+    # the best interval over all domains at once: one domain's lucky interval is not a signal
+    per_interval = [np.mean([_as_float(r[key]) for key in keys]) for r in train if all(key in r for key in keys)]
+    ever = float(np.nanmax(per_interval)) if per_interval else overall
+    return {"chance": chance, "domains": domains, "last_quarter_mean": overall,
+            "at_chance": overall <= chance + CHANCE_MARGIN, "never_left_chance": ever <= chance + CHANCE_MARGIN}
+
+
+def _discriminator_lines(summary: dict[str, Any] | None) -> list[str]:
+    if summary is None:
+        return []
+    lines = ["## Discriminator", "", "f_dis's accuracy per domain on the batches it was about to learn from "
+             f"(chance {summary['chance']:.2f}).", "",
+             "| domain | first interval | last interval | mean, last quarter |", "|---|---:|---:|---:|"]
+    for name, values in summary["domains"].items():
+        lines.append(f"| {_cell(name)} | {values['first']:.2f} | {values['last']:.2f} | {values['last_quarter']:.2f} |")
+    lines.append("")
+    if summary["at_chance"]:
+        verdict = "never left chance" if summary["never_left_chance"] else "ended at chance"
+        lines += [f"**The discriminator {verdict}** (mean {summary['last_quarter_mean']:.2f} over the last quarter, "
+                  f"chance {summary['chance']:.2f}): the adversarial term carried no domain signal in this run.", ""]
+    else:
+        lines += [f"The discriminator tells the domains apart above chance (mean {summary['last_quarter_mean']:.2f} "
+                  f"over the last quarter, chance {summary['chance']:.2f}).", ""]
+    return lines
 
 
 def plot_per_class_iou(
@@ -303,6 +372,7 @@ def write_report(
     lines.append("")
 
     lines += ["## Curves", "", f"![training curves]({CURVES_FILE})", ""]
+    lines += _discriminator_lines(discriminator_summary(train_records))
     lines += ["## Per-class IoU", ""]
     if per_class_png is not None:
         lines += [f"![per-class IoU]({PER_CLASS_FILE})", ""]
@@ -400,10 +470,14 @@ def _cycle_colours(n: int) -> list:
 
 
 def _loss_keys(records: list[dict]) -> list[str]:
+    return _prefixed_keys(records, _LOSS_PREFIX)
+
+
+def _prefixed_keys(records: list[dict], prefix: str) -> list[str]:
     keys: dict[str, None] = {}
     for record in records:
         for key in record:
-            if key.startswith(_LOSS_PREFIX):
+            if key.startswith(prefix):
                 keys[key] = None
     return list(keys)
 

@@ -19,19 +19,21 @@ from ..data import RareClassSampler, SegTransformConfig, build_dataset, load_or_
 from ..device import pick_device
 from ..evaluation import evaluate_model, eval_transform
 from ..io import DataError, atomic_path
-from ..model import CICLD, discriminator_loss
+from ..model import CICLD
+from ..model.losses import discriminator_step
 from ..model.checkpoint import CheckpointError, save_model
 from . import distributed as dist_utils
 from .config import ExperimentConfig
 from .data_stream import DrawnSamples, batch_stream
 from .iteration import adaptation_losses, supervised_losses
 from .optim import build_discriminator_optimizer, build_optimizer, build_scheduler
-from .report import best_eval_record, latest_per_iter, read_metrics, write_report
+from .report import DIS_ACCURACY_PREFIX, best_eval_record, latest_per_iter, read_metrics, write_report
 from .state import load_training_state, save_training_state
 from .teacher import make_ema_model, update_ema
 
 log = logging.getLogger(__name__)
 LATEST, BEST, METRICS = "latest.safetensors", "best.safetensors", "metrics.jsonl"
+ADAPTATION_MODES = ("cicld", "dacs")  # the modes that train on source and unlabelled target
 
 
 class TrainingError(RuntimeError):
@@ -103,7 +105,7 @@ class Trainer:
     # -- set-up ---------------------------------------------------------------------------
     def _build_data(self) -> None:
         data, run = self.config.data, self.config.run
-        train_streams = {"cicld": ("source", "target"), "source_only": ("source",), "target_oracle": ("target",)}
+        train_streams = {"cicld": ("source", "target"), "dacs": ("source", "target"), "source_only": ("source",), "target_oracle": ("target",)}
         self.streams = {}
         for stream_id, name in enumerate(train_streams[self.config.uda.mode]):
             spec = getattr(data, name)
@@ -169,7 +171,7 @@ class Trainer:
         cfg, model = self.config.uda, self.model
         to = lambda x: x.to(self.device, non_blocking=True)  # noqa: E731
         with self._autocast():
-            if cfg.mode == "cicld":
+            if cfg.mode in ADAPTATION_MODES:
                 losses = adaptation_losses(
                     model, self.ema_model, to(batches["source"]["image"]), to(batches["source"]["label"]),
                     to(batches["target"]["image"]), cfg, model.config.mean, model.config.std,
@@ -185,14 +187,18 @@ class Trainer:
         self.scheduler.step()
         if losses.adversarial_branches:
             with self._autocast():
-                loss_dis = discriminator_loss(model, losses.adversarial_branches, losses.adversarial_domains)
+                dis = discriminator_step(model, losses.adversarial_branches, losses.adversarial_domains)
+            loss_dis = dis.loss
             values["loss/dis"] = loss_dis.item()
+            # averaged over the log interval like the losses: a discriminator stuck at chance shows
+            values |= {f"{DIS_ACCURACY_PREFIX}{name}": accuracy
+                       for name, accuracy in zip(losses.adversarial_names, dis.accuracy)}
             self._check_finite({"loss/dis": values["loss/dis"]})
             self.dis_optimizer.zero_grad(set_to_none=True)
             loss_dis.backward()
             self._step(self.dis_optimizer, list(model.discriminator.parameters()))
             self.dis_scheduler.step()
-        own_statistics = cfg.mode == "cicld" and cfg.ema_bn_statistics == "target"
+        own_statistics = cfg.mode in ADAPTATION_MODES and cfg.ema_bn_statistics == "target"
         if self.dist.enabled:
             dist_utils.broadcast_buffers(model)
             if own_statistics:  # each rank folded its own target batch in
