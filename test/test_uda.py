@@ -76,6 +76,9 @@ def changed(before: dict, module: torch.nn.Module) -> set[str]:
     (("uda.adversarial=none",), {"encoder", "decoder", "denoiser", "mask_encoder"}),
     (("uda.mode=source_only",), {"encoder", "decoder", "denoiser", "mask_encoder"}),
     (("uda.adversarial=2class",), {"encoder", "decoder", "denoiser", "mask_encoder", "discriminator"}),
+    (("uda.routing=paper", "uda.discriminator_input=z0_hat"),
+     {"encoder", "decoder", "denoiser", "mask_encoder", "discriminator"}),
+    (("uda.mode=dacs", "run.eval_steps=0"), {"encoder", "decoder"}),  # no diffusion, no discriminator
 ])
 def test_one_iteration_updates_the_right_modules_and_the_ema(synth_root, tmp_path, extra, updated):
     t = trainer(synth_root, tmp_path, *extra)
@@ -88,6 +91,12 @@ def test_one_iteration_updates_the_right_modules_and_the_ema(synth_root, tmp_pat
         torch.testing.assert_close(value, t.model.state_dict()[name])
     assert changed(ema_before, t.ema_model) >= updated - {"discriminator"}
     assert all(torch.isfinite(torch.tensor(v)) for v in values.values())
+    accuracies = {k for k in values if k.startswith("dis_acc/")}
+    if "discriminator" in updated:  # the discriminator's accuracy per domain is logged with the losses
+        assert accuracies == {f"dis_acc/{d}" for d in (("source", "target") if "uda.adversarial=2class" in extra
+                                                          else ("source", "mixed", "target"))}
+    else:
+        assert not accuracies
     if "uda.adversarial=2class" in extra:
         assert t.model.discriminator.head[-1].out_features == 2
 
@@ -287,6 +296,8 @@ def test_bad_configs_stop_at_start_up_naming_the_problem(synth_root, tmp_path):
         load_config(CONFIG, overrides(synth_root, "uda.mode=oracle"))
     with pytest.raises(ConfigError, match="uda.pseudo_label_weighting must be one of share, pixel"):
         load_config(CONFIG, overrides(synth_root, "uda.pseudo_label_weighting=soft"))
+    with pytest.raises(ConfigError, match="uda.mode must be one of cicld, dacs, source_only, target_oracle"):
+        load_config(CONFIG, overrides(synth_root, "uda.mode=daformer"))
     with pytest.raises(ConfigError, match="uda.ema_bn_statistics must be one of student, target"):
         load_config(CONFIG, overrides(synth_root, "uda.ema_bn_statistics=source"))
     with pytest.raises(ConfigError, match="model: unknown model config keys"):
