@@ -3,7 +3,6 @@ and discriminator input; the denoised path with gradients; the DACS mode; and ti
 that log the discriminator's accuracy."""
 from __future__ import annotations
 
-import itertools
 import json
 from dataclasses import replace
 from pathlib import Path
