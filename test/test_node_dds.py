@@ -111,6 +111,20 @@ def finish(*processes: subprocess.Popen, timeout: float = 60) -> list[str]:
     return outputs
 
 
+def finish_cameras(node: subprocess.Popen, *cameras: subprocess.Popen, timeout: float = 180) -> list[str]:
+    """finish() for camera processes; when one fails, the node's log is in the message too."""
+    try:
+        return finish(*cameras, timeout=timeout)
+    except AssertionError as error:
+        node.terminate()
+        try:
+            log = node.communicate(timeout=30)[0]
+        except subprocess.TimeoutExpired:
+            node.kill()
+            log = node.communicate()[0]
+        raise AssertionError(f"{error}\n--- the node's log:\n{log[-4000:]}") from None
+
+
 def test_node_segments_several_cameras_and_keeps_headers(checkpoint, tmp_path):
     ensure_cyclonedds_uri()
     domain = domain_id(0)
@@ -132,7 +146,7 @@ def test_node_segments_several_cameras_and_keeps_headers(checkpoint, tmp_path):
                    camera(domain, "/cam2/image_raw/compressed", "--count", "4", "--rate", "2", "--encoding", "jpeg",
                           "--frame-id", "cam2", "--size", "80x48", "--stamp-sec", "3000",
                           "--answer-topic", "/cam2/segmentation/class_mask", "--last-answered")]
-        finish(*cameras, timeout=120)
+        finish_cameras(node, *cameras)
         assert wait_for(lambda: all(recorder.count(f"/cam{i}/segmentation/overlay") >= 2 for i in range(3)), 30)
         # the diagnostics once every frame cam0 sent is settled (its last frame was answered)
         assert wait_for(lambda: recorder.last_diagnostics().get("segment_node: /cam0/image_raw", {}).get(
@@ -192,15 +206,15 @@ def test_a_flood_keeps_memory_flat_and_only_newest_frames_processed(checkpoint, 
         node = start_node(params_file(tmp_path, checkpoint, image_topics=["/cam0/image_raw"],
                                       compressed_image_topics=[""], steps=4), domain, duration=300)
         recorder.wait_matched(node)
-        finish(camera(domain, "/cam0/image_raw", "--count", "0", "--size", "320x160", "--stamp-sec", "100",
-                      "--answer-topic", mask_topic), timeout=120)
+        finish_cameras(node, camera(domain, "/cam0/image_raw", "--count", "0", "--size", "320x160", "--stamp-sec",
+                                    "100", "--answer-topic", mask_topic))
         assert wait_for(lambda: recorder.count(mask_topic) >= 1, 30)
         memory_before = rss_kib(node.pid)
         # the camera resends its last frame until answered: the newest frame is always processed,
         # even when the loaded machine's socket dropped the first copy
-        finish(camera(domain, "/cam0/image_raw", "--count", "600", "--rate", "100", "--size", "320x160",
-                      "--stamp-sec", "5000", "--answer-topic", mask_topic, "--last-answered", "--resend", "5"),
-               timeout=180)
+        finish_cameras(node, camera(domain, "/cam0/image_raw", "--count", "600", "--rate", "100", "--size", "320x160",
+                                    "--stamp-sec", "5000", "--answer-topic", mask_topic, "--last-answered",
+                                    "--resend", "5"))
         assert wait_for(lambda: 5599 in recorder.stamps(mask_topic), 30), "the newest frame must be processed"
         memory_after = rss_kib(node.pid)
         camera_name = "segment_node: /cam0/image_raw"
@@ -244,9 +258,10 @@ def test_full_size_camera_frames_are_each_answered(checkpoint, tmp_path):
         # one camera at a time, each frame once the previous one was answered: a frame is lost
         # only if the node's socket cannot hold it, never because two arrived together
         for index, (topic, encoding, width, height) in enumerate(FULL_SIZE):
-            out = finish(camera(domain, topic, "--count", "3", "--size", f"{width}x{height}", "--encoding", encoding,
-                                "--frame-id", f"cam{index}", "--stamp-sec", str(1000 * (index + 1)),
-                                "--answer-topic", masks[topic], "--each-answered"), timeout=180)[0]
+            out = finish_cameras(node, camera(
+                domain, topic, "--count", "3", "--size", f"{width}x{height}", "--encoding", encoding, "--frame-id",
+                f"cam{index}", "--stamp-sec", str(1000 * (index + 1)), "--answer-topic", masks[topic],
+                "--each-answered"))[0]
             assert "all 3 frames answered" in out, out
         node.terminate()
         finish(node)
