@@ -49,6 +49,8 @@ def open_transport(domain: int):
         if uri != LOOPBACK_XML:
             shown = uri if len(uri) <= 200 else uri[:200] + "..."
             raise DdsStartError(f"Cyclone DDS cannot start on domain {domain} with CYCLONEDDS_URI={shown!r}: the "
-                                f"configuration is invalid (Cyclone names the problem above). Fix it, or run "
-                                f"'unset CYCLONEDDS_URI' to use the built-in loopback configuration") from None
+                                f"configuration is invalid (Cyclone names the problem above; a SocketReceiveBufferSize "
+                                f"min= above what the kernel grants, twice net.core.rmem_max, is one cause: "
+                                f"use max=). Fix it, or run 'unset CYCLONEDDS_URI' to use the built-in loopback "
+                                f"configuration") from None
         raise DdsStartError(f"Cyclone DDS cannot start on domain {domain}: {error}") from None

@@ -165,16 +165,17 @@ def run_live(args: argparse.Namespace) -> tuple[Scores, dict]:
                                  str(params_path), "--domain-id", str(domain)], stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
         try:
-            transport.subscribe(mask_topic, IMAGE, on_mask, reliable=True, depth=16, keep_all=True)
+            masks = transport.subscribe(mask_topic, IMAGE, on_mask, reliable=True, depth=16, keep_all=True)
             publisher = transport.publisher(image_topic, kind, reliable=True, depth=1)
             deadline = time.monotonic() + args.startup_timeout
-            while publisher.subscription_count() == 0:
+            # the node segments a frame only once its mask writer has matched a reader: wait for both
+            while publisher.subscription_count() == 0 or masks.publication_count() == 0:
                 if node.poll() is not None:
                     raise BagError(f"the node exited at start-up: {node.stdout.read()[-2000:]}")
                 if time.monotonic() > deadline:
-                    raise BagError(f"the node did not subscribe to {image_topic} within {args.startup_timeout:g} s")
+                    raise BagError(f"the node did not subscribe to {image_topic} and publish {mask_topic} "
+                                   f"within {args.startup_timeout:g} s")
                 time.sleep(0.05)
-            time.sleep(1.0)  # let the node's output writer discover our reader too
             pending: dict[tuple[int, int], tuple] = {}
             started = time.perf_counter()
             frames_iter = [first]
