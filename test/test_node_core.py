@@ -8,7 +8,6 @@ import ast
 import logging
 import struct
 import threading
-import time
 import zlib
 from pathlib import Path
 
@@ -27,21 +26,13 @@ from cicld_ros.latest_frames import LatestFrames
 from cicld_ros.launch_args import LAUNCH_ARGUMENTS, parameter_overrides
 from cicld_ros.messages import CompressedImage, DiagnosticStatus, Header, Image, Time
 from cicld_ros.params import FIELDS, NodeParams, load_params, read_params_file, with_changes
+from waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def rgb_frame(height: int = 24, width: int = 40, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
-
-
-def wait_for(condition, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
 
 
 def image_msg(rgb: np.ndarray, encoding: str = "rgb8", stamp=(12, 345), frame_id: str = "cam") -> Image:

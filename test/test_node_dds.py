@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ import pytest
 from cicld_ros.dds.config import WANTED_RECEIVE_BUFFER, ensure_cyclonedds_uri
 from cicld_ros.dds.transport import DdsTransport
 from cicld_ros.messages import DIAGNOSTICS, IMAGE
+from waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 OUTPUTS = ("class_mask", "color_mask", "overlay")
@@ -86,15 +86,6 @@ class Recorder:
         with self.lock:
             last = self.messages["/diagnostics"][-1] if self.messages["/diagnostics"] else None
         return {s.name: {kv.key: kv.value for kv in s.values} for s in last.status} if last else {}
-
-
-def wait_for(condition, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
 
 
 def finish(*processes: subprocess.Popen, timeout: float = 60) -> list[str]:

@@ -21,6 +21,7 @@ import yaml
 from cicld_ros.dds.config import ensure_cyclonedds_uri
 from cicld_ros.dds.transport import DdsTransport
 from cicld_ros.messages import COMPRESSED_IMAGE, DIAGNOSTICS, IMAGE, CompressedImage, Header, Image, Time
+from waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGE_TOPIC, COMPRESSED_TOPIC = "/cam0/image_raw", "/cam1/image_raw/compressed"
@@ -59,15 +60,6 @@ class Recorder:
             last = self.messages["/diagnostics"][-1] if self.messages["/diagnostics"] else None
         return {s.hardware_id: {kv.key: kv.value for kv in s.values} for s in last.status
                 if s.hardware_id in MASKS} if last else {}
-
-
-def wait_for(condition, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def rss_kib(pid: int) -> int:
