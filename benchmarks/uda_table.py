@@ -59,7 +59,9 @@ class Row:
 
 
 # Every CICLD row names its mode and routing so a change of the config's defaults cannot move a row.
-_PAPER = ("uda.mode=cicld", "uda.routing=paper", "uda.adversarial=3class")
+# The paper's routing includes its step 6: f_dis reads the denoised latent z0_hat, which carries
+# the domain, where eps_hat's regression target does not (measured: on eps_hat f_dis stays at chance).
+_PAPER = ("uda.mode=cicld", "uda.routing=paper", "uda.adversarial=3class", "uda.discriminator_input=z0_hat")
 MAIN_ROWS: dict[str, Row] = {row.name: row for row in [
     Row("source_only", "source-only (no adaptation)", ("uda.mode=source_only",)),
     # DACS has no diffusion loss: its denoiser is untrained, so only K = 0 means anything

@@ -44,7 +44,8 @@ def test_each_row_sets_its_own_keys_and_they_win_over_the_command_line(tmp_path)
         "cicld_decoupled": {"uda.mode=cicld", "uda.routing=decoupled", "uda.adversarial=3class"},
         "cicld_paper_labels": {"uda.mode=cicld", "uda.routing=paper", "uda.condition_on=labels"},
         "cicld_paper_first_pass": {"uda.routing=paper", "uda.condition_on=first_pass"},
-        "cicld_paper_mix": {"uda.routing=paper", "uda.condition_on=mix", "uda.adversarial=3class"},
+        "cicld_paper_mix": {"uda.routing=paper", "uda.condition_on=mix", "uda.adversarial=3class",
+                            "uda.discriminator_input=z0_hat"},
         "target_oracle": {"uda.mode=target_oracle"},
     }
     for name, keys in expected.items():
@@ -54,7 +55,8 @@ def test_each_row_sets_its_own_keys_and_they_win_over_the_command_line(tmp_path)
 
 def test_ablations_build_on_the_best_row_and_replace_its_key():
     overrides = uda_table.row_overrides("adversarial_none", "cicld_paper_first_pass")
-    assert overrides == ["uda.mode=cicld", "uda.routing=paper", "uda.condition_on=first_pass", "uda.adversarial=none"]
+    assert overrides == ["uda.mode=cicld", "uda.routing=paper", "uda.discriminator_input=z0_hat",
+                         "uda.condition_on=first_pass", "uda.adversarial=none"]
     assert uda_table.row_overrides("adversarial_2class", "cicld_decoupled")[-1] == "uda.adversarial=2class"
     assert "uda.adversarial=3class" not in uda_table.row_overrides("adversarial_2class", "cicld_decoupled")
     assert uda_table.row_overrides("no_conditioning", "cicld_paper_mix")[-1] == "model.conditioning=false"
