@@ -1,4 +1,4 @@
-"""The CICLD model (DESIGN.md section 2): E, D with the inter-coder connection and f_cls,
+"""The CICLD model (docs/design.md section 2): E, D with the inter-coder connection and f_cls,
 the mask-conditioned latent diffusion UNet eps_theta, f_mask, f_dis, the loss terms,
 few-step inference and the safetensors checkpoint format."""
 from .cicld import CICLD, count_parameters

@@ -1,4 +1,4 @@
-"""Few-step latent-diffusion inference (DESIGN.md section 2, "Inference").
+"""Few-step latent-diffusion inference (docs/design.md section 2, "Inference").
 
 1. E(x) -> z0 and skips. 2. First pass y0 = argmax f_cls(D(z0, skips)); c = f_mask(y0).
 3. Noise z0 to t_start = strength * T (SDEdit-style). 4. K sampler steps with

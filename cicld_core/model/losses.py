@@ -1,4 +1,4 @@
-"""The CICLD loss terms (DESIGN.md section 2, steps 3-7), each one stopping gradients
+"""The CICLD loss terms (docs/design.md section 2, steps 3-7), each one stopping gradients
 where the method says, so the trainer only has to add them up.
 
 | term | updates |

@@ -1,4 +1,4 @@
-"""What f_mask encodes during training (``uda.condition_on``, DESIGN.md section 2).
+"""What f_mask encodes during training (``uda.condition_on``, docs/design.md section 2).
 
 Inference conditions the denoiser on its own first pass, ``argmax f_cls(D(z0))``, which is
 sometimes wrong; training on ground-truth labels (the paper) lets D and eps_theta rely on a

@@ -86,7 +86,7 @@ class UDAConfig:
     ema_bn_statistics: str = "target"
     color_jitter: float = 0.2
     blur: bool = True
-    # How the segmentation loss meets the denoiser (DESIGN.md section 2). decoupled: CE on the
+    # How the segmentation loss meets the denoiser (docs/design.md section 2). decoupled: CE on the
     # plain path only, L_ldm on detached z0, D on latents of a frozen denoiser (step 8).
     # paper: also CE on the denoised latent of the labelled branches, reaching D, eps_theta,
     # f_mask and E (lambda_denoised weighs it; step 8 is then not used).

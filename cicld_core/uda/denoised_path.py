@@ -1,4 +1,4 @@
-"""The denoised path with gradients (DESIGN.md section 2, step 5 of the ``paper`` routing).
+"""The denoised path with gradients (docs/design.md section 2, step 5 of the ``paper`` routing).
 
 z0 -> noise to a t below ``strength * T`` (the range inference noises to) -> ``steps`` DDIM
 steps (eta 0) with eps_theta -> z0_hat, every operation differentiable, so a loss on

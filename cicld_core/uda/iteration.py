@@ -1,4 +1,4 @@
-"""One CICLD training iteration (DESIGN.md section 2, steps 1-9), as loss terms.
+"""One CICLD training iteration (docs/design.md section 2, steps 1-9), as loss terms.
 
 ``adaptation_losses`` builds every term that updates E, D, eps_theta and f_mask, and
 returns the branches the discriminator step reads; ``supervised_losses`` is the

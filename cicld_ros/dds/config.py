@@ -15,7 +15,7 @@ RECEIVE_BUFFER_XML = '<Internal><SocketReceiveBufferSize max="64MiB"/></Internal
 WANTED_RECEIVE_BUFFER = 8 * 2**20  # holds a 2048x1024 (Cityscapes) or 1920x1080 rgb8 frame
 SUGGESTED_RMEM_MAX = 64 * 2**20
 
-# Loopback only, no multicast (measured here; DESIGN.md section 4). Users on a real
+# Loopback only, no multicast (measured here; docs/design.md section 4). Users on a real
 # network set CYCLONEDDS_URI themselves and this is left alone.
 LOOPBACK_XML = (
     '<CycloneDDS><Domain Id="any"><General><Interfaces><NetworkInterface name="lo"/></Interfaces>'
