@@ -346,6 +346,16 @@ def test_version_1_frames_are_byte_identical_to_the_first_release():
     assert frames_digest(large) == "b209960797974193ef46c5f39afd343c96d126ddc6cedaa9faf1c7c584eb8b50"
 
 
+def test_version_2_frames_are_byte_identical_to_before_the_scene_split():
+    # Hashes computed before scene.py was split into modules (issue 18): the refactor and
+    # the sensor outputs (depth, LiDAR) must not change a pixel of version 2 either.
+    small = [generate_frame(1 + i % 3, i, (256, 128), style, split, version=2)
+             for style in ("source", "target") for split in ("train", "val") for i in range(6)]
+    assert frames_digest(small) == "986047ee9d395f2861bfbda9ee1ada87ca685152229f43598bce0656d710ee62"
+    large = [generate_frame(0, 3, (512, 256), style, "val", version=2) for style in ("source", "target")]
+    assert frames_digest(large) == "7fd120c738ce8f9a65757be9541968d5162e4ac298e91a801849028b4fc26308"
+
+
 def test_version_2_keeps_the_source_and_changes_the_target():
     for index in range(3):
         v1 = generate_frame(6, index, SMALL, "source", version=1)
