@@ -8,6 +8,13 @@ cicld_core.synth --layout cityscapes``). Frame i is stamped start + i / rate, in
 message header and as the bag time; the ground truth (mono8 trainIds, 255 ignore) has
 the same header.stamp and frame_id as its image, which is how replay evaluation pairs
 them. The bag is written to a temporary folder and renamed when complete.
+
+One bag for every supported distro (Humble, Jazzy, Kilted, Rolling): metadata version 8,
+where ``offered_qos_profiles`` is a YAML *string* with numeric policies. Version 9 (what
+Jazzy records) makes it a YAML list with named policies, which Humble's rosbag2 cannot
+parse ("yaml-cpp: bad conversion", ros2/rosbag2#2013); Jazzy and newer still read the
+string form for versions 4..8 (rosbag2_storage yaml.hpp, qos.cpp). README, "Replay
+evaluation on recorded drives", lists the sources this rests on.
 """
 from __future__ import annotations
 
@@ -34,6 +41,9 @@ START_SECONDS = 1_700_000_000  # a fixed start keeps bags of the same input byte
 # past the int32 seconds of a ROS Time); faster than 1 kHz neither, and stamps must stay distinct.
 RATE_RANGE = (0.01, 1000.0)
 NEVER = QosTime(0x7FFFFFFF, 0xFFFFFFFF)
+# The newest metadata version whose offered_qos_profiles Humble can still parse (see above);
+# rosbags writes 8 or 9 only, and Humble's decoder reads what it knows of 8 (fields up to 5).
+METADATA_VERSION = 8
 
 
 def qos(reliable: bool, depth: int) -> Qos:
@@ -67,7 +77,7 @@ def write_cityscapes_bag(root: Path, split: str, out: Path, storage: str = "mcap
     typestore = get_typestore(Stores.ROS2_HUMBLE)
     plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
     try:
-        with Writer(partial, version=9, storage_plugin=plugin) as writer:
+        with Writer(partial, version=METADATA_VERSION, storage_plugin=plugin) as writer:
             image_type = "sensor_msgs/msg/CompressedImage" if compressed else "sensor_msgs/msg/Image"
             images = writer.add_connection(image_topic, image_type, typestore=typestore,
                                            offered_qos_profiles=[CAMERA_QOS])
@@ -108,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", default="val")
     parser.add_argument("--out", type=Path, required=True, help="the bag folder to create")
     parser.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap",
-                        help="mcap (default since ROS 2 Iron) or sqlite3 (Humble's default)")
+                        help="mcap (default since ROS 2 Iron) or sqlite3 (Humble's default); both are "
+                             "readable by Humble, Jazzy, Kilted and Rolling")
     parser.add_argument("--rate", type=float, default=10.0,
                         help=f"frames per second of the recording, {RATE_RANGE[0]:g}..{RATE_RANGE[1]:g} (default 10)")
     parser.add_argument("--compressed", action="store_true", help="write sensor_msgs/CompressedImage (jpeg)")
