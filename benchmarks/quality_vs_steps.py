@@ -3,29 +3,29 @@ validation drive for several K (denoising steps) and strengths, as a table and a
 so K can be picked knowingly (the node's default comes from this curve).
 
     .venv/bin/python benchmarks/quality_vs_steps.py [--checkpoint checkpoints/cicld_synth.safetensors]
-        [--steps 0 1 2 4 8 20 50] [--strengths 0.25 0.5 0.75 1.0] [--frames 100] [--json OUT] [--plot OUT]
+        [--steps 0 1 2 4 8 20 50] [--strengths 0.25 0.5 0.75 1.0] [--frames 100] [--data DIR] [--json OUT] [--plot OUT]
 
-The drive is the adaptation benchmark's validation drive (seed 3, 256x128, target style).
+The drive is the adaptation benchmark's validation drive: by default the v1 drive the shipped
+checkpoint was trained for (seed 3, 256x128, target style), generated on the fly; --data scores
+the val split of a Cityscapes-style folder instead (e.g. data/synth/target of benchmark v2).
 """
 from __future__ import annotations
 
 import argparse
-import sys
+import contextlib
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from cicld_core.data import CityscapesDataset  # noqa: E402
-from cicld_core.evaluation import eval_transform, evaluate_model  # noqa: E402
-from cicld_core.io import atomic_path, write_json  # noqa: E402
-from cicld_core.model.checkpoint import CheckpointError, load_model  # noqa: E402
-from cicld_core.model.config import MAX_TRAIN_TIMESTEPS  # noqa: E402
-from cicld_core.model.sampling import check_sampling, sampling_problems  # noqa: E402
-from cicld_core.synth import generate_frame, write_frame  # noqa: E402
+from cicld_core.data import CityscapesDataset
+from cicld_core.evaluation import eval_transform, evaluate_model
+from cicld_core.io import atomic_path, write_json
+from cicld_core.model.checkpoint import CheckpointError, load_model
+from cicld_core.model.config import MAX_TRAIN_TIMESTEPS
+from cicld_core.model.sampling import check_sampling, sampling_problems
+from cicld_core.synth import generate_frame, write_frame
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -55,6 +55,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--steps", nargs="+", type=int, default=[0, 1, 2, 4, 8, 20, 50])
     parser.add_argument("--strengths", nargs="+", type=float, default=[0.25, 0.5, 0.75, 1.0])
     parser.add_argument("--frames", type=int, default=100)
+    parser.add_argument("--data", type=Path,
+                        help="a Cityscapes-style folder whose val split is scored (default: the v1 drive, generated)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", type=Path, default=REPO / "runs/quality_vs_steps.json")
     parser.add_argument("--plot", type=Path, default=REPO / "runs/quality_vs_steps.png")
@@ -63,6 +65,9 @@ def main(argv: list[str] | None = None) -> dict:
                        for problem in sampling_problems(k, strength, num_train_timesteps=MAX_TRAIN_TIMESTEPS)})
     if args.frames < 1:
         problems.append(f"--frames must be at least 1, got {args.frames}")
+    if args.data is not None and not (args.data / "leftImg8bit" / "val").is_dir():
+        problems.append(f"--data {args.data} has no leftImg8bit/val folder (a Cityscapes-style folder, "
+                        "e.g. data/synth/target from benchmarks/uda_table.py --prepare)")
     if problems:
         parser.error("; ".join(problems))
     try:
@@ -72,11 +77,16 @@ def main(argv: list[str] | None = None) -> dict:
                 check_sampling(k, strength, num_train_timesteps=model.config.num_train_timesteps)
     except (CheckpointError, ValueError) as error:
         parser.exit(2, f"error: {error}\n")
-    results = {"checkpoint": str(args.checkpoint), "frames": args.frames, "miou": {}, "seconds": {}}
-    with tempfile.TemporaryDirectory() as tmp:
-        for index in range(args.frames):
-            write_frame(tmp, "cityscapes", "val", index, generate_frame(3, index, (256, 128), "target", "val"))
-        dataset = CityscapesDataset(tmp, split="val", transform=eval_transform(model.config))
+    results = {"checkpoint": str(args.checkpoint), "data": str(args.data or "v1 drive, generated"),
+               "frames": args.frames, "miou": {}, "seconds": {}}
+    with contextlib.ExitStack() as stack:
+        root = args.data
+        if root is None:
+            root = stack.enter_context(tempfile.TemporaryDirectory())
+            for index in range(args.frames):
+                write_frame(root, "cityscapes", "val", index, generate_frame(3, index, (256, 128), "target", "val"))
+        dataset = CityscapesDataset(root, split="val", transform=eval_transform(model.config))
+        results["frames"] = min(args.frames, len(dataset))
         k0 = None
         for strength in args.strengths:
             row, seconds = {}, {}
@@ -86,7 +96,7 @@ def main(argv: list[str] | None = None) -> dict:
                     continue
                 start = time.perf_counter()
                 metric = evaluate_model(model, dataset, steps=k, strength=strength, seed=0, device=args.device,
-                                        progress=False)
+                                        progress=False, max_images=results["frames"])
                 row[str(k)] = round(metric.summary(19)["miou"], 2)
                 seconds[str(k)] = round(time.perf_counter() - start, 1)
                 if k == 0:
