@@ -18,7 +18,8 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from .scene import Mat, Raster
+from .materials import Mat
+from .raster import Raster
 from .styles import V2_TARGET_COLOURS, Weather, render_style
 
 STYLES = ("source", "target")
