@@ -13,9 +13,15 @@ decoded frames, batches those of equal size and submits them to a SegmentationEn
 publishes class mask, colour mask, overlay (and optionally confidence and uncertainty),
 every output carrying the input's header unchanged. The two overlap: batch N+1 is
 uploaded while batch N computes or publishes.
+
+Constructing the node is the lifecycle's configure (checkpoint loaded, topics created);
+``start`` / ``stop`` are activate / deactivate, ``release_gpu`` frees what the engines
+held, ``close`` is cleanup (cicld_ros.lifecycle drives them). Frames that arrive while the
+node is not active are ignored, so a reactivated node never segments a stale frame.
 """
 from __future__ import annotations
 
+import gc
 import logging
 import queue
 import threading
@@ -113,6 +119,7 @@ class SegmentationNode:
         self._engines: dict[EngineOptions, SegmentationEngine] = {}
         self._in_flight: queue.Queue[Batch] = queue.Queue(maxsize=2)  # the engine's two upload slots
         self._stopping = threading.Event()
+        self.active = False  # True from start to stop; on_message ignores frames otherwise
         # libjpeg's warning for each corrupt frame would bypass the rate-limited warnings
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         # what subscribe returns may count the samples the transport refused (read in figures())
@@ -149,6 +156,8 @@ class SegmentationNode:
     def on_message(self, camera: str, msg: Any) -> None:
         """A subscription's callback: count the frame, refuse it if malformed, else make it
         the camera's newest. Cheap whatever the frame holds: nothing is decoded here."""
+        if not self.active:
+            return
         self.diagnostics.count(camera, "received")
         try:
             check(msg, self.params.max_pixels)
@@ -279,6 +288,13 @@ class SegmentationNode:
 
     # -- threads ------------------------------------------------------------------------------
     def start(self) -> None:
+        """Activate: start the decoding, segmenting, publishing and diagnostics threads."""
+        if self.active:
+            return
+        self._stopping = threading.Event()
+        self.frames.reopen()
+        self.decoded.reopen()
+        self.active = True
         self._threads = [threading.Thread(target=self._work, name="segment", daemon=True),
                          threading.Thread(target=self._publish_results, name="publish", daemon=True),
                          threading.Thread(target=self._report, name="diagnostics", daemon=True)]
@@ -338,8 +354,35 @@ class SegmentationNode:
                                           for camera, subscription in self.subscriptions.items()})
 
     def stop(self) -> None:
+        """Deactivate: stop the threads; batches still in flight are dropped."""
+        self.active = False
         self._stopping.set()
         self.frames.close()
         self.decoded.close()
         for thread in self._threads:
             thread.join(timeout=10)
+        self._threads = []
+        while not self._in_flight.empty():
+            self._in_flight.get_nowait()
+
+    def release_gpu(self) -> None:
+        """Drop the engines (their buffers and CUDA graphs) and hand the cached memory back to
+        the driver; the weights stay for a quick activate. Called on deactivate."""
+        self._engines.clear()
+        gc.collect()
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def close(self) -> None:
+        """Cleanup: stop, release the topics where the transport can, and free the model."""
+        self.stop()
+        release = getattr(self.transport, "release", None)
+        for entity in [*self.subscriptions.values(), self.diagnostics_publisher,
+                       *(p for outputs in self.publishers.values() for p in outputs.values())]:
+            if release is not None:
+                release(entity)
+            elif hasattr(entity, "close"):  # a DDS subscription: its listener stops delivering
+                entity.close()
+        self.subscriptions, self.publishers = {}, {}
+        self.model = None
+        self.release_gpu()

@@ -53,3 +53,11 @@ class LatestFrames:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+
+    def reopen(self) -> None:
+        """Empty and usable again (the node activated after a deactivate): frames older than
+        the activation are not segmented."""
+        with self._cond:
+            self._closed = False
+            for camera in self._slots:
+                self._slots[camera] = None

@@ -10,6 +10,14 @@ file, applies the --set overrides on top again, and applies the run-time paramet
 changed; it logs each change (old -> new), warns about parameters that need a restart, and
 refuses a file with unknown parameters or invalid values (nothing changes). A SIGHUP while
 the node starts is applied once it is ready; without --params-file it is logged and ignored.
+
+Lifecycle (the ROS 2 managed-node states, cicld_ros.lifecycle): by default the node
+configures (loads the checkpoint, creates its topics) and activates (segments) at once.
+With --no-autostart it waits unconfigured; SIGUSR1 takes one step up (configure, then
+activate), SIGUSR2 one step down (deactivate: stop segmenting and free the GPU memory of
+the engines; then cleanup: free the model and the topics). Each transition is logged as
+"lifecycle: <transition>: <from> -> <to>"; one the state does not allow, or a configure
+that fails (a missing checkpoint), is logged as a warning and changes nothing.
 """
 # Only the standard library is imported at the top: SIGHUP is caught before torch loads
 # (seconds), and until then the default action would end the process with status 129.
@@ -38,8 +46,9 @@ class Signals:
         self._read.setblocking(False)
         self._write.setblocking(False)
         signal.set_wakeup_fd(self._write.fileno(), warn_on_full_buffer=False)
-        if hasattr(signal, "SIGHUP"):
-            signal.signal(signal.SIGHUP, lambda *_: None)
+        for name in ("SIGHUP", "SIGUSR1", "SIGUSR2"):  # their default action would end the process
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), lambda *_: None)
 
     def catch_stop(self) -> None:
         # not before: until the node runs, Ctrl-C and SIGTERM stop start-up the usual way
@@ -65,6 +74,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--domain-id", type=int, default=None, help="DDS domain, 0..232 (default: $ROS_DOMAIN_ID "
                                                                     "or 0)")
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    parser.add_argument("--autostart", action=argparse.BooleanOptionalAction, default=True,
+                        help="configure and activate at start (default); --no-autostart waits unconfigured for "
+                             "SIGUSR1 (step up: configure, activate) and SIGUSR2 (step down: deactivate, cleanup)")
     return parser.parse_args(argv)
 
 
@@ -77,17 +89,28 @@ def run_dds(args: argparse.Namespace, signals: Signals) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     with transport:
-        from .core import SegmentationNode, StartupError
+        from .core import SegmentationNode
+        from .lifecycle import ConfigureError, ManagedNode, TransitionError
         from .params import load_params, parse_sets
 
         try:
             overrides = parse_sets(args.sets)
-            node = SegmentationNode(load_params(args.params_file, args.sets), transport, log)
-        except (StartupError, ValueError) as error:
+        except ValueError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
+        # the parameters are read at each configure, so one after a cleanup sees the file as it is then
+        managed = ManagedNode(lambda: SegmentationNode(load_params(args.params_file, args.sets), transport, log), log)
+        if args.autostart:
+            try:
+                managed.configure()
+            except ConfigureError as error:
+                print(f"error: {error.reason}", file=sys.stderr)
+                return 2
+            managed.activate()
+        else:
+            log.info("lifecycle: unconfigured (--no-autostart): SIGUSR1 configures, SIGUSR1 again activates; "
+                     "SIGUSR2 steps back")
         signals.catch_stop()
-        node.start()
         starting = True  # signals waiting in the socket arrived during start-up
         deadline = None if args.duration is None else time.monotonic() + args.duration
         while True:
@@ -95,12 +118,22 @@ def run_dds(args: argparse.Namespace, signals: Signals) -> int:
             received = signals.wait(0.0 if starting else timeout)
             if signal.SIGINT in received or signal.SIGTERM in received:
                 break
+            for signum, step in ((getattr(signal, "SIGUSR1", None), managed.step_up),
+                                 (getattr(signal, "SIGUSR2", None), managed.step_down)):
+                if signum is not None and signum in received:
+                    try:
+                        step()
+                    except TransitionError as error:
+                        log.warning(f"lifecycle: {error}")
             if hasattr(signal, "SIGHUP") and signal.SIGHUP in received:
-                hangup(node, args.params_file, overrides, starting)
+                if managed.core is None:
+                    log.warning("SIGHUP ignored: the node is not configured; configure reads the parameters")
+                else:
+                    hangup(managed.core, args.params_file, overrides, starting)
             starting = False
             if deadline is not None and time.monotonic() >= deadline:
                 break
-        node.stop()
+        managed.shutdown()
     return 0
 
 
@@ -164,8 +197,8 @@ def run_rclpy(args: argparse.Namespace) -> int:
     signal.set_wakeup_fd(-1)  # rclpy handles SIGINT itself
     if hasattr(signal, "SIGHUP"):  # parameters change with ros2 param set here
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    return rclpy_main(sys.argv[:1] + (["--ros-args", "--params-file", str(args.params_file)]
-                                       if args.params_file else []))
+    return rclpy_main(sys.argv[:1] + ([] if args.autostart else ["--no-autostart"])
+                      + (["--ros-args", "--params-file", str(args.params_file)] if args.params_file else []))
 
 
 def main(argv: list[str] | None = None) -> int:

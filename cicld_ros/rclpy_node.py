@@ -1,12 +1,19 @@
-"""The node under a ROS 2 install: ``ros2 run cicld_ros segment_node`` / ``ros2 launch``.
+"""The node under a ROS 2 install: ``ros2 run cicld_ros segment_node [--no-autostart]`` / ``ros2 launch``.
 
-A thin adapter: ROS parameters (declared with descriptions) feed NodeParams, rclpy
-messages are converted to and from the plain records of cicld_ros.messages, and the
+A thin adapter: a managed (lifecycle) node whose transition callbacks call the shared
+state machine of cicld_ros.lifecycle (configure loads the checkpoint and creates the
+topics, activate segments, deactivate stops and frees the GPU, cleanup frees everything).
+ROS parameters (declared with descriptions) feed NodeParams at configure, rclpy messages
+are converted to and from the plain records of cicld_ros.messages, and the
 SegmentationNode core does the rest. Inputs use sensor-data QoS (best effort, keep last
-1); outputs are reliable with a small depth.
+1); outputs are reliable with a small depth. By default the node configures and activates
+itself at start, so ``ros2 run`` and ``ros2 launch`` segment in one command; with
+``--no-autostart`` it waits for ``ros2 lifecycle set /segment_node configure`` (and
+``activate``), or a lifecycle manager.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from typing import Any, Callable
 
@@ -61,6 +68,8 @@ class RclpyTransport:
         ros_publisher = self.node.create_publisher(Image if kind == m.IMAGE else DiagnosticArray, topic, qos)
 
         class Publisher:
+            ros = ros_publisher
+
             def publish(self, record: Any) -> None:
                 ros_publisher.publish(to_ros(record, kind))
 
@@ -78,54 +87,126 @@ class RclpyTransport:
         return self.node.create_subscription(ros_type, topic, lambda msg: callback(to_record(msg, kind)),
                                              qos_profile_sensor_data)
 
+    def release(self, entity: Any) -> None:
+        """Destroy a publisher or subscription made here (the core's cleanup)."""
+        if hasattr(entity, "ros"):
+            self.node.destroy_publisher(entity.ros)
+        else:
+            self.node.destroy_subscription(entity)
 
-def declare_parameters(node: Any) -> NodeParams:
+
+def declare_parameters(node: Any) -> None:
+    """Every NodeParams field as a ROS parameter; run-time ones writable, the others read-only."""
     from rcl_interfaces.msg import ParameterDescriptor
 
     defaults = NodeParams()
-    values = {}
     for name, field in FIELDS.items():
         default = getattr(defaults, name)
         if isinstance(default, list) and not default:
             default = [""]  # ROS cannot type an empty list; [""] means none
         descriptor = ParameterDescriptor(description=field.metadata["description"],
                                          read_only=not field.metadata["runtime"])
-        values[name] = node.declare_parameter(name, default, descriptor).value
-    return with_changes(defaults, values)
+        node.declare_parameter(name, default, descriptor)
 
 
-def main(argv: list[str] | None = None) -> int:
-    import rclpy
+def read_parameters(node: Any) -> NodeParams:
+    """The parameters' current values (ValueError names a bad one); read at each configure."""
+    return with_changes(NodeParams(), {name: node.get_parameter(name).value for name in FIELDS})
+
+
+def parse_node_args(argv: list[str]) -> argparse.Namespace:
+    """The node's own options (``argv`` without the ROS arguments, program name first)."""
+    parser = argparse.ArgumentParser(prog="segment_node", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--autostart", action=argparse.BooleanOptionalAction, default=True,
+                        help="configure and activate at start (default); --no-autostart waits unconfigured for "
+                             "lifecycle transitions")
+    return parser.parse_args(argv[1:])
+
+
+def make_node(autostart: bool):
+    """The lifecycle node (rclpy.lifecycle.LifecycleNode; rclpy imported here, not at module load)."""
     from rcl_interfaces.msg import SetParametersResult
+    from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 
-    from .core import SegmentationNode, StartupError
+    from .core import SegmentationNode
+    from .lifecycle import ManagedNode, TransitionError
 
-    rclpy.init(args=argv if argv is not None else sys.argv)
-    node = rclpy.create_node(NODE_NAME)
-    try:
-        try:
-            core = SegmentationNode(declare_parameters(node), RclpyTransport(node), log=node.get_logger(),
-                                    clock=lambda: node.get_clock().now().nanoseconds * 1e-9)
-        except (StartupError, ValueError) as error:
-            node.get_logger().fatal(str(error))
-            return 2
+    class SegmentLifecycleNode(LifecycleNode):
+        def __init__(self) -> None:
+            super().__init__(NODE_NAME)
+            declare_parameters(self)
+            self.managed = ManagedNode(self._make_core, self.get_logger())
+            self.add_on_set_parameters_callback(self._on_set)
 
-        def on_set(parameters) -> SetParametersResult:
+        def _make_core(self) -> SegmentationNode:
+            return SegmentationNode(read_parameters(self), RclpyTransport(self), log=self.get_logger(),
+                                    clock=lambda: self.get_clock().now().nanoseconds * 1e-9)
+
+        def _on_set(self, parameters) -> SetParametersResult:
+            if self.managed.core is None:  # unconfigured: configure reads (and checks) them
+                return SetParametersResult(successful=True)
             try:
-                core.set_params({p.name: p.value for p in parameters if p.name in FIELDS})
+                self.managed.core.set_params({p.name: p.value for p in parameters if p.name in FIELDS})
             except ValueError as error:
                 return SetParametersResult(successful=False, reason=str(error))
             return SetParametersResult(successful=True)
 
-        node.add_on_set_parameters_callback(on_set)
-        core.start()
+        def _run(self, transition: Callable[[], None]) -> TransitionCallbackReturn:
+            try:
+                transition()
+            except TransitionError as error:
+                self.get_logger().error(str(error))
+                return TransitionCallbackReturn.FAILURE
+            return TransitionCallbackReturn.SUCCESS
+
+        def on_configure(self, state) -> TransitionCallbackReturn:
+            return self._run(self.managed.configure)
+
+        def on_activate(self, state) -> TransitionCallbackReturn:
+            return self._run(self.managed.activate)
+
+        def on_deactivate(self, state) -> TransitionCallbackReturn:
+            return self._run(self.managed.deactivate)
+
+        def on_cleanup(self, state) -> TransitionCallbackReturn:
+            return self._run(self.managed.cleanup)
+
+        def on_shutdown(self, state) -> TransitionCallbackReturn:
+            return self._run(self.managed.shutdown)
+
+        def on_error(self, state) -> TransitionCallbackReturn:
+            self.managed.reset()  # a callback raised: free everything, back to unconfigured
+            return TransitionCallbackReturn.SUCCESS
+
+    node = SegmentLifecycleNode()
+    if autostart and node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+        node.trigger_activate()
+    return node
+
+
+def main(argv: list[str] | None = None) -> int:
+    import rclpy
+    from rclpy.utilities import remove_ros_args
+
+    from .lifecycle import State
+
+    argv = argv if argv is not None else sys.argv
+    options = parse_node_args(remove_ros_args(args=argv))
+    rclpy.init(args=argv)
+    node = None
+    try:
+        node = make_node(options.autostart)
+        if options.autostart and node.managed.state is not State.ACTIVE:
+            node.get_logger().fatal("autostart failed (see above); the node ends")
+            return 2
         rclpy.spin(node)
     except KeyboardInterrupt:
         pass
     finally:
-        if "core" in locals():
-            core.stop()
-        node.destroy_node()
+        if node is not None:
+            node.managed.shutdown()
+            node.destroy_node()
         if rclpy.ok():
             rclpy.shutdown()
     return 0

@@ -224,7 +224,9 @@ def make_node(checkpoint: Path, **changes) -> tuple[SegmentationNode, MemoryTran
     params = with_changes(NodeParams(), {"checkpoint": str(checkpoint), "image_topics": ["/front/image_raw"],
                                          "compressed_image_topics": ["/rear/image_raw/compressed"]} | changes)
     transport = MemoryTransport()
-    return SegmentationNode(params, transport, logging.getLogger("test")), transport
+    node = SegmentationNode(params, transport, logging.getLogger("test"))
+    node.active = True  # accepts frames as start() makes it, with the test's thread doing the work
+    return node, transport
 
 
 def test_outputs_carry_the_input_header_and_sizes(checkpoint):
