@@ -15,9 +15,10 @@ from PIL import Image
 from cicld_core.data import CityscapesDataset, GTA5Dataset, SynthiaDataset
 from cicld_core.labels import (
     CITYSCAPES_ID_SET, CITYSCAPES_LUT, CLASS_NAMES, IGNORE_INDEX, LABEL_ID_PALETTE, NUM_TRAIN_CLASSES, PALETTE,
-    SYNTHIA_ID_TO_TRAIN_ID, TRAIN_ID_TO_SYNTHIA_ID, train_ids_to_label_ids,
+    SYNTHIA_ID_TO_TRAIN_ID, TRAIN_ID_BY_NAME, TRAIN_ID_TO_SYNTHIA_ID, train_ids_to_label_ids,
 )
-from cicld_core.synth import generate_frame, image_relpath, write_frame
+from cicld_core.painting import PinholeCamera, lidar_to_camera_matrix, paint_points
+from cicld_core.synth import LidarSpec, generate_frame, image_relpath, read_sensors, write_frame
 from cicld_core.synth.render import LOOKS
 from cicld_core.synth.scene import GEOMETRY_STREAM, build_scene, frame_rng, make_camera, sample_layout
 from cicld_core.synth.stats import measure_style
@@ -414,3 +415,83 @@ def test_cli_version_flag(tmp_path):
     assert json.loads((tmp_path / "d/synth_info.json").read_text())["benchmark_version"] == 2  # new data is v2
     result = run_cli("--out", str(tmp_path / "x"), "--style", "source", "--layout", "gta5", "--version", "3")
     assert result.returncode != 0 and "invalid choice" in result.stderr
+
+
+# ---- sensors: depth, LiDAR, calibration ------------------------------------------------
+
+def drive_with_sensors(tmp_path, version: str, size: str = "256x128", num: int = 2, beams: str = "32"):
+    out = tmp_path / f"drive_v{version}"
+    result = run_cli("--out", str(out), "--style", "target", "--layout", "cityscapes", "--num", str(num), "--size", size,
+                     "--seed", "5", "--split", "val", "--version", version, "--lidar", "--lidar-beams", beams)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_lidar_leaves_images_and_labels_byte_identical(tmp_path):
+    # Sensors draw no random numbers: the same frames as without --lidar, in memory and on disk.
+    for version in (1, 2):
+        plain = generate_frame(5, 1, (256, 128), "target", "val", version=version)
+        with_lidar = generate_frame(5, 1, (256, 128), "target", "val", version=version, lidar=LidarSpec())
+        assert frames_digest([plain]) == frames_digest([with_lidar]) and with_lidar.sensors is not None
+    out = drive_with_sensors(tmp_path, "2")
+    for index in range(2):
+        frame = generate_frame(5, index, (256, 128), "target", "val", version=2)
+        with Image.open(out / image_relpath("cityscapes", "val", index)) as im:
+            np.testing.assert_array_equal(np.asarray(im), frame.image)
+
+
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_painting_ground_truth_masks_reproduces_the_lidar_labels(tmp_path, version):
+    # The geometry chain end to end, read back from the files as a user would: the painter
+    # (independent projection code) with the written CameraInfo and extrinsic puts every
+    # return the camera sees on the pixel whose label the generator gave it.
+    out = drive_with_sensors(tmp_path, version)
+    for index in range(2):
+        sensors = read_sensors(out, "cityscapes", "val", index)
+        mask = cv2.imread(str(out / image_relpath("cityscapes", "val", index)).replace("leftImg8bit", "gtFine")
+                          .replace("_gtFine.png", "_gtFine_labelTrainIds.png"), cv2.IMREAD_UNCHANGED)
+        camera = PinholeCamera.from_camera_info(sensors.camera_info)
+        painted = paint_points(sensors.points, mask, camera, sensors.lidar_to_camera)
+        np.testing.assert_array_equal(painted.labels, sensors.train_ids)
+        seen = painted.visible
+        assert seen.sum() > 1000 and (~seen).sum() > 1000  # the camera sees part of the spin, not all
+        assert len(np.unique(sensors.train_ids[seen])) >= 5
+
+
+def test_lidar_returns_lie_on_the_scene_surfaces(tmp_path):
+    out = drive_with_sensors(tmp_path, "2", size="512x256", num=1, beams="64")
+    sensors = read_sensors(out, "cityscapes", "val", 0)
+    calib = json.loads((out / "calib/val/frankfurt_000000_000000.json").read_text())
+    height = calib["camera_height_m"]
+    # Road, sidewalk and terrain returns lie on the road plane, camera height below the sensor.
+    ground = np.isin(sensors.train_ids, [TRAIN_ID_BY_NAME[n] for n in ("road", "sidewalk", "terrain")])
+    np.testing.assert_allclose(sensors.points[ground, 2], -height, atol=1e-4)
+    # Returns the camera sees have the depth the depth map gives at their pixel (the map is
+    # sampled at pixel centres, the returns anywhere in the pixel: a small relative spread).
+    camera = PinholeCamera.from_camera_info(calib["camera_info"])
+    painted = paint_points(sensors.points, np.zeros_like(sensors.depth, np.uint8), camera, sensors.lidar_to_camera)
+    cols, rows = painted.pixels[painted.visible].T
+    z = (sensors.points[painted.visible] @ sensors.lidar_to_camera[:3, :3].T)[:, 2]
+    relative = np.abs(z - sensors.depth[rows, cols]) / sensors.depth[rows, cols]
+    assert np.median(relative) < 0.005 and np.percentile(relative, 95) < 0.03, np.percentile(relative, [50, 95])
+    # No return from the sky; the intensities and rings are in range; 64 beams were fired.
+    assert TRAIN_ID_BY_NAME["sky"] not in sensors.train_ids
+    assert sensors.intensity.min() >= 0 and sensors.intensity.max() <= 1 and sensors.ring.max() == 63
+    assert np.isnan(sensors.depth).any() and np.nanmin(sensors.depth) > 0
+
+
+def test_calibration_is_a_ros_camera_info_and_a_tf_transform(tmp_path):
+    out = drive_with_sensors(tmp_path, "1", num=1)
+    calib = json.loads((out / "calib/val/frankfurt_000000_000000.json").read_text())
+    info = calib["camera_info"]
+    assert (info["width"], info["height"], info["distortion_model"], info["d"]) == (256, 128, "plumb_bob", [0.0] * 5)
+    k = np.array(info["k"]).reshape(3, 3)
+    assert k[0, 0] == k[1, 1] > 0 and 0 < k[0, 2] < 256 and 0 < k[1, 2] < 128
+    np.testing.assert_array_equal(np.array(info["p"]).reshape(3, 4)[:, :3], k)
+    extrinsic = calib["lidar_to_camera"]
+    np.testing.assert_allclose(lidar_to_camera_matrix(quaternion_xyzw=extrinsic["rotation_xyzw"], translation=extrinsic["translation"]),
+                               extrinsic["matrix"], atol=1e-12)
+    # LiDAR forward (x) is the optical axis (z); LiDAR up (z) is image up (-y).
+    np.testing.assert_array_equal(np.array(extrinsic["matrix"])[:3, :3] @ [1, 0, 0], [0, 0, 1])
+    np.testing.assert_array_equal(np.array(extrinsic["matrix"])[:3, :3] @ [0, 0, 1], [0, -1, 0])
+    assert json.loads((out / "synth_info.json").read_text())["args"]["lidar"] is True

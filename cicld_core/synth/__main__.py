@@ -13,7 +13,9 @@ from .. import __version__
 from ..cli_types import frame_size, int_at_least
 from ..io import write_json
 from ..labels import CLASS_NAMES, NUM_TRAIN_CLASSES
-from . import DEFAULT_VERSION, LAYOUTS, SPLITS, STYLES, VERSIONS, generate_frame, write_frame, write_split_list
+from . import (
+    DEFAULT_VERSION, LAYOUTS, SPLITS, STYLES, VERSIONS, LidarSpec, generate_frame, write_frame, write_sensors, write_split_list,
+)
 
 EPILOG = """\
 examples:
@@ -21,11 +23,15 @@ examples:
   python -m cicld_core.synth --out data/synth_gta5 --style source --layout gta5 --num 500 --size 1024x512 --seed 1
   python -m cicld_core.synth --out data/synth_cs --style target --layout cityscapes --num 500 --seed 2 --split train
   python -m cicld_core.synth --out data/synth_cs --style target --layout cityscapes --num 100 --seed 2 --split val
+  # with depth, a 64-beam LiDAR scan with per-point labels, CameraInfo and the extrinsic
+  python -m cicld_core.synth --out data/synth_drive --style target --layout cityscapes --num 20 --split val --lidar --lidar-beams 64
 
 The same arguments always give byte-identical files; --split val draws different streets
 than --split train. --version 1 is the first benchmark (both styles of one --seed show the
 same streets, only the rendering differs); --version 2 (default) keeps that source style
 and also changes the target's content: camera, class frequencies, shapes, layout, weather.
+--lidar adds lidar/, depth/ and calib/ folders (see README, "The procedural driving-scene
+generator"); the images and labels are the same with or without it.
 """
 
 
@@ -51,6 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--split", choices=SPLITS, default="train",
                         help="cityscapes: the folder; gta5/synthia: the random stream, listed in <out>/<split>.txt "
                         "(default: train)")
+    parser.add_argument("--lidar", action="store_true",
+                        help="also write each frame's depth map, a simulated spinning-LiDAR scan with ground-truth "
+                        "trainIds per point, its CameraInfo and the LiDAR-to-camera extrinsic (lidar/, depth/, calib/)")
+    parser.add_argument("--lidar-beams", type=int_at_least(1), default=LidarSpec.beams,
+                        help=f"beams of the simulated LiDAR, spread over {LidarSpec.elevation_deg[0]:g}..{LidarSpec.elevation_deg[1]:g} "
+                        f"degrees of elevation (default: {LidarSpec.beams})")
+    parser.add_argument("--lidar-steps", type=int_at_least(1), default=LidarSpec.azimuth_steps,
+                        help=f"firings per beam and turn (default: {LidarSpec.azimuth_steps}, every 0.2 degrees)")
     return parser
 
 
@@ -61,9 +75,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     frames_with = np.zeros(NUM_TRAIN_CLASSES, np.int64)
     start = time.perf_counter()
+    lidar = LidarSpec(beams=args.lidar_beams, azimuth_steps=args.lidar_steps) if args.lidar else None
     for index in tqdm(range(args.num), desc=f"{args.style} -> {args.layout}/{args.split}", unit="frame"):
-        frame = generate_frame(args.seed, index, args.size, args.style, args.split, version=args.version)
+        frame = generate_frame(args.seed, index, args.size, args.style, args.split, version=args.version, lidar=lidar)
         write_frame(args.out, args.layout, args.split, index, frame)
+        if frame.sensors is not None:
+            write_sensors(args.out, args.layout, args.split, index, frame.sensors)
         counts = np.bincount(frame.train_ids.ravel(), minlength=256)[:NUM_TRAIN_CLASSES]
         frames_with += counts > 0
     write_split_list(args.out, args.layout, args.split, range(args.num))
@@ -73,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     write_json(args.out / "synth_info.json", {
         "args": {"out": str(args.out), "style": args.style, "layout": args.layout, "num": args.num,
                  "size": f"{args.size[0]}x{args.size[1]}", "seed": args.seed, "split": args.split,
-                 "version": args.version},
+                 "version": args.version, "lidar": args.lidar},
         "version": __version__, "generator_version": str(args.version), "benchmark_version": args.version, "frames": args.num,
         "class_presence": presence, "frames_per_s": round(fps, 2), "seconds": round(elapsed, 2),
     })
