@@ -1,16 +1,19 @@
-"""ros2 launch cicld_ros segment.launch.py [checkpoint:=...] [image_topic:=...] [steps:=K] ...
+"""ros2 launch cicld_ros segment.launch.py [checkpoint:=...] [image_topic:=...] [steps:=K] [autostart:=false] ...
 
-Starts the CICLD segmentation node with config/segment.yaml (or params_file:=...), and
-applies only the launch arguments you give on top of it.
+Starts the CICLD segmentation node, a lifecycle node, with config/segment.yaml (or
+params_file:=...), and applies only the launch arguments you give on top of it. With
+autostart:=true (the default) the node configures and activates itself, so it segments
+after this one command; with autostart:=false it waits unconfigured for
+``ros2 lifecycle set /segment_node configure`` and ``activate`` (or a lifecycle manager).
 """
 import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode
 
-from cicld_ros.launch_args import LAUNCH_ARGUMENTS, parameter_overrides
+from cicld_ros.launch_args import LAUNCH_ARGUMENTS, node_arguments, parameter_overrides
 
 
 def launch_setup(context, *args, **kwargs):
@@ -18,9 +21,10 @@ def launch_setup(context, *args, **kwargs):
               for name, (default, _) in LAUNCH_ARGUMENTS.items()}
     params_file = values["params_file"] or os.path.join(
         get_package_share_directory("cicld_ros"), "config", "segment.yaml")
-    return [Node(
+    return [LifecycleNode(
         package="cicld_ros", executable="segment_node", name="segment_node", namespace=values["namespace"],
-        parameters=[params_file, parameter_overrides(values)], output="screen", emulate_tty=True,
+        parameters=[params_file, parameter_overrides(values)], arguments=node_arguments(values),
+        output="screen", emulate_tty=True,
     )]
 
 
