@@ -115,28 +115,28 @@ def project_points(points_camera: np.ndarray, camera: PinholeCamera) -> tuple[np
     points the model can place (finite, in front, inside the lens's valid radius).
     Same formulas as cv2.projectPoints; invalid points get NaN coordinates."""
     points = np.asarray(points_camera, np.float64)
-    x, y, z = points[:, 0], points[:, 1], points[:, 2]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        valid = np.isfinite(points).all(1) & (z > 0)
-        xn, yn = x / z, y / z
-        if camera.distorted:
-            xn, yn, inside = _distort(xn, yn, camera.d, camera.max_valid_radius2())
-            valid &= inside
-        k = camera.k
-        u = k[0, 0] * xn + k[0, 1] * yn + k[0, 2]
-        v = k[1, 1] * yn + k[1, 2]
+    u, v, valid = _project(points[:, 0], points[:, 1], points[:, 2], camera)
     uv = np.stack([u, v], 1)
     uv[~valid] = np.nan
     return uv, valid
 
 
-def _distort(xn, yn, d, max_r2, xp=np):
-    k1, k2, t1, t2, k3 = (float(c) for c in d)
-    r2 = xn * xn + yn * yn
-    radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
-    xd = xn * radial + 2 * t1 * xn * yn + t2 * (r2 + 2 * xn * xn)
-    yd = yn * radial + t1 * (r2 + 2 * yn * yn) + 2 * t2 * xn * yn
-    return xd, yd, r2 < max_r2
+def _project(x, y, z, camera: PinholeCamera, xp=np):
+    """Pixel coordinates (u, v) and validity of optical-frame coordinates, in numpy or torch."""
+    valid = xp.isfinite(x) & xp.isfinite(y) & (z > 0)  # NaN z fails z > 0
+    xn, yn = x / z, y / z
+    if camera.distorted:
+        k1, k2, t1, t2, k3 = (float(c) for c in camera.d)
+        r2 = xn * xn + yn * yn
+        radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+        xy = xn * yn
+        xn, yn = (xn * radial + 2 * t1 * xy + t2 * (r2 + 2 * xn * xn),
+                  yn * radial + t1 * (r2 + 2 * yn * yn) + 2 * t2 * xy)
+        valid &= r2 < camera.max_valid_radius2()
+    k = camera.k
+    u = float(k[0, 0]) * xn + float(k[0, 2]) if k[0, 1] == 0 else float(k[0, 0]) * xn + float(k[0, 1]) * yn + float(k[0, 2])
+    v = float(k[1, 1]) * yn + float(k[1, 2])
+    return u, v, valid
 
 
 @dataclass
@@ -161,26 +161,27 @@ def paint_points(points: np.ndarray, mask: np.ndarray, camera: PinholeCamera, li
     if device is not None:
         return _paint_torch(points, mask, camera, lidar_to_camera, confidence, device)
     mask = np.asarray(mask)
+    points = np.asarray(points)
     _check_shapes(points, mask, camera, confidence)
-    points = np.asarray(points, np.float64)
+    # One contiguous float64 row per coordinate: column-wise arithmetic on (N, 3) rows
+    # would stride through memory.
+    x, y, z = np.ascontiguousarray(points.T, np.float64)
     if lidar_to_camera is not None:
-        transform = np.asarray(lidar_to_camera, np.float64)
-        points = points @ transform[:3, :3].T + transform[:3, 3]
-    uv, valid = project_points(points, camera)
-    with np.errstate(invalid="ignore"):
-        cols = np.floor(uv[:, 0] + 0.5)
-        rows = np.floor(uv[:, 1] + 0.5)
+        (r00, r01, r02, tx), (r10, r11, r12, ty), (r20, r21, r22, tz) = np.asarray(lidar_to_camera, np.float64)[:3].tolist()
+        x, y, z = (r00 * x + r01 * y + r02 * z + tx, r10 * x + r11 * y + r12 * z + ty, r20 * x + r21 * y + r22 * z + tz)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        u, v, valid = _project(x, y, z, camera)
+        cols, rows = np.floor(u + 0.5), np.floor(v + 0.5)
         valid &= (cols >= 0) & (cols < camera.width) & (rows >= 0) & (rows < camera.height)
-    pixels = np.full((len(points), 2), -1, np.int64)
-    pixels[valid, 0], pixels[valid, 1] = cols[valid], rows[valid]
-    flat = pixels[valid, 1] * camera.width + pixels[valid, 0]
-    labels = np.full(len(points), IGNORE_INDEX, np.uint8)
-    labels[valid] = np.take(mask.reshape(-1), flat)
+    cols = np.where(valid, cols, -1).astype(np.int64)
+    rows = np.where(valid, rows, -1).astype(np.int64)
+    flat = np.where(valid, rows * camera.width + cols, 0)
+    labels = np.where(valid, np.take(mask.reshape(-1), flat), np.uint8(IGNORE_INDEX)).astype(np.uint8, copy=False)
     point_confidence = None
     if confidence is not None:
-        point_confidence = np.zeros(len(points), np.float32)
-        point_confidence[valid] = np.take(np.asarray(confidence, np.float32).reshape(-1), flat)
-    return PaintedPoints(labels, point_confidence, pixels)
+        values = np.take(np.asarray(confidence, np.float32).reshape(-1), flat)
+        point_confidence = np.where(valid, values, np.float32(0)).astype(np.float32, copy=False)
+    return PaintedPoints(labels, point_confidence, np.stack([cols, rows], 1))
 
 
 def _check_shapes(points, mask, camera: PinholeCamera, confidence) -> None:
@@ -208,14 +209,8 @@ def _paint_torch(points, mask, camera: PinholeCamera, lidar_to_camera, confidenc
         transform = tensor(lidar_to_camera, torch.float32)
         pts = pts @ transform[:3, :3].T + transform[:3, 3]
     x, y, z = pts.unbind(1)
-    valid = torch.isfinite(pts).all(1) & (z > 0)
-    xn, yn = x / z, y / z
-    if camera.distorted:
-        xn, yn, inside = _distort(xn, yn, camera.d, camera.max_valid_radius2())
-        valid &= inside
-    k = camera.k
-    cols = torch.floor(float(k[0, 0]) * xn + float(k[0, 1]) * yn + float(k[0, 2]) + 0.5)
-    rows = torch.floor(float(k[1, 1]) * yn + float(k[1, 2]) + 0.5)
+    u, v, valid = _project(x, y, z, camera, torch)
+    cols, rows = torch.floor(u + 0.5), torch.floor(v + 0.5)
     valid &= (cols >= 0) & (cols < camera.width) & (rows >= 0) & (rows < camera.height)
     cols = torch.where(valid, cols, torch.full_like(cols, -1)).long()
     rows = torch.where(valid, rows, torch.full_like(rows, -1)).long()

@@ -3,6 +3,10 @@ hand-computed points and cv2.projectPoints, points the camera cannot see, bad in
 the torch path against the numpy one."""
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -133,3 +137,15 @@ def test_torch_gives_the_numpy_labels():
         assert (a.visible == b.visible).mean() > 0.999 and a.visible.sum() > 500
         same = a.labels == b.labels
         np.testing.assert_allclose(a.confidence[same & a.visible & b.visible], b.confidence[same & a.visible & b.visible])
+
+
+def test_speed_benchmark_runs_and_reports(tmp_path, capsys):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import painting_speed
+
+    out = tmp_path / "speed.json"
+    assert painting_speed.main(["--points", "2000", "--size", "64x32", "--repeats", "2", "--devices", "numpy", "cpu",
+                                "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert set(report["results"]) == {"numpy", "cpu"} and report["results"]["numpy"]["median_ms"] > 0
+    assert "median of 2" in capsys.readouterr().out
