@@ -20,7 +20,8 @@ from typing import Any, Callable
 import numpy as np
 
 from . import messages as m
-from .params import FIELDS, NODE_NAME, NodeParams, with_changes
+
+# .params (and through it torch) is imported where used, so `segment_node --help` answers at once
 
 
 def to_record(msg: Any, kind: str) -> m.Image | m.CompressedImage:
@@ -99,6 +100,8 @@ def declare_parameters(node: Any) -> None:
     """Every NodeParams field as a ROS parameter; run-time ones writable, the others read-only."""
     from rcl_interfaces.msg import ParameterDescriptor
 
+    from .params import FIELDS, NodeParams
+
     defaults = NodeParams()
     for name, field in FIELDS.items():
         default = getattr(defaults, name)
@@ -109,9 +112,25 @@ def declare_parameters(node: Any) -> None:
         node.declare_parameter(name, default, descriptor)
 
 
-def read_parameters(node: Any) -> NodeParams:
-    """The parameters' current values (ValueError names a bad one); read at each configure."""
+def read_parameters(node: Any):
+    """The parameters' current values as NodeParams (ValueError names a bad one); read at each configure."""
+    from .params import FIELDS, NodeParams, with_changes
+
     return with_changes(NodeParams(), {name: node.get_parameter(name).value for name in FIELDS})
+
+
+def without_ros_args(argv: list[str]) -> list[str]:
+    """``argv`` less each ``--ros-args ... [--]`` block (what rclpy's remove_ros_args does),
+    so the node's own options are read before rclpy is imported."""
+    kept, in_ros_args = [], False
+    for arg in argv:
+        if arg == "--ros-args":
+            in_ros_args = True
+        elif in_ros_args and arg == "--":
+            in_ros_args = False
+        elif not in_ros_args:
+            kept.append(arg)
+    return kept
 
 
 def parse_node_args(argv: list[str]) -> argparse.Namespace:
@@ -131,6 +150,7 @@ def make_node(autostart: bool):
 
     from .core import SegmentationNode
     from .lifecycle import ManagedNode, TransitionError
+    from .params import FIELDS, NODE_NAME
 
     class SegmentLifecycleNode(LifecycleNode):
         def __init__(self) -> None:
@@ -186,13 +206,12 @@ def make_node(autostart: bool):
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = argv if argv is not None else sys.argv
+    options = parse_node_args(without_ros_args(argv))  # --help ends here, without ROS
     import rclpy
-    from rclpy.utilities import remove_ros_args
 
     from .lifecycle import State
 
-    argv = argv if argv is not None else sys.argv
-    options = parse_node_args(remove_ros_args(args=argv))
     rclpy.init(args=argv)
     node = None
     try:

@@ -13,6 +13,9 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${CICLD_VENV:-$repo/.venv}"
 python="${CICLD_PYTHON:-python3}"
 torch_spec="${CICLD_TORCH_SPEC:-torch==2.13.0}"
+# colcon from PyPI, as a ROS 2 machine's venv gets it (README, "Quick start"); the tests build the
+# package with it (test/test_colcon.py reads these pins)
+colcon_spec="colcon-core==0.21.3 colcon-common-extensions==0.3.0"
 
 if ! command -v "$python" >/dev/null 2>&1; then
   echo "error: $python not found; install Python 3.10+ or set CICLD_PYTHON" >&2
@@ -32,5 +35,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   fi
   echo "[setup] installing cicld_ros with test extras (pip install -e .[test])"
   "$venv/bin/python" -m pip install -q -e "$repo[test]"
+  echo "[setup] installing colcon ($colcon_spec)"
+  # shellcheck disable=SC2086 # one requirement per word
+  "$venv/bin/python" -m pip install -q $colcon_spec
   echo "$want" > "$stamp"
 fi
