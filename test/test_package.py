@@ -1,7 +1,11 @@
-"""The repository root is an ament_python package that colcon and pip can both install."""
+"""The repository root is an ament_python package that colcon and pip can both install; its
+package.xml declares exactly what the code imports; nothing in it points outside it."""
 import ast
 import configparser
 import pathlib
+import re
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 
 import runpy
@@ -11,15 +15,91 @@ import setuptools
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
+# top-level import -> its rosdep key (the ROS packages keep their names)
+ROSDEP_KEYS = {"rclpy": "rclpy", "rcl_interfaces": "rcl_interfaces", "sensor_msgs": "sensor_msgs",
+               "diagnostic_msgs": "diagnostic_msgs", "launch": "launch", "launch_ros": "launch_ros",
+               "ament_index_python": "ament_index_python", "numpy": "python3-numpy", "cv2": "python3-opencv",
+               "yaml": "python3-yaml", "tqdm": "python3-tqdm", "PIL": "python3-pil",
+               "matplotlib": "python3-matplotlib"}
+# imports with no rosdep key on every distro: pip installs them (setup.py's install_requires)
+PIP_ONLY = {"torch": "torch", "diffusers": "diffusers", "safetensors": "safetensors", "rosbags": "rosbags",
+            "cyclonedds": "cyclonedds"}
+# imported only where an optional feature is used, with a message when missing
+OPTIONAL = {"timm", "onnx", "onnxruntime", "onnxscript"}
+
+
+def third_party_imports() -> dict[str, set[str]]:
+    """Top-level modules imported by what colcon installs (cicld_ros, cicld_core, the launch file)."""
+    found: dict[str, set[str]] = {}
+    files = [*(ROOT / "cicld_ros").rglob("*.py"), *(ROOT / "cicld_core").rglob("*.py"), *(ROOT / "launch").glob("*.py")]
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            for name in names:
+                top = name.split(".")[0]
+                if top not in sys.stdlib_module_names and top not in ("cicld_core", "cicld_ros", "__future__"):
+                    found.setdefault(top, set()).add(str(path.relative_to(ROOT)))
+    return found
+
+
 def test_package_xml_format_3_with_the_ros_dependencies():
     root = ET.parse(ROOT / "package.xml").getroot()
     assert root.tag == "package" and root.get("format") == "3"
     assert root.findtext("name") == "cicld_ros"
-    exec_deps = {e.text for e in root.findall("exec_depend")}
-    assert {"rclpy", "sensor_msgs", "std_msgs", "cv_bridge", "sensor_msgs_py",
-            "diagnostic_msgs", "launch", "launch_ros"} <= exec_deps
-    assert {e.text for e in root.findall("test_depend")} >= {"python3-pytest", "launch_testing"}
+    assert {e.text for e in root.findall("test_depend")} == {"python3-pytest"}
     assert root.find("export/build_type").text == "ament_python"
+
+
+def test_package_xml_declares_exactly_what_the_code_imports(monkeypatch):
+    imports = third_party_imports()
+    assert {"rclpy", "rcl_interfaces", "ament_index_python", "matplotlib"} <= set(imports)  # the scan sees them
+    unknown = set(imports) - set(ROSDEP_KEYS) - set(PIP_ONLY) - OPTIONAL
+    assert not unknown, f"imported but neither a rosdep key nor a pip requirement: {unknown}"
+    declared = {e.text for e in ET.parse(ROOT / "package.xml").getroot().findall("exec_depend")}
+    wanted = {ROSDEP_KEYS[name] for name in imports if name in ROSDEP_KEYS}
+    assert declared == wanted, f"missing {wanted - declared}, not imported {declared - wanted}"
+    requirements = " ".join(_setup_kwargs(monkeypatch)["install_requires"])
+    for name in set(imports) & set(PIP_ONLY):
+        assert PIP_ONLY[name] in requirements, f"{name} is imported but not in setup.py"
+
+
+CITATION = r'README, "([A-Z][^"]+)"'  # how files cite a README section: README, "Quick start"
+
+
+def test_package_xml_points_to_readme_sections_that_exist():
+    headings = [line.lstrip("#").strip() for line in (ROOT / "README.md").read_text().splitlines()
+                if line.startswith("## ")]
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    cited = [(name, section) for name in tracked if not name.endswith(".md") and _is_text(ROOT / name)
+             for section in re.findall(CITATION, (ROOT / name).read_text())]
+    assert any(name == "package.xml" for name, _ in cited)
+    for name, section in cited:
+        section = " ".join(section.replace("#", " ").split())  # a citation may wrap over comment lines
+        assert any(h.startswith(section) for h in headings), f"{name} cites README section {section!r}: not found"
+
+
+def _is_text(path: pathlib.Path) -> bool:
+    try:
+        return path.is_file() and b"\0" not in path.read_bytes()[:4096] and bool(path.read_text())
+    except UnicodeDecodeError:
+        return False
+
+
+def test_nothing_in_the_repository_points_outside_it():
+    outside = ["../" + "shared", "DESIGN" + ".md"]  # split so this file does not match itself
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    texts = [name for name in tracked if _is_text(ROOT / name)]
+    assert "README.md" in texts and "docs/design.md" in texts
+    for name in texts:
+        text = (ROOT / name).read_text()
+        for pattern in outside:
+            assert pattern not in text, f"{name} points outside the repository: {pattern}"
+    readme = (ROOT / "README.md").read_text()
+    assert "docs/design.md" in readme
 
 
 def _setup_kwargs(monkeypatch) -> dict:
