@@ -63,3 +63,51 @@ class DiagnosticArray_(IdlStruct, typename="diagnostic_msgs::msg::dds_::Diagnost
 
 
 DDS_TYPES = {IMAGE: Image_, COMPRESSED_IMAGE: CompressedImage_, DIAGNOSTICS: DiagnosticArray_}
+
+
+# The semantic point cloud's messages: the lead registers them as message kinds
+# (messages.py) when the node subscribes to LiDAR and CameraInfo topics.
+from cyclonedds.idl.types import array, float64  # noqa: E402
+@dataclass
+class PointField_(IdlStruct, typename="sensor_msgs::msg::dds_::PointField_"):
+    name: str
+    offset: uint32
+    datatype: uint8
+    count: uint32
+
+
+@dataclass
+class PointCloud2_(IdlStruct, typename="sensor_msgs::msg::dds_::PointCloud2_"):
+    header: Header_
+    height: uint32
+    width: uint32
+    fields: sequence[PointField_]
+    is_bigendian: bool
+    point_step: uint32
+    row_step: uint32
+    data: sequence[uint8]
+    is_dense: bool
+
+
+@dataclass
+class RegionOfInterest_(IdlStruct, typename="sensor_msgs::msg::dds_::RegionOfInterest_"):
+    x_offset: uint32
+    y_offset: uint32
+    height: uint32
+    width: uint32
+    do_rectify: bool
+
+
+@dataclass
+class CameraInfo_(IdlStruct, typename="sensor_msgs::msg::dds_::CameraInfo_"):
+    header: Header_
+    height: uint32
+    width: uint32
+    distortion_model: str
+    d: sequence[float64]
+    k: array[float64, 9]
+    r: array[float64, 9]
+    p: array[float64, 12]
+    binning_x: uint32
+    binning_y: uint32
+    roi: RegionOfInterest_
