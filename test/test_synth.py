@@ -495,3 +495,13 @@ def test_calibration_is_a_ros_camera_info_and_a_tf_transform(tmp_path):
     np.testing.assert_array_equal(np.array(extrinsic["matrix"])[:3, :3] @ [1, 0, 0], [0, 0, 1])
     np.testing.assert_array_equal(np.array(extrinsic["matrix"])[:3, :3] @ [0, 0, 1], [0, -1, 0])
     assert json.loads((out / "synth_info.json").read_text())["args"]["lidar"] is True
+
+
+def test_full_size_frame_with_a_64_beam_lidar_paints_exactly():
+    # The one full-size frame of this path: 2048x1024, as the node sees a camera.
+    frame = generate_frame(8, 0, (2048, 1024), "target", "val", version=2, lidar=LidarSpec(beams=64))
+    sensors = frame.sensors
+    camera = PinholeCamera.from_camera_info(sensors.camera_info)
+    painted = paint_points(sensors.lidar.points, frame.train_ids, camera, sensors.lidar_to_camera)
+    np.testing.assert_array_equal(painted.labels, sensors.lidar.train_ids)
+    assert painted.visible.sum() > 10000 and sensors.depth.shape == (1024, 2048)
