@@ -174,3 +174,17 @@ def test_the_dds_node_goes_through_every_state_on_signals(checkpoint, tmp_path):
         log = node.stop()
     assert "lifecycle: cleanup: inactive -> unconfigured" in log.split("configure: unconfigured -> inactive")[-1] \
         and "shutdown: unconfigured -> finalized" in log
+
+
+def test_the_rclpy_node_reads_autostart_before_ros_and_keeps_ros_args_out():
+    """segment_node's own options are parsed before rclpy is imported (rclpy cannot be here),
+    with every --ros-args block removed as rclpy's remove_ros_args would."""
+    from cicld_ros.rclpy_node import parse_node_args, without_ros_args
+
+    argv = ["segment_node", "--no-autostart", "--ros-args", "-p", "steps:=2", "--params-file", "f.yaml", "--",
+            "--ros-args", "-r", "__node:=x"]
+    assert without_ros_args(argv) == ["segment_node", "--no-autostart"]
+    assert parse_node_args(without_ros_args(argv)).autostart is False
+    assert parse_node_args(["segment_node"]).autostart is True
+    from cicld_ros.node import parse_args
+    assert parse_args(["--no-autostart"]).autostart is False and parse_args([]).autostart is True
