@@ -148,7 +148,7 @@ def read_cloud(msg: Any) -> CloudArrays:
     return CloudArrays(points, xyz, intensity, np.isfinite(xyz).all(1))
 
 
-def semantic_fields(intensity: bool, confidence: str | None) -> tuple[list[PointField], int]:
+def semantic_fields(intensity: bool, confidence: str | None, label: bool = True) -> tuple[list[PointField], int]:
     """x, y, z float32, then intensity float32, label uint8 and confidence (float32 or
     uint8), each at its natural alignment; the point padded to 4 bytes."""
     fields = [PointField("x", 0, FLOAT32), PointField("y", 4, FLOAT32), PointField("z", 8, FLOAT32)]
@@ -156,8 +156,9 @@ def semantic_fields(intensity: bool, confidence: str | None) -> tuple[list[Point
     if intensity:
         fields.append(PointField(INTENSITY_FIELD, offset, FLOAT32))
         offset += 4
-    fields.append(PointField(LABEL_FIELD, offset, UINT8))
-    offset += 1
+    if label:
+        fields.append(PointField(LABEL_FIELD, offset, UINT8))
+        offset += 1
     if confidence == "float32":
         offset = -(-offset // 4) * 4
         fields.append(PointField(CONFIDENCE_FIELD, offset, FLOAT32))
@@ -170,25 +171,28 @@ def semantic_fields(intensity: bool, confidence: str | None) -> tuple[list[Point
     return fields, -(-offset // 4) * 4
 
 
-def build_cloud(header: Header, xyz: np.ndarray, labels: np.ndarray, intensity: np.ndarray | None = None,
+def build_cloud(header: Header, xyz: np.ndarray, labels: np.ndarray | None, intensity: np.ndarray | None = None,
                 confidence: np.ndarray | None = None, confidence_type: str = "float32",
                 height: int = 1, is_dense: bool | None = None) -> PointCloud2:
     """A semantic PointCloud2 from per-point arrays (N = height x width points, row by row).
-    A uint8 confidence is the 0..1 value times 255, rounded."""
+    A uint8 confidence is the 0..1 value times 255, rounded. Without labels: a plain LiDAR
+    cloud (x, y, z, intensity), as a recorded drive's input topic."""
     xyz = np.asarray(xyz, np.float32).reshape(-1, 3)
     count = len(xyz)
-    if len(labels) != count or (intensity is not None and len(intensity) != count) or (confidence is not None and len(confidence) != count):
-        raise ValueError(f"{count} points but {len(labels)} labels"
+    if (labels is not None and len(labels) != count) or (intensity is not None and len(intensity) != count) or (confidence is not None and len(confidence) != count):
+        raise ValueError(f"{count} points but {len(labels) if labels is not None else 'no'} labels"
                          + (f", {len(intensity)} intensities" if intensity is not None else "")
                          + (f", {len(confidence)} confidences" if confidence is not None else ""))
     if height < 1 or count % height:
         raise ValueError(f"{count} points do not form {height} rows")
-    fields, point_step = semantic_fields(intensity is not None, confidence_type if confidence is not None else None)
+    fields, point_step = semantic_fields(intensity is not None, confidence_type if confidence is not None else None,
+                                         labels is not None)
     points = np.zeros(count, cloud_dtype(fields, point_step))
     points["x"], points["y"], points["z"] = xyz[:, 0], xyz[:, 1], xyz[:, 2]
     if intensity is not None:
         points[INTENSITY_FIELD] = intensity
-    points[LABEL_FIELD] = labels
+    if labels is not None:
+        points[LABEL_FIELD] = labels
     if confidence is not None:
         values = np.asarray(confidence, np.float32)
         points[CONFIDENCE_FIELD] = values if confidence_type == "float32" else np.round(np.clip(values, 0, 1) * 255)

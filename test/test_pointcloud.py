@@ -144,6 +144,13 @@ def test_clouds_that_cannot_be_painted_name_the_problem(change, reason, message)
     assert error.value.reason == reason
 
 
+def test_a_plain_lidar_cloud_for_recorded_drives():
+    xyz = random_points(5)
+    msg = build_cloud(Header(Time(1, 0), "lidar"), xyz, None, np.ones(5, np.float32))
+    assert [f.name for f in msg.fields] == ["x", "y", "z", "intensity"] and msg.point_step == 16
+    assert bytes(cdr.encode_pointcloud2(msg)) == bytes(STORE.serialize_cdr(rosbags_cloud(msg), "sensor_msgs/msg/PointCloud2"))
+
+
 def test_build_cloud_checks_lengths():
     with pytest.raises(ValueError, match="4 points but 3 labels"):
         build_cloud(Header(), random_points(4), np.zeros(3, np.uint8))
