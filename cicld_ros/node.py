@@ -125,6 +125,8 @@ def run_dds(args: argparse.Namespace, signals: Signals) -> int:
                         step()
                     except TransitionError as error:
                         log.warning(f"lifecycle: {error}")
+                    except Exception as error:  # noqa: BLE001 - a transition must never end the node
+                        log.warning(f"lifecycle: {step.__name__} failed, state {managed.state.value}: {error!r}")
             if hasattr(signal, "SIGHUP") and signal.SIGHUP in received:
                 if managed.core is None:
                     log.warning("SIGHUP ignored: the node is not configured; configure reads the parameters")
