@@ -35,17 +35,15 @@ import numpy as np
 import torch
 
 from cicld_core.device import pick_device
-from cicld_core.labels import PALETTE
 from cicld_core.model.engine import EngineOptions, PendingResult, SegmentationEngine
 from cicld_core.model.checkpoint import CheckpointError, load_model
 
 from .diagnostics import NodeDiagnostics, transport_counts
-from .image_codec import InputError, check, colour_image, decode, mono8_image
+from .image_codec import InputError, check, decode
 from .latest_frames import Arrival, LatestFrames
 from .messages import COMPRESSED_IMAGE, DIAGNOSTICS, IMAGE, Header
+from .node_outputs import OUTPUTS, NodeOutput, SegmentedFrame
 from .params import NODE_NAME, NodeParams, with_changes
-
-OUTPUTS = ("class_mask", "color_mask", "overlay", "confidence", "uncertainty")
 
 
 class Publisher(Protocol):
@@ -73,14 +71,15 @@ def camera_namespace(topic: str) -> str:
 
 def output_topics(topic: str, output_namespace: str) -> dict[str, str]:
     base = f"{camera_namespace(topic)}/{output_namespace.strip('/')}"
-    return {name: f"{base}/{name}" for name in OUTPUTS}
+    return {output.name: f"{base}/{output.name}" for output in OUTPUTS}
+
 
 
 @dataclass
 class Frame:
     arrival: Arrival
     rgb: np.ndarray
-    outputs: list[str]
+    outputs: list[NodeOutput]
 
 
 @dataclass
@@ -146,12 +145,10 @@ class SegmentationNode:
                                    num_train_timesteps=self.model.config.num_train_timesteps)
 
     # -- processing -------------------------------------------------------------------------
-    def wanted_outputs(self, camera: str, params: NodeParams) -> list[str]:
-        enabled = {"class_mask": params.publish_class_mask, "color_mask": params.publish_color_mask,
-                   "overlay": params.publish_overlay, "confidence": params.publish_confidence,
-                   "uncertainty": params.publish_uncertainty and params.num_samples > 1}
+    def wanted_outputs(self, camera: str, params: NodeParams) -> list[NodeOutput]:
         publishers = self.publishers[camera]
-        return [name for name in OUTPUTS if enabled[name] and publishers[name].subscription_count() > 0]
+        return [output for output in OUTPUTS
+                if output.enabled(params) and publishers[output.name].subscription_count() > 0]
 
     def on_message(self, camera: str, msg: Any) -> None:
         """A subscription's callback: count the frame, refuse it if malformed, else make it
@@ -226,7 +223,7 @@ class SegmentationNode:
             if params.input_width:
                 images = [cv2.resize(i, (params.input_width, params.input_height), interpolation=cv2.INTER_AREA)
                           for i in images]
-            engine = self.engine(params, with_confidence=any("confidence" in f.outputs for f in frames))
+            engine = self.engine(params, with_confidence=any(o.needs_confidence for f in frames for o in f.outputs))
             return Batch(frames, engine.submit(np.stack(images)), params, started)
         except Exception as error:  # noqa: BLE001 - a failed batch must not stop the node
             self._failed(frames, error)
@@ -244,11 +241,10 @@ class SegmentationNode:
         except Exception as error:  # noqa: BLE001
             self._failed(frames, error)
             return 0
-        height, width = frames[0].rgb.shape[:2]
         published = 0
         for index, frame in enumerate(frames):
             try:
-                self._publish(frame, self._maps(result, index, height, width, params), params)
+                self._publish(frame, self._segmented(result, index, frame.rgb, params), params)
             except Exception as error:  # noqa: BLE001 - one failed frame must not stop the publishing thread
                 self._failed([frame], error)
                 continue
@@ -258,33 +254,25 @@ class SegmentationNode:
         return published
 
     @staticmethod
-    def _maps(result, index: int, height: int, width: int, params: NodeParams) -> dict[str, np.ndarray]:
-        maps = {"class_mask": result.train_ids[index]}
-        if result.confidence is not None:
-            maps["confidence"] = (result.confidence[index] * 255).round().astype(np.uint8)
-        if result.uncertainty is not None:
-            maps["uncertainty"] = (result.uncertainty[index] * 255).round().astype(np.uint8)
+    def _segmented(result, index: int, rgb: np.ndarray, params: NodeParams) -> SegmentedFrame:
+        """Frame ``index`` of the engine's result, at the input's size (resized back when the
+        model ran at input_width x input_height)."""
+        maps = {"train_ids": result.train_ids[index],
+                "confidence": None if result.confidence is None else result.confidence[index],
+                "uncertainty": None if result.uncertainty is None else result.uncertainty[index]}
         if params.input_width:
-            maps = {k: cv2.resize(v, (width, height), interpolation=cv2.INTER_NEAREST) for k, v in maps.items()}
-        return maps
+            height, width = rgb.shape[:2]
+            maps = {k: None if v is None else cv2.resize(v, (width, height), interpolation=cv2.INTER_NEAREST)
+                    for k, v in maps.items()}
+        return SegmentedFrame(rgb, maps["train_ids"], maps["confidence"], maps["uncertainty"], params.overlay_alpha)
 
-    def _publish(self, frame: Frame, maps: dict[str, np.ndarray], params: NodeParams) -> None:
+    def _publish(self, frame: Frame, segmented: SegmentedFrame, params: NodeParams) -> None:
         header: Header = frame.arrival.msg.header  # copied verbatim: downstream sync depends on it
         publishers = self.publishers[frame.arrival.camera]
-        train_ids = maps["class_mask"]
-        colour = PALETTE[train_ids] if {"color_mask", "overlay"} & set(frame.outputs) else None
-        for name in frame.outputs:
-            if name == "color_mask":
-                msg = colour_image(header, colour, params.color_encoding)
-            elif name == "overlay":
-                blended = cv2.addWeighted(frame.rgb, 1 - params.overlay_alpha, colour, params.overlay_alpha, 0)
-                blended[train_ids == 255] = frame.rgb[train_ids == 255]
-                msg = colour_image(header, blended, params.color_encoding)
-            elif name in maps:
-                msg = mono8_image(header, maps[name])
-            else:
-                continue
-            publishers[name].publish(msg)
+        for output in frame.outputs:
+            picture = output.produce(segmented)
+            if picture is not None:
+                publishers[output.name].publish(output.encode(header, picture, params.color_encoding))
 
     # -- threads ------------------------------------------------------------------------------
     def start(self) -> None:

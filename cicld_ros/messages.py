@@ -3,7 +3,8 @@
 The node core works on these; each transport converts them to its own wire form (rclpy
 message objects, or CDR bytes on Cyclone DDS). Field names and types follow the ROS 2
 definitions (sensor_msgs/Image, sensor_msgs/CompressedImage, std_msgs/Header,
-diagnostic_msgs/DiagnosticArray).
+diagnostic_msgs/DiagnosticArray); the point cloud's PointCloud2 and CameraInfo records are
+in cicld_ros.pointcloud.
 """
 from __future__ import annotations
 
@@ -11,13 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# kinds of topic a transport carries, and their ROS 2 type names
+# the kinds of topic a transport carries; cicld_ros.message_kinds gives each its ROS 2 type and codecs
 IMAGE, COMPRESSED_IMAGE, DIAGNOSTICS = "image", "compressed_image", "diagnostics"
-ROS_TYPES = {
-    IMAGE: "sensor_msgs/msg/Image",
-    COMPRESSED_IMAGE: "sensor_msgs/msg/CompressedImage",
-    DIAGNOSTICS: "diagnostic_msgs/msg/DiagnosticArray",
-}
+POINTCLOUD2, CAMERA_INFO = "pointcloud2", "camera_info"
 
 
 @dataclass

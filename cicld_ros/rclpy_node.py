@@ -17,62 +17,32 @@ import argparse
 import sys
 from typing import Any, Callable
 
-import numpy as np
-
-from . import messages as m
+from . import message_kinds as kinds
 
 # .params (and through it torch) is imported where used, so `segment_node --help` answers at once
 
 
-def to_record(msg: Any, kind: str) -> m.Image | m.CompressedImage:
-    header = m.Header(m.Time(msg.header.stamp.sec, msg.header.stamp.nanosec), msg.header.frame_id)
-    if kind == m.COMPRESSED_IMAGE:
-        return m.CompressedImage(header, msg.format, memoryview(msg.data))
-    return m.Image(header, msg.height, msg.width, msg.encoding, msg.is_bigendian, msg.step, memoryview(msg.data))
-
-
-def fill_header(ros_header: Any, header: m.Header) -> None:
-    ros_header.stamp.sec, ros_header.stamp.nanosec = header.stamp.sec, header.stamp.nanosec
-    ros_header.frame_id = header.frame_id
-
-
-def to_ros(record: Any, kind: str) -> Any:
-    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-    from sensor_msgs.msg import Image
-
-    if kind == m.IMAGE:
-        msg = Image()
-        fill_header(msg.header, record.header)
-        msg.height, msg.width, msg.encoding = record.height, record.width, record.encoding
-        msg.is_bigendian, msg.step = record.is_bigendian, record.step
-        msg.data = np.ascontiguousarray(record.data).tobytes()
-        return msg
-    msg = DiagnosticArray()
-    fill_header(msg.header, record.header)
-    msg.status = [DiagnosticStatus(level=bytes([s.level]), name=s.name, message=s.message, hardware_id=s.hardware_id,
-                                   values=[KeyValue(key=v.key, value=v.value) for v in s.values])
-                  for s in record.status]
-    return msg
-
-
 class RclpyTransport:
+    """The core's transport under rclpy: each message kind's rclpy class and conversions come
+    from the registry (cicld_ros.message_kinds); a kind not there is refused with an error."""
+
     def __init__(self, node: Any) -> None:
         self.node = node
 
     def publisher(self, topic: str, kind: str, reliable: bool = True, depth: int = 5):
-        from diagnostic_msgs.msg import DiagnosticArray
+        message_kind = kinds.message_kind(kind)  # before rclpy: an unknown kind is an error anywhere
         from rclpy.qos import QoSProfile, ReliabilityPolicy
-        from sensor_msgs.msg import Image
 
         qos = QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE if reliable
                          else ReliabilityPolicy.BEST_EFFORT)
-        ros_publisher = self.node.create_publisher(Image if kind == m.IMAGE else DiagnosticArray, topic, qos)
+        ros_publisher = self.node.create_publisher(message_kind.rclpy_class(), topic, qos)
+        to_rclpy = message_kind.to_rclpy
 
         class Publisher:
             ros = ros_publisher
 
             def publish(self, record: Any) -> None:
-                ros_publisher.publish(to_ros(record, kind))
+                ros_publisher.publish(to_rclpy(record))
 
             def subscription_count(self) -> int:
                 return ros_publisher.get_subscription_count()
@@ -81,11 +51,13 @@ class RclpyTransport:
 
     def subscribe(self, topic: str, kind: str, callback: Callable[[Any], None], reliable: bool = False,
                   depth: int = 1):
+        """Sensor-data QoS (best effort, keep last 5), what camera and LiDAR drivers offer; a
+        best-effort reader also matches their reliable writers."""
+        message_kind = kinds.message_kind(kind)
         from rclpy.qos import qos_profile_sensor_data
-        from sensor_msgs.msg import CompressedImage, Image
 
-        ros_type = CompressedImage if kind == m.COMPRESSED_IMAGE else Image
-        return self.node.create_subscription(ros_type, topic, lambda msg: callback(to_record(msg, kind)),
+        from_rclpy = message_kind.from_rclpy
+        return self.node.create_subscription(message_kind.rclpy_class(), topic, lambda msg: callback(from_rclpy(msg)),
                                              qos_profile_sensor_data)
 
     def release(self, entity: Any) -> None:

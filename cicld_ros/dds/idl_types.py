@@ -1,14 +1,13 @@
 """The ROS 2 message types as Cyclone DDS types, named as rmw_cyclonedds names them, so
 ROS 2 nodes match our topics. They register the topics; samples travel as raw CDR
-(see _raw.py and cdr.py), never through these classes' own serializer."""
+(see _raw.py and cdr.py), never through these classes' own serializer. The transport finds
+a message kind's type here by its type name (cicld_ros.message_kinds: MessageKind.dds_typename)."""
 # no "from __future__ import annotations": cyclonedds resolves these annotations at run time
 
 from dataclasses import dataclass
 
 from cyclonedds.idl import IdlStruct
 from cyclonedds.idl.types import int32, sequence, uint8, uint32
-
-from ..messages import COMPRESSED_IMAGE, DIAGNOSTICS, IMAGE
 
 
 @dataclass
@@ -62,11 +61,7 @@ class DiagnosticArray_(IdlStruct, typename="diagnostic_msgs::msg::dds_::Diagnost
     status: sequence[DiagnosticStatus_]
 
 
-DDS_TYPES = {IMAGE: Image_, COMPRESSED_IMAGE: CompressedImage_, DIAGNOSTICS: DiagnosticArray_}
-
-
-# The semantic point cloud's messages: the lead registers them as message kinds
-# (messages.py) when the node subscribes to LiDAR and CameraInfo topics.
+# The semantic point cloud's messages (kinds pointcloud2 and camera_info in cicld_ros.message_kinds).
 from cyclonedds.idl.types import array, float64  # noqa: E402
 @dataclass
 class PointField_(IdlStruct, typename="sensor_msgs::msg::dds_::PointField_"):

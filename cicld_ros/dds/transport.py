@@ -19,25 +19,34 @@ import time
 from typing import Any, Callable
 
 from cyclonedds.core import Listener, Policy, Qos
+from cyclonedds.idl import IdlStruct
 from cyclonedds.domain import DomainParticipant
 from cyclonedds.pub import DataWriter
 from cyclonedds.sub import DataReader
 from cyclonedds.topic import Topic
 from cyclonedds.util import duration
 
-from ..messages import COMPRESSED_IMAGE, DIAGNOSTICS, IMAGE
-from . import cdr
+from ..message_kinds import KINDS, MessageKind, message_kind
+from . import cdr, idl_types
 from ._raw import take_raw, write_raw
 from .config import receive_buffer_advice, ros_topic_to_dds
-from .idl_types import DDS_TYPES
 from .sockets import ParticipantSockets, kernel_rmem_max, open_socket_inodes
 
 log = logging.getLogger(__name__)
 WARN_PERIOD = 5.0  # seconds between two log lines about one topic's malformed samples
-ENCODERS = {IMAGE: cdr.encode_image, COMPRESSED_IMAGE: cdr.encode_compressed_image,
-            DIAGNOSTICS: cdr.encode_diagnostics}
-DECODERS = {IMAGE: cdr.decode_image, COMPRESSED_IMAGE: cdr.decode_compressed_image,
-            DIAGNOSTICS: cdr.decode_diagnostics}
+# every message type of idl_types by its DDS type name (nested ones such as Header_ included)
+IDL_TYPES = {t.__idl_typename__: t for t in vars(idl_types).values()
+             if isinstance(t, type) and issubclass(t, IdlStruct) and t is not IdlStruct}
+ENCODERS = {name: kind.encode for name, kind in KINDS.items()}  # for writers of raw samples (test helpers)
+
+
+def dds_type(kind: MessageKind) -> type:
+    """The IdlStruct that registers a topic of this kind, as rmw_cyclonedds names the type."""
+    try:
+        return IDL_TYPES[kind.dds_typename]
+    except KeyError:
+        raise ValueError(f"message kind {kind.name!r} ({kind.ros_type}) has no DDS type {kind.dds_typename}: "
+                         f"declare it in cicld_ros/dds/idl_types.py") from None
 
 
 def make_qos(reliable: bool, depth: int, keep_all: bool = False) -> Qos:
@@ -47,14 +56,9 @@ def make_qos(reliable: bool, depth: int, keep_all: bool = False) -> Qos:
     return Qos(reliability, history, Policy.Durability.Volatile)
 
 
-def check_kind(kind: str) -> None:
-    if kind not in DDS_TYPES:
-        raise ValueError(f"unknown message kind {kind!r}; kinds: {', '.join(DDS_TYPES)}")
-
-
 class DdsPublisher:
     def __init__(self, writer: DataWriter, kind: str) -> None:
-        self.writer, self.encode = writer, ENCODERS[kind]
+        self.writer, self.encode = writer, message_kind(kind).encode
 
     def publish(self, msg: Any) -> None:
         write_raw(self.writer, self.encode(msg))
@@ -77,7 +81,7 @@ class DdsSubscription:
 
     def __init__(self, transport: "DdsTransport", topic: Topic, kind: str, callback: Callable[[Any], None],
                  qos: Qos, raw: bool, warn_period: float = WARN_PERIOD) -> None:
-        self.callback, self.decode, self.raw = callback, DECODERS[kind], raw
+        self.callback, self.decode, self.raw = callback, message_kind(kind).decode, raw
         self.received, self.malformed, self.lost, self.rejected, self.callback_errors = 0, 0, 0, 0, 0
         self.malformed_reasons: dict[str, int] = {}
         self.topic_name = topic.name
@@ -173,10 +177,10 @@ class DdsTransport:
         return self._sockets.drops()
 
     def topic(self, name: str, kind: str) -> Topic:
-        check_kind(kind)
+        idl_type = dds_type(message_kind(kind))  # an unknown kind is refused before anything is made
         dds_name = ros_topic_to_dds(name)
         if dds_name not in self._topics:
-            self._topics[dds_name] = Topic(self.participant, dds_name, DDS_TYPES[kind])
+            self._topics[dds_name] = Topic(self.participant, dds_name, idl_type)
         return self._topics[dds_name]
 
     def publisher(self, topic: str, kind: str, reliable: bool = True, depth: int = 5,
@@ -191,6 +195,20 @@ class DdsTransport:
                                        make_qos(reliable, depth, keep_all), raw, self.warn_period)
         self._subscriptions.append(subscription)
         return subscription
+
+    def release(self, entity: DdsPublisher | DdsSubscription) -> None:
+        """Delete a publisher's writer or a subscription's reader now (the lifecycle's cleanup):
+        the other participants see it unmatch. Releasing one twice does nothing."""
+        if isinstance(entity, DdsSubscription):
+            entity.close()
+            if entity in self._subscriptions:
+                self._subscriptions.remove(entity)
+            dds_entity = entity.reader
+        else:
+            dds_entity = entity.writer
+        # cyclonedds-python deletes an entity in __del__, once and only once; called here so the
+        # reader or writer goes at once, not whenever the last reference to it is collected
+        dds_entity.__del__()
 
     def close(self) -> None:
         for subscription in self._subscriptions:

@@ -1,0 +1,88 @@
+"""The node's plain message records (cicld_ros.messages, cicld_ros.pointcloud) to and
+from rclpy message objects, one pair of functions per message kind.
+
+The ROS message packages (sensor_msgs, diagnostic_msgs) are imported inside each
+function, so this module imports without a ROS install (the registry in
+cicld_ros.message_kinds names these functions for every kind).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import messages as m
+from .pointcloud import CameraInfo, PointCloud2, PointField, RegionOfInterest
+
+
+def header_record(ros_header: Any) -> m.Header:
+    return m.Header(m.Time(ros_header.stamp.sec, ros_header.stamp.nanosec), ros_header.frame_id)
+
+
+def fill_header(ros_header: Any, header: m.Header) -> None:
+    ros_header.stamp.sec, ros_header.stamp.nanosec = header.stamp.sec, header.stamp.nanosec
+    ros_header.frame_id = header.frame_id
+
+
+def image_from_rclpy(msg: Any) -> m.Image:
+    return m.Image(header_record(msg.header), msg.height, msg.width, msg.encoding, msg.is_bigendian, msg.step,
+                   memoryview(msg.data))
+
+
+def image_to_rclpy(record: m.Image) -> Any:
+    from sensor_msgs.msg import Image
+
+    msg = Image()
+    fill_header(msg.header, record.header)
+    msg.height, msg.width, msg.encoding = record.height, record.width, record.encoding
+    msg.is_bigendian, msg.step = record.is_bigendian, record.step
+    msg.data = np.ascontiguousarray(record.data).tobytes()
+    return msg
+
+
+def compressed_image_from_rclpy(msg: Any) -> m.CompressedImage:
+    return m.CompressedImage(header_record(msg.header), msg.format, memoryview(msg.data))
+
+
+def compressed_image_to_rclpy(record: m.CompressedImage) -> Any:
+    from sensor_msgs.msg import CompressedImage
+
+    msg = CompressedImage()
+    fill_header(msg.header, record.header)
+    msg.format = record.format
+    msg.data = np.ascontiguousarray(record.data).tobytes()
+    return msg
+
+
+def diagnostics_from_rclpy(msg: Any) -> m.DiagnosticArray:
+    return m.DiagnosticArray(header_record(msg.header), [
+        m.DiagnosticStatus(int.from_bytes(bytes(s.level), "little") if isinstance(s.level, bytes) else int(s.level),
+                           s.name, s.message, s.hardware_id, [m.KeyValue(v.key, v.value) for v in s.values])
+        for s in msg.status])
+
+
+def diagnostics_to_rclpy(record: m.DiagnosticArray) -> Any:
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+    msg = DiagnosticArray()
+    fill_header(msg.header, record.header)
+    msg.status = [DiagnosticStatus(level=bytes([s.level]), name=s.name, message=s.message, hardware_id=s.hardware_id,
+                                   values=[KeyValue(key=v.key, value=v.value) for v in s.values])
+                  for s in record.status]
+    return msg
+
+
+def pointcloud2_from_rclpy(msg: Any) -> PointCloud2:
+    """The record of an rclpy PointCloud2; ``data`` stays a view of the message's buffer."""
+    fields = [PointField(f.name, f.offset, f.datatype, f.count) for f in msg.fields]
+    return PointCloud2(header_record(msg.header), msg.height, msg.width, fields, bool(msg.is_bigendian),
+                       msg.point_step, msg.row_step, memoryview(msg.data), bool(msg.is_dense))
+
+
+def camera_info_from_rclpy(msg: Any) -> CameraInfo:
+    roi = msg.roi
+    return CameraInfo(header_record(msg.header), msg.height, msg.width, msg.distortion_model,
+                      [float(v) for v in msg.d], [float(v) for v in msg.k], [float(v) for v in msg.r],
+                      [float(v) for v in msg.p], msg.binning_x, msg.binning_y,
+                      RegionOfInterest(roi.x_offset, roi.y_offset, roi.height, roi.width, bool(roi.do_rectify)))
+
