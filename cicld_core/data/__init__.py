@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any
 
 from ..io import DataError
 from .base import SegmentationDataset, collate
@@ -19,10 +19,11 @@ from .transforms import SegTransform, SegTransformConfig
 
 log = logging.getLogger(__name__)
 
-DATASET_KINDS = ("cityscapes", "gta5", "synthia", "folder")
+LABELLED_KINDS = ("cityscapes", "gta5", "synthia")  # the kinds evaluation can score
+DATASET_KINDS = (*LABELLED_KINDS, "folder")
 
 
-def build_dataset(kind: str, root: Union[str, Path], split: Optional[str] = None, **kw: Any) -> SegmentationDataset:
+def build_dataset(kind: str, root: str | Path, split: str | None = None, **kw: Any) -> SegmentationDataset:
     """A dataset by kind; ``kw`` goes to the loader (transform, seed, labels, ...).
 
     cityscapes: ``split`` is the folder under leftImg8bit/ (default "train").
@@ -42,7 +43,7 @@ def build_dataset(kind: str, root: Union[str, Path], split: Optional[str] = None
     raise ValueError(f"unknown dataset kind {kind!r}; valid kinds: {', '.join(DATASET_KINDS)}")
 
 
-def _split_file(root: Path, split: Optional[str], kind: str) -> Optional[Path]:
+def _split_file(root: Path, split: str | None, kind: str) -> Path | None:
     if split in (None, "all"):
         return None
     path = root / f"{split}.txt"
@@ -58,7 +59,7 @@ def _split_file(root: Path, split: Optional[str], kind: str) -> Optional[Path]:
 
 
 __all__ = [
-    "DATASET_KINDS", "CityscapesDataset", "DataError", "GTA5Dataset", "ImageFolderDataset",
+    "DATASET_KINDS", "LABELLED_KINDS", "CityscapesDataset", "DataError", "GTA5Dataset", "ImageFolderDataset",
     "RareClassSampler", "SegTransform", "SegTransformConfig", "SegmentationDataset",
     "SynthiaDataset", "build_dataset", "collate", "load_or_compute_class_stats",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Iterable, NamedTuple, Optional, Sequence, Union
+from typing import Any, Iterable, NamedTuple, Sequence
 
 import cv2
 import numpy as np
@@ -28,7 +28,7 @@ MAX_LISTED = 5
 
 class Sample(NamedTuple):
     image: Path
-    label: Optional[Path]
+    label: Path | None
     name: str
 
 
@@ -83,9 +83,9 @@ class SegmentationDataset(Dataset):
 
     def __init__(
         self,
-        root: Union[str, Path],
+        root: str | Path,
         samples: Sequence[Sample],
-        transform: Optional[SegTransformConfig] = None,
+        transform: SegTransformConfig | None = None,
         seed: int = 0,
     ) -> None:
         self.root = Path(root)
@@ -149,7 +149,7 @@ class SegmentationDataset(Dataset):
 
     # ---- loading ---------------------------------------------------------------
 
-    def load_label(self, index: int) -> Optional[np.ndarray]:
+    def load_label(self, index: int) -> np.ndarray | None:
         """The trainId label at full resolution, or None for an unlabelled dataset."""
         path = self.samples[index].label
         if path is None:
@@ -157,7 +157,7 @@ class SegmentationDataset(Dataset):
         train_ids = self.decode_label(self.read_label(path), path)
         return np.ascontiguousarray(train_ids, dtype=np.uint8)
 
-    def load_raw(self, index: int) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    def load_raw(self, index: int) -> tuple[np.ndarray, np.ndarray | None]:
         """(RGB uint8 (H, W, 3), trainIds uint8 (H, W) or None), unaugmented."""
         sample = self.samples[index]
         image = read_rgb(sample.image)
@@ -180,7 +180,7 @@ class SegmentationDataset(Dataset):
     def rng_for(self, index: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, self.epoch, index])
 
-    def __getitem__(self, item: Union[int, tuple[int, int]]) -> dict[str, Any]:
+    def __getitem__(self, item: int | tuple[int, int]) -> dict[str, Any]:
         if isinstance(item, tuple):
             index, required_class = int(item[0]), int(item[1])
         else:
@@ -211,78 +211,3 @@ def collate(batch: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "label": None if n_missing else torch.stack(labels),
         "name": [item["name"] for item in batch],
     }
-
-
-def read_split_file(path: Path, display_name: str) -> list[str]:
-    """File names listed one per line (blank lines and '#' comments skipped).
-
-    Accepts '00001', '00001.png' or 'images/00001.png': only the base name counts, and
-    '.png' is added when there is no extension.
-    """
-    if not path.is_file():
-        raise DataError(f"{display_name}: split file not found: {path}")
-    names = []
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        name = Path(line).name
-        names.append(name if Path(name).suffix else f"{name}.png")
-    if not names:
-        raise DataError(f"{display_name}: split file {path} lists no files")
-    duplicates = sorted({n for n in names if names.count(n) > 1}) if len(set(names)) != len(names) else []
-    if duplicates:
-        raise DataError(f"{display_name}: split file {path} lists {list_some(duplicates)} more than once")
-    return names
-
-
-def pair_flat_folders(
-    root: Path,
-    image_dir: Path,
-    label_dir: Optional[Path],
-    split_file: Optional[Path],
-    display_name: str,
-    layout: str,
-) -> list[Sample]:
-    """Samples from an images folder and a labels folder whose files share names (GTA5, Synthia).
-
-    Every image needs its label and every label its image (within the split file's
-    names when one is given): a missing partner is an error, never a silent skip.
-    """
-    if not image_dir.is_dir():
-        raise DataError(f"{display_name}: image folder {image_dir} not found; expected layout: {layout}")
-    if label_dir is not None and not label_dir.is_dir():
-        raise DataError(f"{display_name}: label folder {label_dir} not found; expected layout: {layout}")
-    images = {p.name: p for p in image_dir.glob("*.png") if p.is_file()}
-    labels = {p.name: p for p in label_dir.glob("*.png") if p.is_file()} if label_dir is not None else None
-
-    if split_file is not None:
-        wanted = read_split_file(split_file, display_name)
-        missing = [n for n in wanted if n not in images]
-        if missing:
-            raise DataError(
-                f"{display_name}: split file {split_file} lists images missing from {image_dir}: "
-                f"{list_some(missing)}"
-            )
-        names = sorted(wanted)
-    else:
-        names = sorted(images)
-        if labels is not None:
-            orphans = sorted(set(labels) - set(images))
-            if orphans:
-                raise DataError(
-                    f"{display_name}: labels without an image in {image_dir}: "
-                    + list_some([(label_dir / n).relative_to(root).as_posix() for n in orphans])
-                )
-    if not names:
-        raise DataError(f"{display_name}: no .png images in {image_dir}; expected layout: {layout}")
-    if labels is not None:
-        unlabelled = [n for n in names if n not in labels]
-        if unlabelled:
-            raise DataError(
-                f"{display_name}: images without a label in {label_dir}: "
-                + list_some([(image_dir / n).relative_to(root).as_posix() for n in unlabelled])
-            )
-    return [
-        Sample(images[n], labels[n] if labels is not None else None, Path(n).stem) for n in names
-    ]

@@ -12,7 +12,6 @@ adaptation target and gtFine need not exist.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Union
 
 import numpy as np
 
@@ -36,11 +35,11 @@ class CityscapesDataset(SegmentationDataset):
 
     def __init__(
         self,
-        root: Union[str, Path],
+        root: str | Path,
         split: str = "train",
         label_type: str = "labelIds",
         labels: bool = True,
-        transform: Optional[SegTransformConfig] = None,
+        transform: SegTransformConfig | None = None,
         seed: int = 0,
     ) -> None:
         if label_type not in LABEL_TYPES:
@@ -60,7 +59,7 @@ class CityscapesDataset(SegmentationDataset):
         return CITYSCAPES_LUT[raw]
 
 
-def _scan(root: Path, split: str, label_type: Optional[str]) -> list[Sample]:
+def _scan(root: Path, split: str, label_type: str | None) -> list[Sample]:
     image_dir = root / "leftImg8bit" / split
     if not image_dir.is_dir():
         raise DataError(f"Cityscapes: folder {image_dir} not found; expected layout: {LAYOUT}")

@@ -13,7 +13,7 @@ import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -43,7 +43,7 @@ def image_class_counts(train_ids: np.ndarray) -> dict[str, int]:
 
 
 def load_or_compute_class_stats(
-    dataset: SegmentationDataset, num_workers: Optional[int] = None
+    dataset: SegmentationDataset, num_workers: int | None = None
 ) -> list[dict[str, Any]]:
     """[{"name": sample name, "counts": {"<trainId>": pixels}}] in dataset order.
 
@@ -74,7 +74,7 @@ def load_or_compute_class_stats(
     return stats
 
 
-def _read_cache(path: Path) -> Optional[dict[str, Any]]:
+def _read_cache(path: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:

@@ -14,38 +14,20 @@ label (with a warning once per file) instead of failing.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Union
 
 import numpy as np
 
 from ..labels import CITYSCAPES_LUT, GTA5_ID_SET
-from .base import SegmentationDataset, check_ids, pair_flat_folders
-from .transforms import SegTransformConfig
-
-LAYOUT = "<root>/images/*.png and <root>/labels/*.png with the same file names"
+from .base import check_ids
+from .flat_folders import FlatFolderDataset
 
 
-class GTA5Dataset(SegmentationDataset):
+class GTA5Dataset(FlatFolderDataset):
     tag = "gta5"
     display_name = "GTA5"
     resize_image_to_label = True
-
-    def __init__(
-        self,
-        root: Union[str, Path],
-        split_file: Optional[Union[str, Path]] = None,
-        labels: bool = True,
-        transform: Optional[SegTransformConfig] = None,
-        seed: int = 0,
-    ) -> None:
-        root = Path(root)
-        split_path = Path(split_file) if split_file is not None else None
-        samples = pair_flat_folders(
-            root, root / "images", root / "labels" if labels else None, split_path, self.display_name, LAYOUT
-        )
-        if split_path is not None:
-            self.tag = f"gta5_{split_path.stem}"
-        super().__init__(root, samples, transform=transform, seed=seed)
+    image_folder, label_folder = "images", "labels"
+    layout = "<root>/images/*.png and <root>/labels/*.png with the same file names"
 
     def decode_label(self, raw: np.ndarray, path: Path) -> np.ndarray:
         check_ids(raw, GTA5_ID_SET, self.rel(path), "GTA5")

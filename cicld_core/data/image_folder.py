@@ -7,7 +7,6 @@ camera keep their frames apart.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Union
 
 import numpy as np
 
@@ -24,8 +23,8 @@ class ImageFolderDataset(SegmentationDataset):
 
     def __init__(
         self,
-        root: Union[str, Path],
-        transform: Optional[SegTransformConfig] = None,
+        root: str | Path,
+        transform: SegTransformConfig | None = None,
         seed: int = 0,
     ) -> None:
         root = Path(root)

@@ -11,38 +11,20 @@ table (terrain, truck and train become ignore). Like GTA5 there are no split fol
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Union
 
 import numpy as np
 
 from ..io import DataError, read_unchanged
 from ..labels import SYNTHIA_ID_SET, SYNTHIA_LUT
-from .base import SegmentationDataset, check_ids, pair_flat_folders
-from .transforms import SegTransformConfig
-
-LAYOUT = "<root>/RGB/*.png and <root>/GT/LABELS/*.png (16-bit) with the same file names"
+from .base import check_ids
+from .flat_folders import FlatFolderDataset
 
 
-class SynthiaDataset(SegmentationDataset):
+class SynthiaDataset(FlatFolderDataset):
     tag = "synthia"
     display_name = "Synthia"
-
-    def __init__(
-        self,
-        root: Union[str, Path],
-        split_file: Optional[Union[str, Path]] = None,
-        labels: bool = True,
-        transform: Optional[SegTransformConfig] = None,
-        seed: int = 0,
-    ) -> None:
-        root = Path(root)
-        split_path = Path(split_file) if split_file is not None else None
-        samples = pair_flat_folders(
-            root, root / "RGB", root / "GT" / "LABELS" if labels else None, split_path, self.display_name, LAYOUT
-        )
-        if split_path is not None:
-            self.tag = f"synthia_{split_path.stem}"
-        super().__init__(root, samples, transform=transform, seed=seed)
+    image_folder, label_folder = "RGB", "GT/LABELS"
+    layout = "<root>/RGB/*.png and <root>/GT/LABELS/*.png (16-bit) with the same file names"
 
     def read_label(self, path: Path) -> np.ndarray:
         raw = read_unchanged(path)

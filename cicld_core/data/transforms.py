@@ -11,7 +11,6 @@ result depends only on that generator's seed, never on global state or worker or
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import cv2
 import numpy as np
@@ -39,9 +38,9 @@ class SegTransformConfig:
     containing it.
     """
 
-    resize: Optional[tuple[int, int]] = None
-    scale: Optional[float] = None
-    crop_size: Optional[tuple[int, int]] = None
+    resize: tuple[int, int] | None = None
+    scale: float | None = None
+    crop_size: tuple[int, int] | None = None
     cat_max_ratio: float = 0.75
     flip_prob: float = 0.5
     mean: tuple[float, float, float] = IMAGENET_MEAN
@@ -83,8 +82,8 @@ def _positive_pair(value, what: str) -> tuple[int, int]:
 
 
 def resize_pair(
-    image: np.ndarray, label: Optional[np.ndarray], size_wh: tuple[int, int]
-) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    image: np.ndarray, label: np.ndarray | None, size_wh: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Resize an image (area when shrinking, to avoid aliasing; else bilinear) and its label (nearest)."""
     height, width = image.shape[:2]
     new_w, new_h = size_wh
@@ -108,12 +107,12 @@ def crop_accepted(label_crop: np.ndarray, cat_max_ratio: float) -> bool:
 
 
 def choose_crop(
-    label: Optional[np.ndarray],
+    label: np.ndarray | None,
     image_hw: tuple[int, int],
     crop_hw: tuple[int, int],
     rng: np.random.Generator,
     cat_max_ratio: float = 0.75,
-    required_class: Optional[int] = None,
+    required_class: int | None = None,
     min_required_pixels: int = 1,
 ) -> tuple[int, int, int, int]:
     """Pick a crop window (top, left, height, width) inside an image of ``image_hw``.
@@ -187,16 +186,16 @@ def normalize(image: np.ndarray, mean, std) -> np.ndarray:
 class SegTransform:
     """Applies a ``SegTransformConfig`` to one (RGB uint8 HWC, trainId uint8 HW or None) pair."""
 
-    def __init__(self, config: Optional[SegTransformConfig] = None) -> None:
+    def __init__(self, config: SegTransformConfig | None = None) -> None:
         self.config = config if config is not None else SegTransformConfig()
 
     def __call__(
         self,
         image: np.ndarray,
-        label: Optional[np.ndarray],
+        label: np.ndarray | None,
         rng: np.random.Generator,
-        required_class: Optional[int] = None,
-    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        required_class: int | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Returns (float32 (3, H, W) image, int64 (H, W) label or None)."""
         cfg = self.config
         if label is not None and label.shape != image.shape[:2]:
@@ -234,8 +233,8 @@ class SegTransform:
 
 
 def _pad_to(
-    chw: np.ndarray, label: Optional[np.ndarray], size_hw: tuple[int, int]
-) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    chw: np.ndarray, label: np.ndarray | None, size_hw: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Pad bottom/right to ``size_hw``: image 0 (normalised mean colour), label ignore."""
     _, h, w = chw.shape
     out_h, out_w = size_hw
