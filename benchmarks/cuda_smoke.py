@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cicld_core.model import CICLD, ModelConfig, images_to_tensor, preset
-from cicld_core.model.engine import EngineOptions, SegmentationEngine
-from cicld_core.model.checkpoint import load_model, save_model
+from cicld_core.model import (
+    CICLD, EngineOptions, ModelConfig, SegmentationEngine, images_to_tensor, load_model, preset, save_model, segment,
+)
 
 
 def agreement(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -36,19 +36,19 @@ def main(argv: list[str] | None = None) -> int:
     images = torch.randn(3, 3, 512, 1024, device=device)
     torch.manual_seed(0)
     model = CICLD(preset("demo")).to(device).eval()
-    reference = model.segment(images, steps=4, seed=0).train_ids
-    again = model.segment(images, steps=4, seed=0).train_ids
+    reference = segment(model, images, steps=4, seed=0).train_ids
+    again = segment(model, images, steps=4, seed=0).train_ids
     print(f"demo fp32 K=4: repeat agreement {agreement(reference, again):.4f}")
     for dtype in ("bf16", "fp16"):
-        out = model.segment(images, steps=4, seed=0, dtype=dtype).train_ids
+        out = segment(model, images, steps=4, seed=0, dtype=dtype).train_ids
         print(f"demo {dtype} K=4: agreement with fp32 {agreement(out, reference):.4f}")
     model = model.to(memory_format=torch.channels_last)
-    out = model.segment(images.contiguous(memory_format=torch.channels_last), steps=4, seed=0, dtype="bf16")
+    out = segment(model, images.contiguous(memory_format=torch.channels_last), steps=4, seed=0, dtype="bf16")
     print(f"demo bf16 channels_last K=4: agreement with fp32 {agreement(out.train_ids, reference):.4f}")
     cpu_model = CICLD(preset("demo")).eval()
     cpu_model.load_state_dict({k: v.cpu() for k, v in model.state_dict().items()})
-    cpu = cpu_model.segment(images[:1].cpu(), steps=0).train_ids
-    gpu = model.segment(images[:1], steps=0).train_ids.cpu()
+    cpu = segment(cpu_model, images[:1].cpu(), steps=0).train_ids
+    gpu = segment(model, images[:1], steps=0).train_ids.cpu()
     print(f"demo K=0: CPU vs CUDA agreement {agreement(cpu, gpu):.4f}")
     check_engine(model)
 
@@ -56,13 +56,13 @@ def main(argv: list[str] | None = None) -> int:
         config = ModelConfig(backbone=name, latent_stride=stride)
         model = CICLD(config).to(device).eval()
         strides, channels = model.encoder.backbone.strides, model.encoder.backbone.channels
-        out = model.segment(images[:1], steps=2, seed=0, dtype="bf16")
+        out = segment(model, images[:1], steps=2, seed=0, dtype="bf16")
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "m.safetensors"
             save_model(path, model)
             loaded, _ = load_model(path, device)
-            same = agreement(loaded.segment(images[:1], steps=2, seed=0).train_ids,
-                             model.segment(images[:1], steps=2, seed=0).train_ids)
+            same = agreement(segment(loaded, images[:1], steps=2, seed=0).train_ids,
+                             segment(model, images[:1], steps=2, seed=0).train_ids)
         print(f"{name} (latent stride {stride}): feature strides {strides}, channels {channels}, "
               f"output {tuple(out.train_ids.shape)}, save/load agreement {same:.4f}")
     return 0
@@ -74,7 +74,7 @@ def check_engine(model: CICLD) -> None:
     other = frames[:, ::-1].copy()
     batch = images_to_tensor(frames, model.config.mean, model.config.std, "cuda")
     batch = batch.contiguous(memory_format=torch.channels_last)
-    reference = model.segment(batch, steps=4, seed=0, dtype="bf16").train_ids.cpu().numpy()
+    reference = segment(model, batch, steps=4, seed=0, dtype="bf16").train_ids.cpu().numpy()
     for compile_mode in ("off", "default"):
         for graphs in (False, True):
             engine = SegmentationEngine(model, EngineOptions(steps=4, dtype="bf16", channels_last=True,

@@ -13,15 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from cicld_core.cli_types import frame_size, int_at_least  # noqa: E402
+from cicld_core.cli_types import frame_size, int_at_least
 
 MAX_DOMAIN_ID = 232  # RTPS port numbers pass 65535 above it
 

@@ -21,19 +21,14 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from cicld_core.cli_types import frame_size, int_at_least
-from cicld_core.device import pick_device
+from cicld_core.device import pick_device, synchronize
 from cicld_core.io import write_json
-from cicld_core.model import CICLD, PRESETS, count_parameters, preset
-from cicld_core.model.inference import autocast, pad_to_multiple, parse_dtype
-from cicld_core.model.sampling import sampling_problems
+from cicld_core.model import (
+    CICLD, DTYPES, PRESETS, SamplingOptions, autocast, count_parameters, pad_to_multiple, preset, sampling_problems, segment,
+)
 
 PARTS = ("encoder", "decoder", "denoiser", "mask_encoder", "discriminator")
 STRENGTH = 0.5  # the time per step does not depend on it
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def median_ms(fn, device: torch.device, repeats: int) -> float:
@@ -55,9 +50,10 @@ def gflops(fn) -> float:
 
 
 @torch.no_grad()
-def measure(model: CICLD, size: tuple[int, int], steps: list[int], device: torch.device, dtype: torch.dtype,
+def measure(model: CICLD, size: tuple[int, int], steps: list[int], device: torch.device, dtype_name: str,
             repeats: int) -> dict:
     width, height = size
+    dtype = SamplingOptions(dtype=dtype_name).torch_dtype
     images = torch.randn(1, 3, height, width, device=device)
     padded = pad_to_multiple(images, model.config.size_multiple)
     with autocast(device, dtype):
@@ -76,7 +72,8 @@ def measure(model: CICLD, size: tuple[int, int], steps: list[int], device: torch
                "ms": {name: round(median_ms(fn, device, repeats), 2) for name, fn in parts.items()}}
     row["per_k"] = {}
     for k in steps:
-        run = lambda: model.segment(images, steps=k, strength=STRENGTH, seed=0, dtype=dtype)  # noqa: E731
+        options = SamplingOptions(steps=k, strength=STRENGTH, seed=0, dtype=dtype_name)
+        run = lambda: segment(model, images, options)  # noqa: E731
         ms = median_ms(run, device, repeats)
         row["per_k"][k] = {"ms": round(ms, 2), "fps": round(1000 / ms, 2), "gflops": round(gflops(run), 3)}
     return row
@@ -89,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="input sizes (default 512x256 1024x512)")
     parser.add_argument("--steps", nargs="+", type=int_at_least(0), default=[0, 1, 2, 4, 8], help="values of K")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
-    parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16"])
+    parser.add_argument("--dtype", default="fp32", choices=list(DTYPES))
     parser.add_argument("--threads", type=int_at_least(1), default=None,
                         help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--repeats", type=int_at_least(1), default=5, help="timed runs per figure (default 5)")
@@ -104,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
     if args.threads:
         torch.set_num_threads(args.threads)
-    dtype, sizes = parse_dtype(args.dtype), args.sizes
+    sizes = args.sizes
     report = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
               "threads": torch.get_num_threads(), "dtype": args.dtype, "torch": torch.__version__, "presets": {}}
     print(f"device {report['device']}, {report['threads']} threads, {args.dtype}, torch {torch.__version__}")
@@ -117,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
               f"inference uses all but the discriminator")
         rows = []
         for size in sizes:
-            row = measure(model, size, args.steps, device, dtype, args.repeats)
+            row = measure(model, size, args.steps, device, args.dtype, args.repeats)
             rows.append(row)
             g, ms = row["gflops"], row["ms"]
             print(f"-- {row['size']}: encoder {ms['encoder']:.1f} ms ({g['encoder']:.2f} GFLOP), "

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -26,13 +25,12 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.model_speed import synchronize  # noqa: E402
-from cicld_core.io import write_json  # noqa: E402
-from cicld_core.model import CICLD, DEFAULT_STRENGTH, PRESETS, count_parameters, preset  # noqa: E402
-from cicld_core.model.engine import COMPILE_MODES, STAGES, EngineOptions, SegmentationEngine  # noqa: E402
-from cicld_core.model.inference import parse_dtype  # noqa: E402
+from cicld_core.device import synchronize
+from cicld_core.io import write_json
+from cicld_core.model import (
+    CICLD, COMPILE_MODES, DEFAULT_STRENGTH, DTYPES, PRESETS, STAGES, EngineOptions, SamplingOptions, SegmentationEngine,
+    count_parameters, parse_dtype, preset, segment,
+)
 
 
 def matmul_peak_tflops(device: torch.device, dtype: torch.dtype, repeats: int = 10) -> float:
@@ -54,7 +52,7 @@ def model_gflops(model: CICLD, batch: int, size: tuple[int, int], steps: int) ->
     width, height = size
     images = torch.zeros(batch, 3, height, width, device=next(model.parameters()).device)
     with FlopCounterMode(display=False) as counter:
-        model.segment(images, steps=steps, strength=DEFAULT_STRENGTH, seed=0)
+        segment(model, images, SamplingOptions(steps=steps))
     return counter.get_total_flops() / 1e9
 
 
@@ -95,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--steps", nargs="+", type=int, default=[0, 1, 2, 4, 8], help="values of K (0 is the anchor)")
     parser.add_argument("--cameras", type=int, default=4, help="batch size of the multi-camera rows (default 4)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--dtype", default="bf16", choices=["fp32", "bf16", "fp16"], help="autocast dtype (default bf16)")
+    parser.add_argument("--dtype", default="bf16", choices=list(DTYPES), help="autocast dtype (default bf16)")
     parser.add_argument("--channels-last", action="store_true", help="channels-last model and input")
     parser.add_argument("--compile", default="off", choices=COMPILE_MODES, help="torch.compile mode of the stages")
     parser.add_argument("--no-cuda-graphs", action="store_true", help="run the stages without CUDA graphs")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from typing import Callable
 
 from .synth import check_size
@@ -31,3 +32,10 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
 
     parse.__name__ = f"int >= {minimum}"
     return parse
+
+
+def fail(error: BaseException | str, status: int = 2) -> int:
+    """Print the one ``error: ...`` line a command ends a failure with, and return its exit status
+    (2: bad input, found before any work; 1: the work itself failed)."""
+    print(f"error: {error}", file=sys.stderr)
+    return status

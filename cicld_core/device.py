@@ -15,3 +15,9 @@ def pick_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {name!r}: this machine or torch build has no CUDA GPU; use cpu")
     return device
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the work queued on ``device`` (a no-op on the CPU), so a timer reads finished work."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

@@ -154,15 +154,17 @@ def colorize(train_ids: np.ndarray) -> np.ndarray:
     return PALETTE[train_ids.astype(np.uint8, copy=False)]
 
 
-def overlay(image_rgb: np.ndarray, train_ids: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-    """Blend the colour mask over an RGB image; ignore pixels keep the image unchanged."""
+def overlay(image_rgb: np.ndarray, train_ids: np.ndarray, alpha: float = 0.5,
+            colour: np.ndarray | None = None) -> np.ndarray:
+    """Blend the colour mask over an RGB image; ignore pixels keep the image unchanged. The one overlay
+    of predict, replay reports and the node; ``colour`` is ``colorize(train_ids)`` when the caller has it."""
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"overlay alpha must be in [0, 1], got {alpha}")
     if image_rgb.shape[:2] != train_ids.shape:
         raise ValueError(
             f"overlay: image is {image_rgb.shape[:2]} but mask is {train_ids.shape}; they must match"
         )
-    colour = colorize(train_ids).astype(np.float32)
+    colour = (colorize(train_ids) if colour is None else colour).astype(np.float32)
     blended = (1.0 - alpha) * image_rgb.astype(np.float32) + alpha * colour
     blended[train_ids == IGNORE_INDEX] = image_rgb[train_ids == IGNORE_INDEX]
     return np.clip(blended + 0.5, 0, 255).astype(np.uint8)

@@ -21,16 +21,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .cli_types import int_at_least
+from .cli_types import fail, int_at_least
 from .data.image_folder import IMAGE_EXTENSIONS, ImageFolderDataset
 from .device import pick_device
 from .io import DataError, read_rgb, write_png
 from .labels import colorize, overlay
-from .model import DEFAULT_STEPS, DEFAULT_STRENGTH, DTYPES, SAMPLERS, images_to_tensor
-from .model.checkpoint import CheckpointError, load_model
-from .model.config import MAX_TRAIN_TIMESTEPS
-from .model.inference import MIN_IMAGE_SIZE
-from .model.sampling import check_sampling, sampling_problems
+from .model import MIN_IMAGE_SIZE, CheckpointError, load_model, segment_rgb
+from .sampling_arguments import add_sampling_arguments, sampling_from_args
 
 DEFAULT_MAX_PIXELS = 4096 * 4096  # as the node's max_pixels
 
@@ -59,25 +56,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--checkpoint", required=True, type=Path, help="a CICLD .safetensors checkpoint")
     parser.add_argument("--input", required=True, type=Path, help="an image, or a folder searched recursively")
     parser.add_argument("--output", required=True, type=Path, help="folder for the results (sub-folders kept)")
-    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS,
-                        help=f"denoising steps K; 0 = no diffusion (default {DEFAULT_STEPS})")
-    parser.add_argument("--strength", type=float, default=DEFAULT_STRENGTH,
-                        help=f"noise level to start from, (0, 1] (default {DEFAULT_STRENGTH})")
-    parser.add_argument("--samples", type=int, default=1, help="noise samples per image; >1 adds uncertainty maps")
-    parser.add_argument("--sampler", choices=sorted(SAMPLERS), default="ddim")
-    parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    add_sampling_arguments(parser)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
-    parser.add_argument("--dtype", choices=sorted(DTYPES), default="fp32", help="compute precision (default fp32)")
     parser.add_argument("--alpha", type=float, default=0.5, help="overlay opacity of the colour mask (default 0.5)")
     parser.add_argument("--max-pixels", type=int_at_least(MIN_IMAGE_SIZE ** 2), default=DEFAULT_MAX_PIXELS,
                         metavar="N", help=f"skip images with more pixels than this (default {DEFAULT_MAX_PIXELS}, "
                                           "4096x4096)")
     args = parser.parse_args(argv)
     # steps / strength is bounded by the model's T, checked again once the model is loaded
-    problems = sampling_problems(args.steps, args.strength, args.sampler, args.samples, args.seed,
-                                 num_train_timesteps=MAX_TRAIN_TIMESTEPS)
-    if problems:
-        parser.error("; ".join(problems).replace("num_samples", "--samples"))
+    args.sampling = sampling_from_args(parser, args)
     if not 0 <= args.alpha <= 1:
         parser.error("--alpha must be in [0, 1]")
     if args.input.is_dir() and args.output.resolve() == args.input.resolve():
@@ -100,13 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         device = pick_device(args.device)
         model, metadata = load_model(args.checkpoint, device)
-        check_sampling(args.steps, args.strength, args.sampler, args.samples, args.seed,
-                       model.config.num_train_timesteps)
+        args.sampling.validate(model.config.num_train_timesteps)
         images = list_images(args.input, exclude=args.output if args.input.is_dir() else None)
     except (CheckpointError, DataError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    config = model.config
+        return fail(error)
     written, skipped = 0, 0
     for path, name in tqdm(images, desc="segmenting", unit="image"):
         try:
@@ -115,9 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             skipped += 1
             tqdm.write(f"warning: skipped {error}", file=sys.stderr)
             continue
-        batch = images_to_tensor(rgb, config.mean, config.std, device)
-        result = model.segment(batch, steps=args.steps, strength=args.strength, seed=args.seed,
-                               num_samples=args.samples, dtype=args.dtype, sampler=args.sampler)
+        result = segment_rgb(model, rgb, args.sampling, device)
         train_ids = result.train_ids[0].cpu().numpy()
         try:
             write_png(args.output / f"{name}_trainIds.png", train_ids)
@@ -127,8 +109,7 @@ def main(argv: list[str] | None = None) -> int:
                 uncertainty = (result.uncertainty[0].cpu().numpy() * 255).round().astype(np.uint8)
                 write_png(args.output / f"{name}_uncertainty.png", uncertainty)
         except (DataError, OSError) as error:
-            print(f"error: could not write the results of {path}: {error}", file=sys.stderr)
-            return 1
+            return fail(f"could not write the results of {path}: {error}", status=1)
         written += 1
     print(f"wrote {written} of {len(images)} images ({3 + (args.samples > 1)} files each) to {args.output}"
           + (f"; skipped {skipped} (warnings above)" if skipped else ""))

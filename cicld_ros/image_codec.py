@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from cicld_core.image_header import PNG_SIGNATURE, encoded_image_size
-from cicld_core.model.inference import MIN_IMAGE_SIZE
+from cicld_core.model import MIN_IMAGE_SIZE
 
 from .messages import CompressedImage, Header, Image
 
@@ -147,6 +147,19 @@ def mono8_image(header: Header, values: np.ndarray) -> Image:
     values = np.ascontiguousarray(values, dtype=np.uint8)
     height, width = values.shape
     return Image(header=header, height=height, width=width, encoding="mono8", step=width, data=values)
+
+
+def mono8_values(msg: Image) -> np.ndarray:
+    """The (H, W) uint8 values of a mono8 Image (a class mask, ground truth): mono8_image's inverse."""
+    if msg.encoding.lower() != "mono8":
+        raise InputError("unsupported_encoding", f"expected a mono8 image, got encoding {msg.encoding[:40]!r}")
+    if msg.step < msg.width:
+        raise InputError("bad_step", f"step {msg.step} is less than the width {msg.width}")
+    size = len(as_bytes_view(msg.data))
+    if size < msg.step * msg.height:
+        raise InputError("short_data", f"data holds {size} bytes, less than step x height = {msg.step * msg.height}")
+    rows = np.frombuffer(as_bytes_view(msg.data), np.uint8, count=msg.step * msg.height).reshape(msg.height, msg.step)
+    return rows[:, :msg.width]
 
 
 def colour_image(header: Header, rgb: np.ndarray, encoding: str) -> Image:

@@ -13,8 +13,7 @@ from typing import Any
 
 import yaml
 
-from cicld_core.model.engine import COMPILE_MODES
-from cicld_core.model.sampling import DEFAULT_STEPS, DEFAULT_STRENGTH, SAMPLERS, sampling_problems
+from cicld_core.model import COMPILE_MODES, SAMPLER_NAMES, SamplingOptions
 
 from .dds.config import ros_topic_to_dds
 
@@ -23,6 +22,7 @@ NODE_NAME = "segment_node"
 # levels = 32, ModelConfig.size_multiple). A smaller resize is padded back up to it, so it only
 # throws detail away, and below 8x8 the model refuses the frame (check_images): every frame fails.
 MIN_INPUT_SIDE = 32
+SAMPLING = SamplingOptions()  # the defaults of the sampling parameters
 
 
 def param(default: Any, description: str, runtime: bool = False) -> Any:
@@ -39,14 +39,15 @@ class NodeParams:
     image_topics: list[str] = param(["/camera/image_raw"], "sensor_msgs/Image input topics, one per camera")
     compressed_image_topics: list[str] = param([], "sensor_msgs/CompressedImage input topics (jpeg, png)")
     output_namespace: str = param("segmentation", "outputs go to <camera namespace>/<output_namespace>/...")
-    steps: int = param(DEFAULT_STEPS, "denoising steps K (0 = no diffusion, the plain encoder-decoder)", runtime=True)
-    strength: float = param(DEFAULT_STRENGTH, "noise level the denoising starts from, in (0, 1]", runtime=True)
-    sampler: str = param("ddim", f"few-step sampler: {' or '.join(sorted(SAMPLERS))}", runtime=True)
-    num_samples: int = param(1, "noise samples per frame; above 1 the uncertainty output is available",
-                             runtime=True)
-    seed: int = param(0, "noise seed: a fixed seed gives repeatable masks", runtime=True)
+    steps: int = param(SAMPLING.steps, "denoising steps K (0 = no diffusion, the plain encoder-decoder)",
+                       runtime=True)
+    strength: float = param(SAMPLING.strength, "noise level the denoising starts from, in (0, 1]", runtime=True)
+    sampler: str = param(SAMPLING.sampler, f"few-step sampler: {' or '.join(sorted(SAMPLER_NAMES))}", runtime=True)
+    num_samples: int = param(SAMPLING.num_samples, "noise samples per frame; above 1 the uncertainty output is "
+                                                   "available", runtime=True)
+    seed: int = param(SAMPLING.seed, "noise seed: a fixed seed gives repeatable masks", runtime=True)
     device: str = param("auto", "auto, cpu, cuda or cuda:N")
-    dtype: str = param("fp32", "compute precision: fp32, bf16 or fp16")
+    dtype: str = param(SAMPLING.dtype, "compute precision: fp32, bf16 or fp16")
     channels_last: bool = param(False, "channels-last memory layout (faster on recent GPUs)")
     compile: str = param("off", "torch.compile the model stages: off, default or max-autotune-no-cudagraphs "
                                 "(compiles on the first frame of each size; falls back to eager if it fails)")
@@ -74,10 +75,7 @@ class NodeParams:
         if not self.image_topics and not self.compressed_image_topics:
             problems.append("no input: set image_topics and/or compressed_image_topics")
         problems += topic_problems(self)
-        problems += sampling_problems(self.steps, self.strength, self.sampler, self.num_samples, self.seed,
-                                      num_train_timesteps)
-        if self.dtype not in ("fp32", "bf16", "fp16"):
-            problems.append(f"dtype must be fp32, bf16 or fp16, got {self.dtype!r}")
+        problems += self.sampling().problems(num_train_timesteps)
         if self.compile not in COMPILE_MODES:
             problems.append(f"compile must be one of {', '.join(COMPILE_MODES)}, got {self.compile!r}")
         if self.color_encoding not in ("rgb8", "bgr8"):
@@ -93,6 +91,15 @@ class NodeParams:
         if problems:
             raise ValueError("invalid node parameters: " + "; ".join(problems))
         return self
+
+    def sampling(self) -> SamplingOptions:
+        """The sampling parameters (named as SamplingOptions' fields) as segment() and the engine take them."""
+        return SamplingOptions(**{f.name: getattr(self, f.name) for f in dataclasses.fields(SamplingOptions)})
+
+
+def sampling_params(options: SamplingOptions) -> dict[str, Any]:
+    """The node parameters that carry ``options``: the same names (NodeParams.sampling() reads them back)."""
+    return dataclasses.asdict(options.sampling())
 
 
 def topic_problems(params: NodeParams) -> list[str]:

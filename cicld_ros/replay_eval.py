@@ -36,12 +36,13 @@ from cicld_core.device import pick_device
 from cicld_core.io import atomic_path, write_json, write_png
 from cicld_core.labels import PROTOCOLS, overlay
 from cicld_core.metrics import ConfusionMatrix
-from cicld_core.model import DEFAULT_STEPS, DEFAULT_STRENGTH, images_to_tensor
-from cicld_core.model.checkpoint import CheckpointError, load_model
+from cicld_core.cli_types import fail
+from cicld_core.model import CheckpointError, load_model, segment_rgb
+from cicld_core.sampling_arguments import add_sampling_arguments, sampling_from_args
 
 from .bag_reader import BagError, no_frames, read_frames
 from .dds_start import DdsStartError
-from .image_codec import InputError, decode
+from .image_codec import InputError, decode, mono8_values
 
 STRIP_FRAMES, STRIP_WIDTH = 3, 512
 MAX_PIXELS = 8192 * 8192  # frames above are malformed, in both modes (the node is told the same)
@@ -103,14 +104,9 @@ def run_offline(args: argparse.Namespace, model, device: torch.device) -> tuple[
             skip_malformed(scores, frame, error)
             continue
         t0 = time.perf_counter()
-        batch = images_to_tensor(rgb, model.config.mean, model.config.std, device)
-        prediction = model.segment(batch, steps=args.steps, strength=args.strength, seed=args.seed).train_ids[0]
-        prediction = prediction.cpu().numpy()
+        prediction = segment_rgb(model, rgb, args.sampling, device).train_ids[0].cpu().numpy()
         latency = (time.perf_counter() - t0) * 1000
-        truth = None
-        if frame.ground_truth is not None:
-            gt = frame.ground_truth
-            truth = np.frombuffer(bytes(gt.data), np.uint8, count=gt.height * gt.width).reshape(gt.height, gt.width)
+        truth = mono8_values(frame.ground_truth) if frame.ground_truth is not None else None
         scores.add(rgb, prediction, truth, latency, f"{frame.image.header.stamp.sec}.{frame.image.header.stamp.nanosec:09d}")
     elapsed = time.perf_counter() - started
     if scores.frames + scores.malformed == 0:  # the bag's index promised frames it does not hold
@@ -137,6 +133,7 @@ def run_live(args: argparse.Namespace) -> tuple[Scores, dict]:
     from .core import output_topics
     from .dds_start import domain_id, open_transport
     from .messages import COMPRESSED_IMAGE, IMAGE, CompressedImage
+    from .params import sampling_params
 
     image_topic, gt_topic, count, frames = read_frames(args.bag, args.image_topic, args.gt_topic)
     first = next(frames, None)
@@ -145,9 +142,9 @@ def run_live(args: argparse.Namespace) -> tuple[Scores, dict]:
     kind = COMPRESSED_IMAGE if isinstance(first.image, CompressedImage) else IMAGE
     mask_topic = output_topics(image_topic, "segmentation")["class_mask"]
     params = {"checkpoint": str(args.checkpoint), "image_topics": [""] if kind == COMPRESSED_IMAGE else [image_topic],
-              "compressed_image_topics": [image_topic] if kind == COMPRESSED_IMAGE else [""], "steps": args.steps,
-              "strength": args.strength, "seed": args.seed, "device": args.device, "publish_color_mask": False,
-              "publish_overlay": False, "max_batch": 1, "max_pixels": MAX_PIXELS}
+              "compressed_image_topics": [image_topic] if kind == COMPRESSED_IMAGE else [""],
+              "device": args.device, "publish_color_mask": False, "publish_overlay": False, "max_batch": 1,
+              "max_pixels": MAX_PIXELS} | sampling_params(args.sampling)
     domain = domain_id(args.domain_id if args.domain_id is not None else 100 + os.getpid() % 100)
     received: dict[tuple[int, int], tuple[float, object]] = {}
     arrived = threading.Condition()
@@ -209,12 +206,8 @@ def run_live(args: argparse.Namespace) -> tuple[Scores, dict]:
         if key not in received:
             continue
         receive_time, msg = received[key]
-        prediction = np.frombuffer(bytes(msg.data), np.uint8, count=msg.height * msg.width).reshape(msg.height, msg.width)
-        truth = None
-        if frame.ground_truth is not None:
-            gt = frame.ground_truth
-            truth = np.frombuffer(bytes(gt.data), np.uint8, count=gt.height * gt.width).reshape(gt.height, gt.width)
-        scores.add(decode(frame.image, MAX_PIXELS), prediction, truth, (receive_time - sent[key]) * 1000,
+        truth = mono8_values(frame.ground_truth) if frame.ground_truth is not None else None
+        scores.add(decode(frame.image, MAX_PIXELS), mono8_values(msg), truth, (receive_time - sent[key]) * 1000,
                    f"{key[0]}.{key[1]:09d}")
     dropped = sum(1 for key in sent if key not in received)
     return scores, {"image_topic": image_topic, "ground_truth_topic": gt_topic, "frames_sent": len(sent),
@@ -230,7 +223,7 @@ def _chain(first: list, rest):
 def write_report(report_dir: Path, scores: Scores, info: dict) -> dict:
     from matplotlib.figure import Figure
 
-    from cicld_core.uda.report import plot_per_class_iou
+    from cicld_core.plots import plot_per_class_iou
 
     report_dir.mkdir(parents=True, exist_ok=True)
     figures = scores.figures() | info
@@ -302,10 +295,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="live: seconds to wait for an output")
     parser.add_argument("--startup-timeout", type=positive_number, default=120.0,
                         help="live: seconds for the node to start")
-    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"denoising steps K (default {DEFAULT_STEPS})")
-    parser.add_argument("--strength", type=float, default=DEFAULT_STRENGTH,
-                        help=f"noise level the denoising starts from (default {DEFAULT_STRENGTH})")
-    parser.add_argument("--seed", type=int, default=0)
+    add_sampling_arguments(parser)
     parser.add_argument("--protocol", type=int, choices=sorted(PROTOCOLS), default=19)
     parser.add_argument("--image-topic", help="camera topic (default: the bag's only Image/CompressedImage topic)")
     parser.add_argument("--gt-topic", help="ground-truth topic (default: a mono8 Image topic named like ground_truth)")
@@ -313,17 +303,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", type=Path, required=True, help="folder for the report")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
+    args.sampling = sampling_from_args(parser, args)
     command = shlex.join(["python", "-m", "cicld_ros.replay_eval", *(argv if argv is not None else sys.argv[1:])])
     try:
         device = pick_device(args.device)
         model, metadata = load_model(args.checkpoint, device)
+        args.sampling.validate(model.config.num_train_timesteps)
         if args.mode == "offline":
             scores, info = run_offline(args, model, device)
         else:
             scores, info = run_live(args)
     except (BagError, CheckpointError, DdsStartError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return fail(error)
     info |= {"mode": args.mode, "steps": args.steps, "strength": args.strength, "protocol": args.protocol,
              "bag": str(args.bag), "checkpoint": str(args.checkpoint), "command": command,
              "versions": {"cicld_ros": __version__, "torch": torch.__version__, "python": platform.python_version()}}

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from cicld_core.model import CICLD, ModelConfig, images_to_tensor
-from cicld_core.model.engine import EngineOptions, SegmentationEngine
+from cicld_core.model import CICLD, EngineOptions, ModelConfig, SegmentationEngine, images_to_tensor, segment
 from cicld_core.model.sampling import DenoisePlan, denoising_schedule
 from tiny import TINY
 
@@ -26,7 +25,7 @@ def frames(batch: int = 2, height: int = 37, width: int = 70, seed: int = 0) -> 
 
 def reference(model: CICLD, images: np.ndarray, **options):
     batch = images_to_tensor(images, model.config.mean, model.config.std)
-    return model.segment(batch, **options)
+    return segment(model, batch, **options)
 
 
 @pytest.mark.parametrize("steps,strength", [(1, 0.5), (2, 0.5), (4, 1.0), (3, 0.3)])

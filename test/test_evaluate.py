@@ -13,10 +13,9 @@ import torch
 
 from cicld_core.data import SegTransformConfig, build_dataset
 from cicld_core.evaluate import main
-from cicld_core.evaluation import eval_transform, evaluate_model
+from cicld_core.evaluation import eval_transform, evaluate_model, scoring
 from cicld_core.labels import IGNORE_INDEX, NUM_TRAIN_CLASSES
-from cicld_core.model import CICLD, ModelConfig, Segmentation
-from cicld_core.model.checkpoint import save_model
+from cicld_core.model import CICLD, ModelConfig, SamplingOptions, Segmentation, save_model
 from cicld_core.synth import generate_frame, write_frame, write_split_list
 from tiny import TINY
 
@@ -103,34 +102,37 @@ class BrokenDataset:
     def __getitem__(self, index: int):
         raise AssertionError("an image was read before the options were checked")
 
+    load_raw = __getitem__
 
-class LabelLookup(CICLD):
-    """A 'model' that answers each image with the label the dataset pairs with it, found by
-    the image's bytes: it is perfect only if evaluate_model compares every prediction with
-    its own image's label, unresized and untransposed."""
+
+class LabelLookup:
+    """Stands in for segment_rgb: answers each image with the label the dataset pairs with it,
+    found by the image's bytes. It is perfect only if evaluate_model compares every prediction
+    with its own image's label, unresized and untransposed."""
 
     def __init__(self, dataset, shift: int = 0) -> None:
-        super().__init__(ModelConfig(**TINY))
-        items = [dataset[i] for i in range(len(dataset))]
-        self.answers = {digest(item["image"]): items[(i + shift) % len(items)]["label"] for i, item in enumerate(items)}
+        pairs = [dataset.load_raw(i) for i in range(len(dataset))]
+        self.answers = {digest(rgb): torch.from_numpy(pairs[(i + shift) % len(pairs)][1])
+                        for i, (rgb, _) in enumerate(pairs)}
 
-    def segment(self, images: torch.Tensor, steps: int = 2, strength: float = 0.5, seed: int | None = None,
-                **options) -> Segmentation:
-        label = self.answers[digest(images[0])]
-        return Segmentation(train_ids=label[None].clamp(max=NUM_TRAIN_CLASSES - 1).to(torch.uint8))
-
-
-def digest(image: torch.Tensor) -> str:
-    return hashlib.sha1(image.cpu().contiguous().numpy().tobytes()).hexdigest()
+    def __call__(self, model, rgb: np.ndarray, options, device) -> Segmentation:
+        assert options.steps == 2
+        return Segmentation(train_ids=self.answers[digest(rgb)][None].clamp(max=NUM_TRAIN_CLASSES - 1))
 
 
-def test_a_model_that_returns_the_ground_truth_scores_100(cityscapes):
+def digest(image: np.ndarray) -> str:
+    return hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()
+
+
+def test_a_model_that_returns_the_ground_truth_scores_100(cityscapes, monkeypatch):
     root, _ = cityscapes
     dataset = val_dataset(root)
-    perfect = evaluate_model(LabelLookup(dataset).eval(), dataset, steps=2, progress=False)
+    monkeypatch.setattr(scoring, "segment_rgb", LabelLookup(dataset))
+    perfect = evaluate_model(tiny_model(), dataset, SamplingOptions(steps=2), progress=False)
     assert perfect.miou(19) == pytest.approx(1.0) and perfect.pixel_accuracy() == 1.0
     # the same labels handed to the wrong images must score lower: the check can fail
-    shifted = evaluate_model(LabelLookup(dataset, shift=1).eval(), dataset, steps=2, progress=False)
+    monkeypatch.setattr(scoring, "segment_rgb", LabelLookup(dataset, shift=1))
+    shifted = evaluate_model(tiny_model(), dataset, SamplingOptions(steps=2), progress=False)
     assert shifted.pixel_accuracy() < 0.99
 
 
@@ -143,6 +145,9 @@ def test_refuses_unlabelled_augmented_or_wrongly_normalised_datasets(cityscapes)
     flipping = build_dataset("cityscapes", root, "val", transform=SegTransformConfig(flip_prob=0.5))
     with pytest.raises(ValueError, match="eval_transform"):
         evaluate_model(model, flipping, progress=False)
+    resizing = build_dataset("cityscapes", root, "val", transform=SegTransformConfig.no_augmentation(scale=0.5))
+    with pytest.raises(ValueError, match="resizes"):
+        evaluate_model(model, resizing, progress=False)
     other = tiny_model(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
     with pytest.raises(ValueError, match="normalises"):
         evaluate_model(other, val_dataset(root), progress=False)

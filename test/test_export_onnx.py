@@ -13,10 +13,8 @@ import onnxruntime
 import pytest
 import torch
 
-from cicld_core.model import images_to_tensor
-from cicld_core.model.checkpoint import load_model
+from cicld_core.model import images_to_tensor, load_model, pad_to_multiple, segment
 from cicld_core.model.export_onnx import OWN_FILES, main
-from cicld_core.model.inference import pad_to_multiple
 
 
 def run(path, **inputs):
@@ -58,7 +56,7 @@ def test_exported_graphs_and_schedule_reproduce_segment(checkpoint, tmp_path, ca
     logits = torch.from_numpy(run(out / "decoder.onnx", latent=latent, **skip_inputs)[0])
     logits = torch.nn.functional.interpolate(logits, size=images.shape[-2:], mode="bilinear", align_corners=False)
     onnx_ids = logits[..., :32, :64].argmax(1).numpy()
-    expected = model.segment(images_to_tensor(rgb, model.config.mean, model.config.std), steps=2, strength=0.5,
+    expected = segment(model, images_to_tensor(rgb, model.config.mean, model.config.std), steps=2, strength=0.5,
                              seed=0).train_ids.numpy()
     assert (onnx_ids == expected).mean() > 0.999
 

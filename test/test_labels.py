@@ -68,3 +68,10 @@ def test_colorize_and_overlay():
     with pytest.raises(ValueError, match="alpha"):
         L.overlay(image, mask, alpha=1.5)
 
+
+
+def test_overlay_takes_the_colour_mask_the_caller_already_has():
+    image = np.random.default_rng(1).integers(0, 256, (6, 5, 3), dtype=np.uint8)
+    mask = np.random.default_rng(2).integers(0, L.NUM_TRAIN_CLASSES, (6, 5)).astype(np.uint8)
+    mask[0, 0] = L.IGNORE_INDEX
+    np.testing.assert_array_equal(L.overlay(image, mask, 0.3, colour=L.colorize(mask)), L.overlay(image, mask, 0.3))

@@ -1,6 +1,7 @@
 """The CICLD model: shapes, switches, gradient routing, few-step inference, checkpoints."""
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import subprocess
@@ -16,7 +17,7 @@ from safetensors.torch import save_file
 from cicld_core.labels import IGNORE_INDEX
 from cicld_core.model import (
     CICLD, MIXED, SOURCE, TARGET, ModelConfig, confusion_loss, discriminator_loss, images_to_tensor,
-    kl_to_uniform, latent_diffusion_loss, preset, segmentation_loss,
+    kl_to_uniform, latent_diffusion_loss, preset, segment, segmentation_loss,
 )
 from cicld_core.model.checkpoint import CheckpointError, load_model, read_header, save_checkpoint, save_model
 from cicld_core.model.config import LIST_BOUNDS, SIZE_BOUNDS
@@ -63,7 +64,7 @@ def test_every_module_has_the_documented_shapes(inter_coder, conditioning, num_d
     eps_hat = model.denoiser(z, t, tokens if conditioning else None)
     assert eps_hat.shape == z.shape
     assert model.discriminator(eps_hat, t).shape == (2, num_domains)
-    out = model.segment(x, steps=1, seed=0, with_confidence=True)
+    out = segment(model, x, steps=1, seed=0, with_confidence=True)
     assert out.train_ids.shape == (2, 64, 128) and out.train_ids.dtype == torch.uint8
     assert out.confidence.shape == (2, 64, 128) and out.uncertainty is None
 
@@ -215,7 +216,7 @@ def test_k_zero_is_the_plain_encoder_decoder_path():
     model = tiny_model()
     calls = DenoiserCalls(model)
     x = images()
-    out = model.segment(x, steps=0, return_logits=True)
+    out = segment(model, x, steps=0, return_logits=True)
     assert calls.timesteps == []
     torch.testing.assert_close(out.logits, model(x))
     assert torch.equal(out.train_ids, model(x).argmax(1).to(torch.uint8))
@@ -227,14 +228,14 @@ def test_k_zero_is_the_plain_encoder_decoder_path():
 def test_steps_and_strength_set_the_denoising_timesteps(steps, strength, expected):
     model = tiny_model()
     calls = DenoiserCalls(model)
-    model.segment(images(), steps=steps, strength=strength, seed=0)
+    segment(model, images(), steps=steps, strength=strength, seed=0)
     assert calls.timesteps == expected
 
 
 def test_more_steps_or_strength_change_the_result_and_seed_fixes_it():
     model = tiny_model()
     x = images()
-    run = lambda **kw: model.segment(x, seed=kw.pop("seed", 0), return_logits=True, **kw).logits  # noqa: E731
+    run = lambda **kw: segment(model, x, seed=kw.pop("seed", 0), return_logits=True, **kw).logits  # noqa: E731
     torch.testing.assert_close(run(steps=2), run(steps=2), rtol=0, atol=0)
     assert not torch.allclose(run(steps=2), run(steps=4))
     assert not torch.allclose(run(steps=2, strength=0.3), run(steps=2, strength=0.9))
@@ -244,7 +245,7 @@ def test_more_steps_or_strength_change_the_result_and_seed_fixes_it():
 
 def test_several_noise_samples_give_uncertainty():
     model = tiny_model()
-    out = model.segment(images(), steps=2, strength=1.0, seed=0, num_samples=4, with_confidence=True)
+    out = segment(model, images(), steps=2, strength=1.0, seed=0, num_samples=4, with_confidence=True)
     assert out.uncertainty.shape == (2, 64, 128)
     assert torch.equal(out.uncertainty * 4, (out.uncertainty * 4).round())  # a share of 4 samples
     assert 0 <= out.uncertainty.min() and out.uncertainty.max() <= 1
@@ -255,9 +256,9 @@ def test_several_noise_samples_give_uncertainty():
 def test_odd_sizes_are_padded_and_cropped_back():
     model = tiny_model()
     x = images(1, 61, 99)
-    out = model.segment(x, steps=1, seed=0, return_logits=True)
+    out = segment(model, x, steps=1, seed=0, return_logits=True)
     assert out.train_ids.shape == (1, 61, 99) and out.logits.shape == (1, 19, 61, 99)
-    single = model.segment(x[0], steps=1, seed=0)
+    single = segment(model, x[0], steps=1, seed=0)
     assert torch.equal(single.train_ids, out.train_ids)
 
 
@@ -270,7 +271,7 @@ def test_odd_sizes_are_padded_and_cropped_back():
 ])
 def test_bad_images_get_clear_errors(bad, error, message):
     with pytest.raises(error, match=message):
-        tiny_model().segment(bad)
+        segment(tiny_model(), bad)
 
 
 @pytest.mark.parametrize("kwargs,message", [
@@ -282,27 +283,27 @@ def test_bad_images_get_clear_errors(bad, error, message):
 ])
 def test_bad_options_get_clear_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        tiny_model().segment(images(), **kwargs)
+        segment(tiny_model(), images(), **kwargs)
 
 
 def test_batch_of_cameras_matches_one_by_one():
     model = tiny_model()
     x = images(3)
-    together = model.segment(x, steps=0, return_logits=True).logits
+    together = segment(model, x, steps=0, return_logits=True).logits
     for i in range(3):
-        torch.testing.assert_close(model.segment(x[i:i + 1], steps=0, return_logits=True).logits, together[i:i + 1],
+        torch.testing.assert_close(segment(model, x[i:i + 1], steps=0, return_logits=True).logits, together[i:i + 1],
                                    atol=1e-4, rtol=1e-4)
 
 
 def test_bf16_autocast_and_channels_last_run_on_cpu():
     model = tiny_model()
     x = images()
-    reference = model.segment(x, steps=2, seed=0).train_ids
-    out = model.segment(x, steps=2, seed=0, dtype="bf16")
+    reference = segment(model, x, steps=2, seed=0).train_ids
+    out = segment(model, x, steps=2, seed=0, dtype="bf16")
     assert out.train_ids.shape == reference.shape
     assert (out.train_ids == reference).float().mean() > 0.5
     model = model.to(memory_format=torch.channels_last)
-    channels_last = model.segment(x.contiguous(memory_format=torch.channels_last), steps=2, seed=0).train_ids
+    channels_last = segment(model, x.contiguous(memory_format=torch.channels_last), steps=2, seed=0).train_ids
     assert (channels_last == reference).float().mean() > 0.99
 
 
@@ -326,8 +327,8 @@ def test_save_then_load_rebuilds_the_exact_model(tmp_path):
     assert metadata["provenance"] == {"command": "test"} and metadata["format_version"] == 1
     assert len(metadata["class_names"]) == 19 and metadata["normalisation"]["mean"] == list(model.config.mean)
     x = images()
-    torch.testing.assert_close(loaded.segment(x, steps=2, seed=5, return_logits=True).logits,
-                               model.segment(x, steps=2, seed=5, return_logits=True).logits, rtol=0, atol=0)
+    torch.testing.assert_close(segment(loaded, x, steps=2, seed=5, return_logits=True).logits,
+                               segment(model, x, steps=2, seed=5, return_logits=True).logits, rtol=0, atol=0)
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"], "no temporary file left behind"
 
 
@@ -411,3 +412,39 @@ def test_init_info_and_predict_command_lines(tmp_path):
     done = run_module("cicld_core.predict", "--checkpoint", str(checkpoint), "--input", str(frames), "--output",
                       str(out), "--strength", "2")
     assert done.returncode == 2 and "--strength" in done.stderr
+
+
+def test_one_set_of_sampling_defaults_everywhere():
+    """segment(), the engine, the node's parameters and the commands read SamplingOptions' defaults."""
+    from cicld_core.evaluation.__main__ import parse_args as evaluate_args
+    from cicld_core.model import EngineOptions, SamplingOptions
+    from cicld_core.predict import parse_args as predict_args
+    from cicld_ros.params import NodeParams
+
+    defaults = SamplingOptions()
+    assert EngineOptions().sampling() == defaults
+    assert NodeParams().sampling() == defaults
+    for parse in (predict_args, evaluate_args):
+        args = parse(["--checkpoint", "c", "--input", "i", "--output", "o"] if parse is predict_args
+                     else ["--checkpoint", "c", "--dataset", "cityscapes", "--root", "r"])
+        assert args.sampling.replace(num_samples=1, sampler="ddim") == defaults
+
+
+def test_sampling_options_name_every_bad_value_at_once():
+    from cicld_core.model import SamplingOptions
+
+    with pytest.raises(ValueError) as error:
+        SamplingOptions(steps=-1, strength=0, sampler="euler", num_samples=0, seed=-1, dtype="fp8").validate()
+    for name in ("steps", "strength", "sampler", "num_samples", "seed", "dtype"):
+        assert f"{name} must be" in str(error.value)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        SamplingOptions().steps = 2
+
+
+def test_cicld_core_exports_the_public_api_without_importing_torch_up_front():
+    import cicld_core
+    from cicld_core import model
+
+    assert cicld_core.SamplingOptions is model.SamplingOptions and cicld_core.segment is model.segment
+    code = "import sys, cicld_core; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"

@@ -14,13 +14,12 @@ import shlex
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # run as a script from a checkout without installing
-    sys.path.insert(0, str(REPO))
+from cicld_core.cli_types import fail
+from cicld_core.io import DataError
+from cicld_core.model import CheckpointError
+from cicld_core.uda.config import ConfigError, load_config
 
-from cicld_core.io import DataError  # noqa: E402
-from cicld_core.model.checkpoint import CheckpointError  # noqa: E402
-from cicld_core.uda.config import ConfigError, load_config  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]  # runs/ is created beside train/
 
 EPILOG = """\
 examples:
@@ -66,13 +65,11 @@ def main(argv: list[str] | None = None) -> int:
 
         trainer = Trainer(config, work_dir, resume=args.resume, command=command)
     except (ConfigError, DataError, CheckpointError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return fail(error)
     try:
         best = trainer.run()
     except TrainingError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        return fail(error, status=1)
     except KeyboardInterrupt:
         return 130
     finally:
@@ -85,11 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"best target mIoU {best['miou']:.2f} at iteration {best['iter']}; report: {work_dir / 'report.md'}")
     if trainer.eval_failures:
         last = trainer.eval_failures[-1]
-        print(f"error: {len(trainer.eval_failures)} evaluation(s) failed, the last at iteration {last['iter']}: "
-              f"{last['error']}; training finished and its state is in {work_dir / 'latest.safetensors'}: fix the "
-              "validation data, then score it with python -m cicld_core.evaluate --checkpoint "
-              f"{work_dir / 'latest.safetensors'}", file=sys.stderr)
-        return 1
+        return fail(f"{len(trainer.eval_failures)} evaluation(s) failed, the last at iteration {last['iter']}: "
+                    f"{last['error']}; training finished and its state is in {work_dir / 'latest.safetensors'}: fix "
+                    "the validation data, then score it with python -m cicld_core.evaluate --checkpoint "
+                    f"{work_dir / 'latest.safetensors'}", status=1)
     return 0
 
 

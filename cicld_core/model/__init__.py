@@ -1,19 +1,39 @@
 """The CICLD model (docs/design.md section 2): E, D with the inter-coder connection and f_cls,
 the mask-conditioned latent diffusion UNet eps_theta, f_mask, f_dis, the loss terms,
-few-step inference and the safetensors checkpoint format."""
+few-step inference, the streaming engine and the safetensors checkpoint format.
+
+What other layers (the node, the commands, the trainer, the benchmarks) use is exported here;
+the submodules are this package's own layout.
+
+The inference stack, top to bottom: ``SamplingOptions`` (options) -> ``SegmentationEngine``
+(engine: prepares per input shape and streams) -> ``segment`` (inference: one batch) ->
+``DenoisePlan`` (sampling: the K-step schedule) -> ``CICLD`` (cicld: the modules).
+"""
+from .checkpoint import CheckpointError, load_model, save_model
 from .cicld import CICLD, count_parameters
-from .config import IMAGENET_MEAN, IMAGENET_STD, PRESETS, ModelConfig, preset
+from .config import IMAGENET_MEAN, IMAGENET_STD, MAX_TRAIN_TIMESTEPS, PRESETS, ModelConfig, preset
 from .discriminator import MIXED, SOURCE, TARGET, DomainDiscriminator
 from .encoder import Encoded
-from .inference import DTYPES, Segmentation, images_to_tensor, parse_dtype, segment
-from .losses import (
-    DiffusionBranch, confusion_loss, discriminator_loss, kl_to_uniform, latent_diffusion_loss, segmentation_loss,
+from .engine import COMPILE_MODES, STAGES, EngineOptions, EngineResult, PendingResult, SegmentationEngine
+from .inference import (
+    MIN_IMAGE_SIZE, Segmentation, autocast, images_to_tensor, pad_to_multiple, segment,
+    segment_rgb,
 )
-from .sampling import DEFAULT_STEPS, DEFAULT_STRENGTH, SAMPLERS
+from .losses import (
+    DiffusionBranch, confusion_loss, discriminator_loss, discriminator_step, kl_to_uniform, latent_diffusion_loss,
+    segmentation_loss,
+)
+from .options import (
+    DEFAULT_STEPS, DEFAULT_STRENGTH, DTYPES, SAMPLER_NAMES, SamplingOptions, check_sampling, parse_dtype,
+    sampling_problems,
+)
 
 __all__ = [
-    "CICLD", "DEFAULT_STEPS", "DEFAULT_STRENGTH", "DTYPES", "DiffusionBranch", "DomainDiscriminator", "Encoded", "IMAGENET_MEAN", "IMAGENET_STD",
-    "MIXED", "ModelConfig", "PRESETS", "SAMPLERS", "SOURCE", "Segmentation", "TARGET", "confusion_loss",
-    "count_parameters", "discriminator_loss", "images_to_tensor", "kl_to_uniform", "latent_diffusion_loss",
-    "parse_dtype", "preset", "segment", "segmentation_loss",
+    "CICLD", "COMPILE_MODES", "CheckpointError", "DEFAULT_STEPS", "DEFAULT_STRENGTH", "DTYPES", "DiffusionBranch",
+    "DomainDiscriminator", "Encoded", "EngineOptions", "EngineResult", "IMAGENET_MEAN", "IMAGENET_STD",
+    "MAX_TRAIN_TIMESTEPS", "MIN_IMAGE_SIZE", "MIXED", "ModelConfig", "PRESETS", "PendingResult",
+    "SAMPLER_NAMES", "SOURCE", "STAGES", "SamplingOptions", "Segmentation", "SegmentationEngine", "TARGET",
+    "autocast", "check_sampling", "confusion_loss", "count_parameters", "discriminator_loss", "discriminator_step", "images_to_tensor",
+    "kl_to_uniform", "latent_diffusion_loss", "load_model", "pad_to_multiple", "parse_dtype", "preset",
+    "sampling_problems", "save_model", "segment", "segment_rgb", "segmentation_loss",
 ]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from ..cli_types import fail
 from .checkpoint import CheckpointError, load_model, save_model
 from .cicld import CICLD, count_parameters
 from .config import PRESETS, preset
@@ -37,8 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model, metadata = load_model(args.checkpoint)
     except CheckpointError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return fail(error)
     print(json.dumps(metadata, indent=2))
     for name in ("encoder", "decoder", "denoiser", "mask_encoder", "discriminator"):
         print(f"{name:>14}: {count_parameters(getattr(model, name)) / 1e6:6.2f} M parameters")

@@ -1,4 +1,7 @@
-"""The CICLD model: E, D + f_cls, eps_theta, f_mask and f_dis, and the noise schedule."""
+"""The CICLD model: E, D + f_cls, eps_theta, f_mask and f_dis, and the noise schedule.
+
+A leaf of the inference stack: sampling plans the denoising loop over these modules and
+``inference.segment`` runs it; nothing here calls back into either."""
 from __future__ import annotations
 
 import torch
@@ -11,9 +14,7 @@ from .decoder import Decoder
 from .denoiser import Denoiser
 from .discriminator import DomainDiscriminator
 from .encoder import Encoded, Encoder
-from .inference import Segmentation, segment
 from .mask_encoder import MaskEncoder
-from .sampling import DEFAULT_STEPS, DEFAULT_STRENGTH
 
 
 class CICLD(nn.Module):
@@ -60,12 +61,11 @@ class CICLD(nn.Module):
                          ) -> torch.Tensor:
         return torch.randint(0, self.config.num_train_timesteps, (batch,), device=device, generator=generator)
 
-    @torch.no_grad()
-    def segment(self, images: torch.Tensor, steps: int = DEFAULT_STEPS,
-                strength: float = DEFAULT_STRENGTH, seed: int | None = None,
-                **options) -> Segmentation:
-        """Latent-diffusion segmentation; see :func:`cicld_core.model.inference.segment`."""
-        return segment(self, images, steps=steps, strength=strength, seed=seed, **options)
+    def segment(self, images: torch.Tensor, *args, **kwargs):
+        """Deprecated spelling of ``cicld_core.model.segment(model, images, ...)``, kept only until
+        test/test_node_core.py calls that instead; new code must not use it."""
+        from .inference import segment  # the model stays a leaf: no import of inference at load time
+        return segment(self, images, *args, **kwargs)
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -27,8 +27,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .inference import MIN_IMAGE_SIZE, FirstPass, autocast, finish, first_pass, normalise, pad_to_multiple, parse_dtype
-from .sampling import DEFAULT_STEPS, DEFAULT_STRENGTH, DenoisePlan, sampling_problems
+from .inference import MIN_IMAGE_SIZE, FirstPass, autocast, finish, first_pass, normalise, pad_to_multiple
+from .options import SamplingOptions
+from .sampling import plan_for
 
 COMPILE_MODES = ("off", "default", "max-autotune-no-cudagraphs")
 STAGES = ("encoder", "denoise", "decoder")
@@ -36,13 +37,8 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class EngineOptions:
-    steps: int = DEFAULT_STEPS
-    strength: float = DEFAULT_STRENGTH
-    sampler: str = "ddim"
-    num_samples: int = 1
-    seed: int | None = 0
-    dtype: str = "fp32"
+class EngineOptions(SamplingOptions):
+    """The sampling options (the same fields, defaults and checks as segment()'s) and how the engine runs them."""
     channels_last: bool = False
     compile: str = "off"  # torch.compile mode for each stage, or "off"
     compile_backend: str | Callable = "inductor"  # torch.compile backend (a name, or a callable for debugging)
@@ -50,22 +46,14 @@ class EngineOptions:
     with_confidence: bool = False
     max_shapes: int = 4  # input shapes kept prepared at once (each holds its buffers and graphs)
 
-    def validate(self, num_train_timesteps: int = 1000) -> "EngineOptions":
-        """Raise ValueError naming every invalid option; ``num_train_timesteps`` is the model's T,
-        which bounds steps / strength."""
-        problems = sampling_problems(self.steps, self.strength, self.sampler, self.num_samples, self.seed,
-                                     num_train_timesteps)
+    def problems(self, num_train_timesteps: int = 1000) -> list[str]:
+        """SamplingOptions.problems, then the engine's own."""
+        problems = super().problems(num_train_timesteps)
         if self.compile not in COMPILE_MODES:
             problems.append(f"compile must be one of {COMPILE_MODES}, got {self.compile!r}")
-        try:
-            parse_dtype(self.dtype)
-        except ValueError as error:
-            problems.append(str(error))
         if not isinstance(self.max_shapes, int) or self.max_shapes < 1:
             problems.append(f"max_shapes must be at least 1, got {self.max_shapes!r}")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
+        return problems
 
 
 @dataclass
@@ -218,13 +206,12 @@ class SegmentationEngine:
     def __init__(self, model, options: EngineOptions, logger: logging.Logger | None = None) -> None:
         self.model, self.options, self.log = model, options.validate(model.config.num_train_timesteps), logger or log
         self.device = next(model.parameters()).device
-        self.dtype = parse_dtype(options.dtype)
+        self.dtype = options.torch_dtype
         config = model.config
         self.mean = torch.tensor(config.mean, device=self.device).view(1, 3, 1, 1)
         self.std = torch.tensor(config.std, device=self.device).view(1, 3, 1, 1)
-        self.samples = options.num_samples if options.steps > 0 else 1
-        self.plan = DenoisePlan(model, options.sampler, options.steps, options.strength, self.device) \
-            if options.steps > 0 else None
+        self.samples = options.noise_samples
+        self.plan = plan_for(model, options, self.device)
         self._shapes: OrderedDict[tuple[int, int, int], _Shape] = OrderedDict()
         self.use_graphs = options.cuda_graphs and self.device.type == "cuda"
         if self.use_graphs and self.plan is not None and not self.plan.graph_safe:

@@ -27,12 +27,13 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..cli_types import frame_size, int_at_least
+from ..cli_types import fail, frame_size, int_at_least
 from ..io import current_umask, write_json
+from ..sampling_arguments import add_sampling_arguments, sampling_from_args
 from .checkpoint import CheckpointError, load_model
-from .config import MAX_TRAIN_TIMESTEPS
 from .inference import pad_to_multiple
-from .sampling import DEFAULT_STEPS, DEFAULT_STRENGTH, DenoisePlan, check_sampling, sampling_problems
+from .options import DEFAULT_STEPS, DEFAULT_STRENGTH, SamplingOptions
+from .sampling import DenoisePlan
 
 GRAPHS = ("encoder", "denoiser", "decoder")
 # what an export writes into --out, and all it ever replaces there (large graphs keep their weights in .onnx.data)
@@ -95,7 +96,7 @@ def export(model, batch: int, size: tuple[int, int], out: Path, opset: int = 18,
     ``out`` is a file, RuntimeError when ONNX Runtime disagrees with PyTorch."""
     import onnxruntime
 
-    check_sampling(steps, strength, num_train_timesteps=model.config.num_train_timesteps)
+    SamplingOptions(steps=steps, strength=strength).validate(model.config.num_train_timesteps)
 
     model = model.float().eval()
     inputs = example_inputs(model, batch, size)
@@ -186,30 +187,24 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder for the .onnx files and export.json; in an existing folder only those "
                              "files are replaced, nothing else is touched")
     parser.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
-    parser.add_argument("--steps", type=int_at_least(0), default=DEFAULT_STEPS, help="K for the schedule in export.json")
-    parser.add_argument("--strength", type=float, default=DEFAULT_STRENGTH, help="strength for that schedule, (0, 1]")
+    add_sampling_arguments(parser, sampler=False, samples=False, seed=False, dtype=False)  # the schedule in export.json
     args = parser.parse_args(argv)
     # steps / strength is bounded by the model's T, known once it is loaded; the rest is checked now
-    problems = sampling_problems(args.steps, args.strength, num_train_timesteps=MAX_TRAIN_TIMESTEPS)
-    if problems:
-        parser.error("; ".join(problems))
+    sampling = sampling_from_args(parser, args)
     if args.checkpoint.resolve().parent == args.out.resolve() and is_own_file(args.checkpoint.name):
         parser.error(f"the export would replace the checkpoint {args.checkpoint}: choose another --out")
     if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None:
-        print("error: ONNX export needs onnx and onnxruntime: pip install -e .[onnx]", file=sys.stderr)
-        return 2
+        return fail("ONNX export needs onnx and onnxruntime: pip install -e .[onnx]")
     try:
         check_out(args.out)
         model, _ = load_model(args.checkpoint, "cpu")
-        check_sampling(args.steps, args.strength, num_train_timesteps=model.config.num_train_timesteps)
+        sampling.validate(model.config.num_train_timesteps)
     except (CheckpointError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return fail(error)
     try:
-        report = export(model, args.batch, args.size, args.out, args.opset, args.steps, args.strength)
+        report = export(model, args.batch, args.size, args.out, args.opset, sampling.steps, sampling.strength)
     except (RuntimeError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        return fail(error, status=1)
     for name, graph in report["graphs"].items():
         print(f"{args.out / (name + '.onnx')}: max |ONNX Runtime - PyTorch| = {graph['max_abs_diff']:.2e} "
               f"(values up to {graph['max_abs_value']:.2f})")

@@ -14,12 +14,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .sampling import DEFAULT_STEPS, DEFAULT_STRENGTH, DenoisePlan, check_sampling
+from .options import DTYPES, SamplingOptions, parse_dtype  # noqa: F401 - DTYPES, parse_dtype: re-exported
+from .sampling import DenoisePlan, plan_for
 
 if TYPE_CHECKING:
     from .cicld import CICLD
 
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 MIN_IMAGE_SIZE = 8  # pixels a side: smaller inputs have no extent left at the deepest feature maps
 
 
@@ -29,18 +29,6 @@ class Segmentation:
     confidence: torch.Tensor | None = None  # (B, H, W) max class probability (mean over noise samples)
     uncertainty: torch.Tensor | None = None  # (B, H, W) share of noise samples that disagree with the result
     logits: torch.Tensor | None = None  # (B, K, H, W) float32, averaged over noise samples
-
-
-def parse_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
-    if dtype is None:
-        return torch.float32
-    if isinstance(dtype, torch.dtype):
-        if dtype not in DTYPES.values():
-            raise ValueError(f"dtype must be one of {list(DTYPES)}, got {dtype}")
-        return dtype
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {list(DTYPES)}, got {dtype!r}")
-    return DTYPES[dtype]
 
 
 def check_images(images: torch.Tensor, num_channels: int = 3) -> torch.Tensor:
@@ -96,33 +84,39 @@ def autocast(device: torch.device, dtype: torch.dtype, cache_enabled: bool = Tru
     return torch.autocast(device_type=device.type, dtype=dtype, cache_enabled=cache_enabled)
 
 
-def segment(model: "CICLD", images: torch.Tensor, steps: int = DEFAULT_STEPS,
-            strength: float = DEFAULT_STRENGTH, seed: int | None = None,
-            num_samples: int = 1, dtype: str | torch.dtype | None = None, sampler: str = "ddim",
-            with_confidence: bool = False, return_logits: bool = False) -> Segmentation:
-    """Segment a normalised (B, 3, H, W) batch with ``steps`` denoising steps.
+def segment(model: "CICLD", images: torch.Tensor, options: SamplingOptions | None = None, *,
+            with_confidence: bool = False, return_logits: bool = False, **changes: object) -> Segmentation:
+    """Segment a normalised (B, 3, H, W) batch with ``options`` (SamplingOptions' defaults when None);
+    keyword ``changes`` (steps=2, seed=None, ...) replace single options.
 
     ``strength`` in (0, 1] sets how far the first-pass latent is noised (1: pure noise).
     ``num_samples`` > 1 draws several noise samples per image, averages their class
     probabilities, and reports per-pixel disagreement as ``uncertainty``. A fixed ``seed``
     makes the result deterministic on CPU.
     """
-    check_sampling(steps, strength, sampler, num_samples, seed, model.config.num_train_timesteps)
+    options = (options or SamplingOptions()).sampling().replace(**changes).validate(model.config.num_train_timesteps)
     images = check_images(images)
-    dtype = parse_dtype(dtype)
     device = images.device
     height, width = images.shape[-2:]
-    samples = num_samples if steps > 0 else 1
+    samples = options.noise_samples
     padded = pad_to_multiple(images, model.config.size_multiple)
-    plan = DenoisePlan(model, sampler, steps, strength, device) if steps > 0 else None
-    generator = torch.Generator(device=device).manual_seed(seed) if seed is not None else None
+    plan = plan_for(model, options, device)
+    generator = torch.Generator(device=device).manual_seed(options.seed) if options.seed is not None else None
 
     def draw_noise(shape: torch.Size) -> torch.Tensor:
         return torch.randn(shape, generator=generator, device=device, dtype=torch.float32)
 
-    with autocast(device, dtype):
+    with torch.no_grad(), autocast(device, options.torch_dtype):
         logits = denoised_logits(model, padded, samples, plan, draw_noise)
     return finish(logits, padded.shape[-2:], (height, width), samples, with_confidence, return_logits)
+
+
+def segment_rgb(model: "CICLD", rgb: np.ndarray, options: SamplingOptions | None = None,
+                device: torch.device | str = "cpu", **flags: bool) -> Segmentation:
+    """Segment RGB uint8 images, (H, W, 3) or (B, H, W, 3): the one normalisation (images_to_tensor,
+    as the engine's) that every path from uint8 pixels uses: predict, evaluation, replay.
+    ``flags`` are segment()'s with_confidence / return_logits."""
+    return segment(model, images_to_tensor(rgb, model.config.mean, model.config.std, device), options, **flags)
 
 
 @dataclass

@@ -13,9 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
 from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
+
+from .options import SAMPLER_NAMES, SamplingOptions
+# still importable from here for cicld_ros/demo.py and benchmarks/quality_vs_steps.py; new code imports cicld_core.model
+from .options import DEFAULT_STEPS, DEFAULT_STRENGTH, check_sampling, sampling_problems  # noqa: F401
 
 if TYPE_CHECKING:
     from .cicld import CICLD
@@ -27,48 +30,7 @@ SAMPLERS = {
     "dpmsolver": lambda config: DPMSolverMultistepScheduler.from_config(
         config, timestep_spacing="trailing", algorithm_type="dpmsolver++", solver_order=2, lower_order_final=True),
 }
-# From benchmarks/quality_vs_steps.py on the shipped checkpoint (README, "Quality versus
-# steps"): the fewest steps within 0.1 mIoU of K = 50 at the best strength.
-DEFAULT_STEPS = 1
-DEFAULT_STRENGTH = 0.25
-MAX_STEPS = 100  # far past where quality stops changing (K = 50 matches K = 1 on the curve)
-MAX_SAMPLES = 64
-SEED_RANGE = (0, 2**63 - 1)  # what torch.Generator.manual_seed takes on every device
-
-
-def sampling_problems(steps: object, strength: object, sampler: object = "ddim", num_samples: object = 1,
-                      seed: object = 0, num_train_timesteps: int = 1000) -> list[str]:
-    """Every reason these sampling options cannot run, as messages naming the option and its
-    bounds (empty when they can). One check for the node, the commands, the engine and export:
-    a value accepted at start-up must never make every frame fail later."""
-    problems = []
-    whole = isinstance(steps, (int, np.integer)) and not isinstance(steps, bool)
-    if not whole or not 0 <= steps <= MAX_STEPS:
-        problems.append(f"steps must be a whole number in [0, {MAX_STEPS}], got {steps!r}")
-    number = isinstance(strength, (int, float, np.floating, np.integer)) and not isinstance(strength, bool)
-    if not number or not 0 < strength <= 1:
-        problems.append(f"strength must be in (0, 1], got {strength!r}")
-    elif whole and 0 < steps <= MAX_STEPS and round(steps / strength) > num_train_timesteps:
-        # the schedule spaces steps / strength timesteps over the T the model was trained with
-        problems.append(f"steps / strength must be at most {num_train_timesteps} (the model's training "
-                        f"timesteps), got {steps} / {strength}: use fewer steps or a higher strength")
-    if sampler not in SAMPLERS:
-        problems.append(f"sampler must be one of {', '.join(sorted(SAMPLERS))}, got {sampler!r}")
-    if not isinstance(num_samples, (int, np.integer)) or isinstance(num_samples, bool) \
-            or not 1 <= num_samples <= MAX_SAMPLES:
-        problems.append(f"num_samples must be a whole number in [1, {MAX_SAMPLES}], got {num_samples!r}")
-    if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool)
-                             or not SEED_RANGE[0] <= seed <= SEED_RANGE[1]):
-        problems.append(f"seed must be a whole number in [0, 2**63 - 1], got {seed!r}")
-    return problems
-
-
-def check_sampling(steps: object, strength: object, sampler: object = "ddim", num_samples: object = 1,
-                   seed: object = 0, num_train_timesteps: int = 1000) -> None:
-    """Raise ValueError naming every invalid sampling option (see sampling_problems)."""
-    problems = sampling_problems(steps, strength, sampler, num_samples, seed, num_train_timesteps)
-    if problems:
-        raise ValueError("; ".join(problems))
+assert set(SAMPLERS) == set(SAMPLER_NAMES), "options.SAMPLER_NAMES lists the samplers built here"
 
 
 def denoising_schedule(model: "CICLD", sampler: str, steps: int, strength: float):
@@ -82,6 +44,11 @@ def denoising_schedule(model: "CICLD", sampler: str, steps: int, strength: float
     if hasattr(scheduler, "set_begin_index"):
         scheduler.set_begin_index(total - steps)
     return scheduler, scheduler.timesteps[total - steps:]
+
+
+def plan_for(model: "CICLD", options: SamplingOptions, device: torch.device) -> "DenoisePlan | None":
+    """The denoising plan for these options, or None for K = 0 (the plain encoder-decoder path)."""
+    return DenoisePlan(model, options.sampler, options.steps, options.strength, device) if options.steps > 0 else None
 
 
 @dataclass(frozen=True)

@@ -19,15 +19,14 @@ from ..data import RareClassSampler, SegTransformConfig, build_dataset, load_or_
 from ..device import pick_device
 from ..evaluation import evaluate_model, eval_transform
 from ..io import DataError, atomic_path
-from ..model import CICLD
-from ..model.losses import discriminator_step
-from ..model.checkpoint import CheckpointError, save_model
+from ..model import CICLD, CheckpointError, discriminator_step, save_model
 from . import distributed as dist_utils
 from .config import ExperimentConfig
 from .data_stream import DrawnSamples, batch_stream
 from .iteration import adaptation_losses, supervised_losses
 from .optim import build_discriminator_optimizer, build_optimizer, build_scheduler
-from .report import DIS_ACCURACY_PREFIX, best_eval_record, latest_per_iter, read_metrics, write_report
+from .metrics_log import DIS_ACCURACY_PREFIX, best_eval_record, latest_per_iter, read_metrics
+from .report_markdown import write_report
 from .state import load_training_state, save_training_state
 from .teacher import make_ema_model, update_ema
 
@@ -235,8 +234,7 @@ class Trainer:
     # -- evaluation and files --------------------------------------------------------------
     def evaluate(self) -> dict[str, Any]:
         run = self.config.run
-        metric = evaluate_model(self.ema_model, self.val_dataset, steps=run.eval_steps, strength=run.eval_strength,
-                                seed=run.seed, device=self.device, dtype="bf16" if self.amp else "fp32",
+        metric = evaluate_model(self.ema_model, self.val_dataset, run.eval_sampling(amp=bool(self.amp)), device=self.device,
                                 progress=False, max_images=self.config.data.val.max_images)
         summary = metric.summary(run.eval_protocol)
         return {"kind": "eval", "iter": self.iteration, "protocol": run.eval_protocol, "steps": run.eval_steps,

@@ -1,11 +1,12 @@
 """Score a CICLD model on a labelled dataset: one confusion matrix over the whole split.
 
     dataset = build_dataset("cityscapes", root, "val", transform=eval_transform(model.config))
-    metric = evaluate_model(model, dataset, steps=1, strength=0.25)
+    metric = evaluate_model(model, dataset, SamplingOptions(steps=1, strength=0.25))
     print(metric.summary(protocol=19)["miou"])
 
 Images go through the model one at a time at their own size, so any resolution works
-and the prediction comes back at exactly the label's resolution.
+and the prediction comes back at exactly the label's resolution. Each image is read as
+uint8 pixels and normalised by ``segment_rgb``, as the node, predict and replay do.
 """
 from __future__ import annotations
 
@@ -15,14 +16,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .data.transforms import SegTransformConfig
-from .metrics import ConfusionMatrix
-from .model.inference import parse_dtype
-from .model.sampling import check_sampling
+from ..data.transforms import SegTransformConfig
+from ..metrics import ConfusionMatrix
+from ..model import SamplingOptions, segment_rgb
 
 if TYPE_CHECKING:
-    from .data.base import SegmentationDataset
-    from .model import CICLD, ModelConfig
+    from ..data.base import SegmentationDataset
+    from ..model import CICLD, ModelConfig
 
 
 def eval_transform(model_config: "ModelConfig | None" = None) -> SegTransformConfig:
@@ -48,6 +48,9 @@ def check_dataset(model: "CICLD", dataset: "SegmentationDataset") -> None:
     if transform.flip_prob > 0 or transform.crop_size is not None:
         raise ValueError("the dataset's transform augments (flip or random crop); evaluation needs whole, "
                          "unflipped images: build it with transform=eval_transform()")
+    if transform.resize is not None or transform.scale is not None:
+        raise ValueError("the dataset's transform resizes; evaluation scores each image at its label's own "
+                         "resolution: build it with transform=eval_transform()")
     expected = eval_transform(model.config)
     if not (np.allclose(transform.mean, expected.mean, rtol=1e-4)
             and np.allclose(transform.std, expected.std, rtol=1e-4)):
@@ -66,19 +69,20 @@ def same_device(a: torch.device, b: torch.device) -> bool:
 
 
 @torch.no_grad()
-def evaluate_model(model: "CICLD", dataset: "SegmentationDataset", steps: int = 0, strength: float = 0.5,
-                   seed: int = 0, device: torch.device | str = "cpu", dtype: str = "fp32", progress: bool = True,
-                   max_images: int | None = None) -> ConfusionMatrix:
-    """Segment the first ``max_images`` images (all when None) and count them against the labels.
+def evaluate_model(model: "CICLD", dataset: "SegmentationDataset", options: SamplingOptions | None = None,
+                   device: torch.device | str = "cpu", progress: bool = True, max_images: int | None = None,
+                   **changes: object) -> ConfusionMatrix:
+    """Segment the first ``max_images`` images (all when None) with ``options`` (SamplingOptions'
+    defaults when None; keyword ``changes`` such as steps=2 replace single ones) and count them
+    against the labels.
 
-    Every image is denoised with the same ``seed``, so an image's score does not depend
-    on which images come before it or on ``max_images``. The model must already be on
-    ``device``; it runs in eval mode and gets its previous mode back afterwards.
+    Every image is denoised with the same seed, so an image's score does not depend on which
+    images come before it or on ``max_images``. The model must already be on ``device``; it
+    runs in eval mode and gets its previous mode back afterwards.
     """
     check_dataset(model, dataset)
     # fail before the first image, not after loading it
-    check_sampling(steps, strength, seed=seed, num_train_timesteps=model.config.num_train_timesteps)
-    parse_dtype(dtype)
+    options = (options or SamplingOptions()).replace(**changes).validate(model.config.num_train_timesteps)
     if max_images is not None and max_images < 1:
         raise ValueError(f"max_images must be at least 1 or None, got {max_images!r}")
     device = torch.device(device)
@@ -90,13 +94,11 @@ def evaluate_model(model: "CICLD", dataset: "SegmentationDataset", steps: int = 
     model.eval()
     try:
         for index in tqdm(range(count), desc="evaluating", unit="image", disable=not progress):
-            sample = dataset[index]
-            image = sample["image"].to(device)
-            result = model.segment(image[None], steps=steps, strength=strength, seed=seed, dtype=dtype)
-            metric.update(result.train_ids[0], sample["label"])
+            rgb, label = dataset.load_raw(index)
+            metric.update(segment_rgb(model, rgb, options, device).train_ids[0], label)
     finally:
         model.train(was_training)
     return metric
 
 
-__all__ = ["eval_transform", "evaluate_model"]
+__all__ = ["check_dataset", "eval_transform", "evaluate_model"]
