@@ -26,11 +26,13 @@ if TYPE_CHECKING:
 
 
 def eval_transform(model_config: "ModelConfig | None" = None) -> SegTransformConfig:
-    """No flip, no crop, no resize: only normalisation.
+    """The transform of a dataset built for evaluation: no flip, no crop, no resize, only normalisation.
 
-    The dataset transform normalises 0..255 pixels while the model config stores 0..1
-    statistics, so the model's mean and std are scaled by 255 here; without a config
-    the ImageNet default (the same numbers both sides use) is kept.
+    evaluate_model reads each image's raw pixels and normalises them with segment_rgb; this
+    transform makes the dataset's own tensors (``dataset[i]``) match the model too. It
+    normalises 0..255 pixels while the model config stores 0..1 statistics, so the model's mean
+    and std are scaled by 255 here; without a config the ImageNet default (the same numbers
+    both sides use) is kept.
     """
     if model_config is None:
         return SegTransformConfig.no_augmentation()
