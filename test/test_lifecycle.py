@@ -8,6 +8,7 @@ import logging
 import signal
 
 import numpy as np
+from cyclonedds.util import duration
 import pytest
 import torch
 
@@ -153,6 +154,9 @@ def test_the_dds_node_goes_through_every_state_on_signals(checkpoint, tmp_path):
         assert wait_for(lambda: reader.publication_count() > 0 and camera.subscription_count() > 0, 60)
         for _ in range(3):
             camera.publish(frame(1))  # inactive: never segmented, not later either
+        # the node's reader may match the camera after the camera matched it: until it has
+        # acknowledged them, the reliable writer could deliver these frames after activate
+        camera.writer.wait_for_acks(duration(seconds=60))
 
         node.process.send_signal(signal.SIGUSR1)
         node.expect(r"lifecycle: activate: inactive -> active")
