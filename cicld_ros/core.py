@@ -38,11 +38,13 @@ from cicld_core.device import pick_device
 from cicld_core.model.engine import EngineOptions, PendingResult, SegmentationEngine
 from cicld_core.model.checkpoint import CheckpointError, load_model
 
+from .cloud_painter import CloudPainter
 from .diagnostics import NodeDiagnostics, transport_counts
 from .image_codec import InputError, check, decode
 from .latest_frames import Arrival, LatestFrames
-from .messages import COMPRESSED_IMAGE, DIAGNOSTICS, IMAGE, Header
+from .messages import CAMERA_INFO, COMPRESSED_IMAGE, DIAGNOSTICS, IMAGE, POINTCLOUD2, Header
 from .node_outputs import OUTPUTS, NodeOutput, SegmentedFrame
+from .painting_params import DEFAULT_OUTPUT, PaintingParams
 from .params import NODE_NAME, NodeParams, with_changes
 
 
@@ -74,12 +76,17 @@ def output_topics(topic: str, output_namespace: str) -> dict[str, str]:
     return {output.name: f"{base}/{output.name}" for output in OUTPUTS}
 
 
+def painted_topic(image_topic: str, output_namespace: str) -> str:
+    """Where a camera's painted cloud goes unless painting sets its output_topic."""
+    return f"{camera_namespace(image_topic)}/{output_namespace.strip('/')}/{DEFAULT_OUTPUT}"
+
 
 @dataclass
 class Frame:
     arrival: Arrival
     rgb: np.ndarray
     outputs: list[NodeOutput]
+    paint: bool = False  # its mask paints a LiDAR cloud someone subscribes to
 
 
 @dataclass
@@ -93,7 +100,7 @@ class Batch:
 
 class SegmentationNode:
     def __init__(self, params: NodeParams, transport: Transport, log: logging.Logger | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, painting: PaintingParams = PaintingParams()) -> None:
         self.params, self.transport = params.validate(), transport
         self.log = log or logging.getLogger(NODE_NAME)
         self.clock = clock
@@ -107,12 +114,22 @@ class SegmentationNode:
         except ValueError as error:
             raise StartupError(str(error)) from None
         self.inputs = {t: IMAGE for t in params.image_topics} | {t: COMPRESSED_IMAGE for t in params.compressed_image_topics}
+        unknown = [c.image_topic for c in painting.cameras if c.image_topic not in self.inputs]
+        if unknown:
+            raise StartupError(f"painting: camera topic {', '.join(unknown)} is not one of the node's image_topics / "
+                               f"compressed_image_topics ({', '.join(self.inputs)})")
         self.frames = LatestFrames(list(self.inputs))  # checked messages, for each camera's decoder
         self.decoded = LatestFrames(list(self.inputs))  # decoded frames, for the segmenting thread
-        self.diagnostics = NodeDiagnostics(list(self.inputs), params.warn_period, self.log)
+        # the LiDAR and CameraInfo topics have their own diagnostics, as the cameras do
+        sensor_topics = [t for c in painting.cameras for t in (c.lidar_topic, c.camera_info_topic) if t]
+        self.diagnostics = NodeDiagnostics([*self.inputs, *sensor_topics], params.warn_period, self.log)
         self.publishers = {camera: {name: transport.publisher(topic, IMAGE, reliable=True, depth=5)
                                     for name, topic in output_topics(camera, params.output_namespace).items()}
                            for camera in self.inputs}
+        self.painter = CloudPainter(painting, {
+            c.name: transport.publisher(c.output_topic or painted_topic(c.image_topic, params.output_namespace),
+                                        POINTCLOUD2, reliable=True, depth=5) for c in painting.cameras},
+            self.diagnostics, self.device if self.device.type == "cuda" else None)
         self.diagnostics_publisher = transport.publisher("/diagnostics", DIAGNOSTICS, reliable=True, depth=10)
         self._threads: list[threading.Thread] = []
         self._engines: dict[EngineOptions, SegmentationEngine] = {}
@@ -125,6 +142,13 @@ class SegmentationNode:
         self.subscriptions = {camera: transport.subscribe(camera, kind, lambda msg, c=camera: self.on_message(c, msg),
                                                           reliable=False, depth=1)
                               for camera, kind in self.inputs.items()}
+        for c in painting.cameras:  # sensor-data QoS, as the drivers offer
+            self.subscriptions[c.lidar_topic] = transport.subscribe(
+                c.lidar_topic, POINTCLOUD2, lambda msg, n=c.name: self.on_cloud(n, msg), reliable=False, depth=1)
+            if c.camera_info_topic:
+                self.subscriptions[c.camera_info_topic] = transport.subscribe(
+                    c.camera_info_topic, CAMERA_INFO, lambda msg, n=c.name: self.painter.on_camera_info(n, msg),
+                    reliable=False, depth=1)
 
     def _load_model(self, params: NodeParams):
         if not params.checkpoint:
@@ -168,17 +192,23 @@ class SegmentationNode:
         if self.frames.put(camera, msg) is not None:
             self.diagnostics.count(camera, "dropped")
 
+    def on_cloud(self, name: str, msg: Any) -> None:
+        """A LiDAR subscription's callback: queue the cloud for the painting thread."""
+        if self.active:
+            self.painter.on_cloud(name, msg)
+
     def decode_image(self, msg: Any, max_pixels: int) -> np.ndarray:
         return decode(msg, max_pixels)
 
     def prepare(self, arrival: Arrival, params: NodeParams) -> Frame | None:
         """The decoded frame, or None when it is not wanted or cannot be decoded (counted)."""
         outputs = self.wanted_outputs(arrival.camera, params)
-        if not outputs:
+        paint = self.painter.wanted(arrival.camera)
+        if not outputs and not paint:
             self.diagnostics.count(arrival.camera, "skipped_no_subscribers")
             return None
         try:
-            return Frame(arrival, self.decode_image(arrival.msg, params.max_pixels), outputs)
+            return Frame(arrival, self.decode_image(arrival.msg, params.max_pixels), outputs, paint)
         except InputError as error:
             self.diagnostics.bad_input(arrival.camera, error.reason, str(error))
         except Exception as error:  # noqa: BLE001 - a frame that breaks the decoder must not stop the camera
@@ -223,7 +253,9 @@ class SegmentationNode:
             if params.input_width:
                 images = [cv2.resize(i, (params.input_width, params.input_height), interpolation=cv2.INTER_AREA)
                           for i in images]
-            engine = self.engine(params, with_confidence=any(o.needs_confidence for f in frames for o in f.outputs))
+            painted_confidence = self.painter.params.confidence_type is not None
+            engine = self.engine(params, with_confidence=any(any(o.needs_confidence for o in f.outputs)
+                                                             or (f.paint and painted_confidence) for f in frames))
             return Batch(frames, engine.submit(np.stack(images)), params, started)
         except Exception as error:  # noqa: BLE001 - a failed batch must not stop the node
             self._failed(frames, error)
@@ -244,7 +276,11 @@ class SegmentationNode:
         published = 0
         for index, frame in enumerate(frames):
             try:
-                self._publish(frame, self._segmented(result, index, frame.rgb, params), params)
+                segmented = self._segmented(result, index, frame.rgb, params)
+                self._publish(frame, segmented, params)
+                if frame.paint:
+                    self.painter.on_mask(frame.arrival.camera, frame.arrival.msg.header, segmented.train_ids,
+                                         segmented.confidence)
             except Exception as error:  # noqa: BLE001 - one failed frame must not stop the publishing thread
                 self._failed([frame], error)
                 continue
@@ -282,10 +318,14 @@ class SegmentationNode:
         self._stopping = threading.Event()
         self.frames.reopen()
         self.decoded.reopen()
+        self.painter.reopen()
         self.active = True
         self._threads = [threading.Thread(target=self._work, name="segment", daemon=True),
                          threading.Thread(target=self._publish_results, name="publish", daemon=True),
                          threading.Thread(target=self._report, name="diagnostics", daemon=True)]
+        if self.painter.lidars:
+            self._threads.append(threading.Thread(target=self.painter.run, args=(self._stopping, self.clock),
+                                                  name="paint", daemon=True))
         self._threads += [threading.Thread(target=self._decode, args=(camera,), name=f"decode {camera}", daemon=True)
                           for camera in self.inputs]
         for thread in self._threads:
@@ -366,7 +406,8 @@ class SegmentationNode:
         self.stop()
         release = getattr(self.transport, "release", None)
         for entity in [*self.subscriptions.values(), self.diagnostics_publisher,
-                       *(p for outputs in self.publishers.values() for p in outputs.values())]:
+                       *(p for outputs in self.publishers.values() for p in outputs.values()),
+                       *(lidar.publisher for lidar in self.painter.lidars.values())]:
             if release is not None:
                 release(entity)
             elif hasattr(entity, "close"):  # a DDS subscription: its listener stops delivering

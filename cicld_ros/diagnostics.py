@@ -38,6 +38,8 @@ class CameraStats:
     skipped_no_subscribers: int = 0
     errors: int = 0
     bad_inputs: collections.Counter = field(default_factory=collections.Counter)
+    # what was worked around without losing the message (NaN points labelled 255): reported, never a problem
+    notes: collections.Counter = field(default_factory=collections.Counter)
     # problem totals of the last reports, for the level over a recent window
     problem_history: collections.deque = field(default_factory=lambda: collections.deque(maxlen=RECENT_REPORTS + 1))
 
@@ -87,6 +89,12 @@ class NodeDiagnostics:
             self.cameras[camera].bad_inputs[reason] += 1
         self.warn(camera, reason, f"frame skipped: {message}")
 
+    def note(self, camera: str, key: str, n: int, message: str) -> None:
+        """Count something worked around (reported as note.<key>, not a problem) and warn, rate-limited."""
+        with self._lock:
+            self.cameras[camera].notes[key] += n
+        self.warn(camera, key, message)
+
     def processed(self, camera: str, processing_ms: float, latency_ms: float) -> None:
         with self._lock:
             stats = self.cameras[camera]
@@ -124,6 +132,7 @@ class NodeDiagnostics:
                     "recent_problems": problems - stats.problem_history[0] if len(stats.problem_history) > 1
                     else problems,
                     **{f"bad_input.{reason}": n for reason, n in sorted(stats.bad_inputs.items())},
+                    **{f"note.{key}": n for key, n in sorted(stats.notes.items())},
                     **({"bad_input.cdr": carried["malformed"]} if carried["malformed"] else {}),
                     **{f"cdr.{reason}": n for reason, n in sorted(carried["reasons"].items())},
                 }

@@ -68,7 +68,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m cicld_ros.node", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--transport", choices=("dds", "rclpy"), default="dds")
-    parser.add_argument("--params-file", type=Path, help="ROS 2 parameter file (e.g. config/segment.yaml)")
+    parser.add_argument("--params-file", dest="params_files", type=Path, action="append", default=[],
+                        help="ROS 2 parameter file (e.g. config/segment.yaml); repeatable, later files win per "
+                             "parameter, as with ros2 run (e.g. add config/painting.yaml for the LiDAR painting)")
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
                         help="override a parameter, e.g. --set steps=4 (repeatable; kept over the file on reload)")
     parser.add_argument("--domain-id", type=int, default=None, help="DDS domain, 0..232 (default: $ROS_DOMAIN_ID "
@@ -89,9 +91,8 @@ def run_dds(args: argparse.Namespace, signals: Signals) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     with transport:
-        from .core import SegmentationNode
         from .lifecycle import ConfigureError, ManagedNode, TransitionError
-        from .params import load_params, parse_sets
+        from .params import parse_sets
 
         try:
             overrides = parse_sets(args.sets)
@@ -99,7 +100,7 @@ def run_dds(args: argparse.Namespace, signals: Signals) -> int:
             print(f"error: {error}", file=sys.stderr)
             return 2
         # the parameters are read at each configure, so one after a cleanup sees the file as it is then
-        managed = ManagedNode(lambda: SegmentationNode(load_params(args.params_file, args.sets), transport, log), log)
+        managed = ManagedNode(lambda: make_core(args.params_files, args.sets, transport), log)
         if args.autostart:
             try:
                 managed.configure()
@@ -131,7 +132,7 @@ def run_dds(args: argparse.Namespace, signals: Signals) -> int:
                 if managed.core is None:
                     log.warning("SIGHUP ignored: the node is not configured; configure reads the parameters")
                 else:
-                    hangup(managed.core, args.params_file, overrides, starting)
+                    hangup(managed.core, args.params_files, overrides, starting)
             starting = False
             if deadline is not None and time.monotonic() >= deadline:
                 break
@@ -139,27 +140,42 @@ def run_dds(args: argparse.Namespace, signals: Signals) -> int:
     return 0
 
 
-def hangup(node, params_file: Path | None, overrides: dict[str, Any], during_start: bool) -> None:
+def make_core(params_files: list[Path], sets: list[str], transport):
+    """The node as configure builds it: defaults, then the files (their painting section read by
+    cicld_ros.painting_params), then the --set overrides."""
+    from .core import SegmentationNode
+    from .painting_params import PaintingParams, read_node_files
+    from .params import NodeParams, parse_sets, with_changes
+
+    values, painting = read_node_files(params_files) if params_files else ({}, PaintingParams())
+    return SegmentationNode(with_changes(NodeParams(), values | parse_sets(sets)), transport, log, painting=painting)
+
+
+def hangup(node, params_files: list[Path], overrides: dict[str, Any], during_start: bool) -> None:
     when = " during start-up" if during_start else ""
-    if params_file is None:
+    params_file = ", ".join(map(str, params_files))  # as the log names them
+    if not params_files:
         log.warning(f"SIGHUP{when} ignored: the node was started without --params-file, so there is no file "
                     f"to re-read")
         return
     if during_start:
         log.info(f"SIGHUP during start-up: re-reading {params_file} now that the node is ready")
     try:
-        reload(node, params_file, overrides)
+        reload(node, params_files, overrides)
     except Exception as error:  # noqa: BLE001 - a reload must never end the node
         log.warning(f"reload of {params_file} failed, parameters unchanged: {error!r}")
 
 
-def reload(node, params_file: Path, overrides: dict[str, Any]) -> None:
+def reload(node, params_files: list[Path], overrides: dict[str, Any]) -> None:
     """Re-read the file with the --set overrides on top, as at start-up; apply the run-time
     parameters that changed, warn about the others (they need a restart)."""
-    from .params import FIELDS, RUNTIME_PARAMS, NodeParams, read_params_file, with_changes
+    from .painting_params import read_node_files
+    from .params import FIELDS, RUNTIME_PARAMS, NodeParams, with_changes
 
+    params_file = ", ".join(map(str, params_files))  # as the log names them
     try:
-        wanted = with_changes(NodeParams(), read_params_file(params_file) | overrides)
+        values, painting = read_node_files(params_files)
+        wanted = with_changes(NodeParams(), values | overrides)
     except ValueError as error:
         log.warning(f"reload of {params_file} refused, parameters unchanged: {error}")
         return
@@ -173,6 +189,9 @@ def reload(node, params_file: Path, overrides: dict[str, Any]) -> None:
             log.warning(f"reload of {params_file} refused, parameters unchanged: {error}")
             return
     fixed = [name for name in differ if name not in RUNTIME_PARAMS]
+    if painting != node.painter.params:
+        log.warning(f"reload of {params_file}: the painting section changed; it is read at configure only "
+                    f"(SIGUSR2 twice, then SIGUSR1 twice, or a restart)")
     if fixed:
         log.warning(f"reload of {params_file}: " + ", ".join(
             f"{name} {getattr(current, name)!r} -> {getattr(wanted, name)!r}" for name in fixed)
@@ -200,7 +219,8 @@ def run_rclpy(args: argparse.Namespace) -> int:
     if hasattr(signal, "SIGHUP"):  # parameters change with ros2 param set here
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
     return rclpy_main(sys.argv[:1] + ([] if args.autostart else ["--no-autostart"])
-                      + (["--ros-args", "--params-file", str(args.params_file)] if args.params_file else []))
+                      + (["--ros-args", *(a for f in args.params_files for a in ("--params-file", str(f)))]
+                         if args.params_files else []))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -117,11 +117,12 @@ def parse_node_args(argv: list[str]) -> argparse.Namespace:
 
 def make_node(autostart: bool):
     """The lifecycle node (rclpy.lifecycle.LifecycleNode; rclpy imported here, not at module load)."""
-    from rcl_interfaces.msg import SetParametersResult
+    from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
     from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 
     from .core import SegmentationNode
     from .lifecycle import ManagedNode, TransitionError
+    from .painting_params import declared_painting
     from .params import FIELDS, NODE_NAME
 
     class SegmentLifecycleNode(LifecycleNode):
@@ -133,7 +134,14 @@ def make_node(autostart: bool):
 
         def _make_core(self) -> SegmentationNode:
             return SegmentationNode(read_parameters(self), RclpyTransport(self), log=self.get_logger(),
-                                    clock=lambda: self.get_clock().now().nanoseconds * 1e-9)
+                                    clock=lambda: self.get_clock().now().nanoseconds * 1e-9,
+                                    painting=declared_painting(self._declared))
+
+        def _declared(self, name: str, default):
+            """A painting parameter's value, declared at the first configure (read-only: configure reads it)."""
+            if not self.has_parameter(name):
+                self.declare_parameter(name, default, ParameterDescriptor(read_only=True))
+            return self.get_parameter(name).value
 
         def _on_set(self, parameters) -> SetParametersResult:
             if self.managed.core is None:  # unconfigured: configure reads (and checks) them
