@@ -2,12 +2,18 @@
 
     python -m cicld_ros.bag --from-cityscapes ROOT --split val --out BAG [--storage mcap|sqlite3]
         [--rate HZ] [--compressed] [--topic /camera/image_raw] [--gt-topic /camera/ground_truth]
+        [--lidar [--lidar-topic /lidar/points] [--lidar-gt-topic /lidar/ground_truth]]
 
 Works on real Cityscapes folders and on the generator's output (``python -m
 cicld_core.synth --layout cityscapes``). Frame i is stamped start + i / rate, in the
 message header and as the bag time; the ground truth (mono8 trainIds, 255 ignore) has
 the same header.stamp and frame_id as its image, which is how replay evaluation pairs
 them. The bag is written to a temporary folder and renamed when complete.
+
+With --lidar (a drive generated with ``python -m cicld_core.synth --layout cityscapes
+--lidar``) the bag also holds, per frame and with the frame's stamp, the camera's
+CameraInfo (``<camera namespace>/camera_info``), the LiDAR cloud and its ground-truth
+cloud (cicld_ros.bag_lidar), and /tf_static with the LiDAR-to-camera transform.
 
 One bag for every supported distro (Humble, Jazzy, Kilted, Rolling): metadata version 8,
 where ``offered_qos_profiles`` is a YAML *string* with numeric policies. Version 9 (what
@@ -33,6 +39,8 @@ from tqdm import tqdm
 from cicld_core.data import CityscapesDataset
 from cicld_core.io import DataError
 
+from .bag_lidar import TF_STATIC_QOS, GeneratedSensors, LidarTopics, lidar_messages, tf_static_message
+from .core import camera_namespace
 from .dds import cdr
 from .messages import CompressedImage, Header, Image, Time
 
@@ -58,13 +66,15 @@ GROUND_TRUTH_QOS = qos(reliable=True, depth=10)
 def write_cityscapes_bag(root: Path, split: str, out: Path, storage: str = "mcap", rate: float = 10.0,
                          compressed: bool = False, topic: str = "/camera/image_raw",
                          gt_topic: str = "/camera/ground_truth", frame_id: str = "camera",
-                         max_frames: int | None = None, progress: bool = True) -> int:
-    """Write the bag; returns the number of frames (``max_frames`` None: all of them)."""
+                         max_frames: int | None = None, progress: bool = True, lidar: LidarTopics | None = None) -> int:
+    """Write the bag; returns the number of frames (``max_frames`` None: all of them). ``lidar``:
+    also the generated drive's CameraInfo, LiDAR and ground-truth clouds and /tf_static."""
     check_options(rate, max_frames)
     dataset = CityscapesDataset(root, split=split)
     if not dataset.has_labels:
         raise DataError(f"{root} split {split!r} has no gtFine labels to use as ground truth")
     count = len(dataset) if max_frames is None else min(max_frames, len(dataset))
+    sensors = GeneratedSensors(root, split, len(dataset)) if lidar else None
     if out.exists():
         raise FileExistsError(f"{out} exists; remove it or choose another --out")
     # written under a hidden folder with the final name (rosbag2 names its files after the
@@ -83,6 +93,17 @@ def write_cityscapes_bag(root: Path, split: str, out: Path, storage: str = "mcap
                                            offered_qos_profiles=[CAMERA_QOS])
             truths = writer.add_connection(gt_topic, "sensor_msgs/msg/Image", typestore=typestore,
                                            offered_qos_profiles=[GROUND_TRUTH_QOS])
+            if lidar:
+                lidar_connections = {
+                    lidar.camera_info: writer.add_connection(lidar.camera_info, "sensor_msgs/msg/CameraInfo",
+                                                             typestore=typestore, offered_qos_profiles=[CAMERA_QOS]),
+                    lidar.points: writer.add_connection(lidar.points, "sensor_msgs/msg/PointCloud2",
+                                                        typestore=typestore, offered_qos_profiles=[CAMERA_QOS]),
+                    lidar.ground_truth: writer.add_connection(lidar.ground_truth, "sensor_msgs/msg/PointCloud2",
+                                                              typestore=typestore,
+                                                              offered_qos_profiles=[GROUND_TRUTH_QOS])}
+                tf_static = writer.add_connection("/tf_static", "tf2_msgs/msg/TFMessage", typestore=typestore,
+                                                  offered_qos_profiles=[TF_STATIC_QOS])
             for index in tqdm(range(count), desc=f"writing {out.name}", unit="frame", disable=not progress):
                 rgb, train_ids = dataset.load_raw(index)
                 nanoseconds = START_SECONDS * 1_000_000_000 + int(round(index * 1e9 / rate))
@@ -97,6 +118,12 @@ def write_cityscapes_bag(root: Path, split: str, out: Path, storage: str = "mcap
                 mask = np.ascontiguousarray(train_ids, dtype=np.uint8)
                 writer.write(truths, nanoseconds, cdr.encode_image(
                     Image(header, mask.shape[0], mask.shape[1], "mono8", 0, mask.shape[1], mask)))
+                if lidar:
+                    frame_sensors, calib = sensors.read(dataset.samples[index].name)
+                    if index == 0:
+                        writer.write(tf_static, nanoseconds, tf_static_message(typestore, calib, header, lidar.frame_id))
+                    for topic, data in lidar_messages(frame_sensors, header, lidar).items():
+                        writer.write(lidar_connections[topic], nanoseconds, data)
         partial.rename(out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -128,10 +155,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gt-topic", default="/camera/ground_truth", help="ground-truth mask topic")
     parser.add_argument("--frame-id", default="camera")
     parser.add_argument("--max-frames", type=int, default=None, help="write only the first N frames (default: all)")
+    parser.add_argument("--lidar", action="store_true",
+                        help="also write the drive's CameraInfo (<camera namespace>/camera_info), LiDAR cloud, "
+                             "ground-truth cloud and /tf_static (a drive generated with --lidar)")
+    parser.add_argument("--lidar-topic", default=LidarTopics.points, help="LiDAR cloud topic (x, y, z, intensity)")
+    parser.add_argument("--lidar-gt-topic", default=LidarTopics.ground_truth,
+                        help="ground-truth cloud topic (x, y, z, label)")
+    parser.add_argument("--lidar-frame-id", default=LidarTopics.frame_id)
     args = parser.parse_args(argv)
+    lidar = LidarTopics(args.lidar_topic, args.lidar_gt_topic, f"{camera_namespace(args.topic)}/camera_info",
+                        args.lidar_frame_id) if args.lidar else None
     try:
         count = write_cityscapes_bag(args.root, args.split, args.out, args.storage, args.rate, args.compressed,
-                                     args.topic, args.gt_topic, args.frame_id, args.max_frames)
+                                     args.topic, args.gt_topic, args.frame_id, args.max_frames, lidar=lidar)
     except (DataError, FileExistsError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -238,3 +238,76 @@ def test_live_replay_checks_the_domain_before_starting_a_node(drive, checkpoint,
                  "--no-progress", "--report", str(tmp_path / "r")]) == 2
     assert capsys.readouterr().err == "error: --domain-id 500 is out of range: ROS 2 DDS domains are 0..232\n"
     assert not (tmp_path / "r").exists()
+
+
+# ---- the LiDAR topics of a generated drive, and point-level scores ----------------------------
+
+@pytest.fixture(scope="module")
+def lidar_drive(tmp_path_factory) -> Path:
+    from cicld_core.synth import LidarSpec, write_sensors
+
+    root = tmp_path_factory.mktemp("lidar_drive")
+    for index in range(3):
+        frame = generate_frame(6, index, (128, 64), "target", "val", lidar=LidarSpec(beams=16, azimuth_steps=720))
+        write_frame(root, "cityscapes", "val", index, frame)
+        write_sensors(root, "cityscapes", "val", index, frame.sensors)
+    return root
+
+
+def mask_of(image) -> "np.ndarray":
+    import numpy as np
+
+    return np.frombuffer(bytes(image.data), np.uint8, image.height * image.width).reshape(image.height, image.width)
+
+
+def test_a_lidar_bag_holds_clouds_camera_info_and_tf_static_for_every_distro(lidar_drive, tmp_path):
+    import numpy as np
+    from rosbags.rosbag2 import Reader
+
+    from cicld_core.synth import read_sensors
+    from cicld_ros.dds import cdr
+    from cicld_ros.pointcloud import read_cloud
+    from test_bag_distros import DECODERS, metadata_of
+
+    bag = tmp_path / "lidar_bag"
+    result = run("cicld_ros.bag", "--from-cityscapes", str(lidar_drive), "--split", "val", "--out", str(bag), "--lidar")
+    assert result.returncode == 0, result.stderr
+    for decode in DECODERS.values():  # Humble's and Jazzy's rosbag2 read its metadata (version 8)
+        assert len(decode(metadata_of(bag))) == 6
+    with Reader(bag) as reader:
+        counts = {c.topic: (c.msgtype, c.msgcount) for c in reader.connections}
+        assert counts == {"/camera/image_raw": ("sensor_msgs/msg/Image", 3),
+                          "/camera/ground_truth": ("sensor_msgs/msg/Image", 3),
+                          "/camera/camera_info": ("sensor_msgs/msg/CameraInfo", 3),
+                          "/lidar/points": ("sensor_msgs/msg/PointCloud2", 3),
+                          "/lidar/ground_truth": ("sensor_msgs/msg/PointCloud2", 3),
+                          "/tf_static": ("tf2_msgs/msg/TFMessage", 1)}
+        first = {c.topic: raw for c, _, raw in reader.messages() if c.topic in ("/lidar/points", "/lidar/ground_truth")}
+    sensors = read_sensors(lidar_drive, "cityscapes", "val", 2)  # the last message of each topic is frame 2
+    points, truth = cdr.decode_pointcloud2(first["/lidar/points"]), read_cloud(cdr.decode_pointcloud2(first["/lidar/ground_truth"]))
+    assert [f.name for f in points.fields] == ["x", "y", "z", "intensity"] and points.header.frame_id == "lidar"
+    np.testing.assert_array_equal(read_cloud(points).xyz, sensors.points)
+    np.testing.assert_array_equal(truth.points["label"], sensors.train_ids)
+    # the replay reader still finds the camera and its ground truth among the new topics
+    assert read_frames(bag)[:3] == ("/camera/image_raw", "/camera/ground_truth", 3)
+
+
+def test_point_scores_are_perfect_for_the_ground_truth_masks_and_absent_without_lidar(lidar_drive, drive, tmp_path):
+    """The ground-truth masks paint the ground-truth clouds exactly (the geometry is right),
+    a wrong mask scores lower, and a bag without LiDAR has no point scores."""
+    import numpy as np
+
+    from cicld_ros.replay_points import PointScores
+
+    bag = tmp_path / "lidar_bag"
+    assert run("cicld_ros.bag", "--from-cityscapes", str(lidar_drive), "--out", str(bag), "--lidar").returncode == 0
+    perfect, wrong = PointScores.from_bag(bag, 19), PointScores.from_bag(bag, 19)
+    for frame in read_frames(bag)[3]:
+        perfect.add(frame.image.header, mask_of(frame.ground_truth))
+        wrong.add(frame.image.header, np.zeros_like(mask_of(frame.ground_truth)))
+    figures = perfect.figures()
+    assert figures["point_miou"] == 100.0 and figures["point_clouds_scored"] == 3 and figures["points_scored"] > 300
+    assert figures["point_ground_truth_topic"] == "/lidar/ground_truth" and wrong.figures()["point_miou"] < 50
+    plain = tmp_path / "plain_bag"
+    write_cityscapes_bag(drive, "val", plain, progress=False)
+    assert PointScores.from_bag(plain) is None
