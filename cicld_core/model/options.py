@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-# From benchmarks/quality_vs_steps.py on the shipped checkpoint (README, "The model", quality versus
-# steps"): the fewest steps within 0.1 mIoU of K = 50 at the best strength.
+# From benchmarks/quality_vs_steps.py on the shipped checkpoint (README, "The model", its quality
+# versus steps figures): the fewest steps within 0.1 mIoU of K = 50 at the best strength.
 DEFAULT_STEPS = 1
 DEFAULT_STRENGTH = 0.25
 SAMPLER_NAMES = ("ddim", "dpmsolver")  # sampling.SAMPLERS builds each
