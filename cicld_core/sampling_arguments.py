@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from .model.config import MAX_TRAIN_TIMESTEPS
-from .model.options import DTYPES, SAMPLER_NAMES, SamplingOptions
+from .model import DTYPES, MAX_TRAIN_TIMESTEPS, SAMPLER_NAMES, SamplingOptions
 
 
 def add_sampling_arguments(parser: argparse.ArgumentParser, sampler: bool = True, samples: bool = True,

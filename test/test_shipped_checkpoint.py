@@ -9,7 +9,7 @@ import torch
 
 from cicld_core.data import CityscapesDataset
 from cicld_core.evaluation import eval_transform, evaluate_model
-from cicld_core.model.checkpoint import load_model
+from cicld_core.model import load_model
 from cicld_core.synth import generate_frame, write_frame
 
 REPO = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from cicld_core.labels import IGNORE_INDEX
-from cicld_core.model.checkpoint import load_model
+from cicld_core.model import load_model
 from cicld_core.uda.adabn import reestimate_norm_statistics, target_batch_statistics
 from cicld_core.uda.classmix import class_masks, classmix, colour_jitter, gaussian_blur
 from cicld_core.uda.config import ConfigError, load_config

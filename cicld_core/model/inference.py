@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .options import DTYPES, SamplingOptions, parse_dtype  # noqa: F401 - DTYPES, parse_dtype: re-exported
+from .options import SamplingOptions
 from .sampling import DenoisePlan, plan_for
 
 if TYPE_CHECKING:
