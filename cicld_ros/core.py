@@ -11,8 +11,10 @@ blocking it loses samples of all cameras), and a camera whose frames are slow to
 decoded frames, batches those of equal size and submits them to a SegmentationEngine
 (prepared buffers, CUDA graphs on a GPU); a publishing thread collects each result and
 publishes class mask, colour mask, overlay (and optionally confidence and uncertainty),
-every output carrying the input's header unchanged. The two overlap: batch N+1 is
-uploaded while batch N computes or publishes.
+every output carrying the input's header unchanged (the outputs are one table,
+cicld_ros.node_outputs). The two overlap: batch N+1 is uploaded while batch N computes or
+publishes. With a painting section, each camera's masks also paint its LiDAR's clouds
+(cicld_ros.cloud_painter, on a thread of its own).
 
 Constructing the node is the lifecycle's configure (checkpoint loaded, topics created);
 ``start`` / ``stop`` are activate / deactivate, ``release_gpu`` frees what the engines
@@ -35,8 +37,7 @@ import numpy as np
 import torch
 
 from cicld_core.device import pick_device
-from cicld_core.model.engine import EngineOptions, PendingResult, SegmentationEngine
-from cicld_core.model.checkpoint import CheckpointError, load_model
+from cicld_core.model import CheckpointError, EngineOptions, PendingResult, SegmentationEngine, load_model
 
 from .cloud_painter import CloudPainter
 from .diagnostics import NodeDiagnostics, transport_counts

@@ -5,7 +5,9 @@ state machine of cicld_ros.lifecycle (configure loads the checkpoint and creates
 topics, activate segments, deactivate stops and frees the GPU, cleanup frees everything).
 ROS parameters (declared with descriptions) feed NodeParams at configure, rclpy messages
 are converted to and from the plain records of cicld_ros.messages, and the
-SegmentationNode core does the rest. Inputs use sensor-data QoS (best effort, keep last
+SegmentationNode core does the rest; the painting parameters (``painting.<name>``, see
+cicld_ros.painting_params) are declared at the first configure, once ``painting.cameras``
+names the cameras. Inputs use sensor-data QoS (best effort, keep last
 1); outputs are reliable with a small depth. By default the node configures and activates
 itself at start, so ``ros2 run`` and ``ros2 launch`` segment in one command; with
 ``--no-autostart`` it waits for ``ros2 lifecycle set /segment_node configure`` (and
