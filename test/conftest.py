@@ -6,8 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from cicld_core.model import CICLD, ModelConfig
-from cicld_core.model.checkpoint import save_model
+from cicld_core.model import CICLD, ModelConfig, save_model
 from cicld_core.synth import generate_frame, write_frame
 from tiny import TINY
 

@@ -26,7 +26,7 @@ from cyclonedds.sub import DataReader
 from cyclonedds.topic import Topic
 from cyclonedds.util import duration
 
-from ..message_kinds import KINDS, MessageKind, message_kind
+from ..message_kinds import MessageKind, message_kind
 from . import cdr, idl_types
 from ._raw import take_raw, write_raw
 from .config import receive_buffer_advice, ros_topic_to_dds
@@ -37,7 +37,6 @@ WARN_PERIOD = 5.0  # seconds between two log lines about one topic's malformed s
 # every message type of idl_types by its DDS type name (nested ones such as Header_ included)
 IDL_TYPES = {t.__idl_typename__: t for t in vars(idl_types).values()
              if isinstance(t, type) and issubclass(t, IdlStruct) and t is not IdlStruct}
-ENCODERS = {name: kind.encode for name, kind in KINDS.items()}  # for writers of raw samples (test helpers)
 
 
 def dds_type(kind: MessageKind) -> type:

@@ -33,7 +33,8 @@ from cyclonedds.util import duration
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from cicld_ros.dds.config import ensure_cyclonedds_uri  # noqa: E402
-from cicld_ros.dds.transport import ENCODERS, DdsTransport  # noqa: E402
+from cicld_ros.dds.transport import DdsTransport  # noqa: E402
+from cicld_ros.message_kinds import message_kind  # noqa: E402
 from cicld_ros.messages import COMPRESSED_IMAGE, IMAGE, CompressedImage, Header, Image, Time  # noqa: E402
 
 
@@ -57,8 +58,8 @@ MALFORMED_REASON = {"xcdr2": "foreign_encapsulation", "pl_cdr": "foreign_encapsu
 
 
 def malformed_cdr(index: int, kind: str) -> bytes:
-    good = ENCODERS[kind](Image(Header(Time(0, 0), "bad!"), 1, 1, "mono8", 0, 1, b"\x07") if kind == IMAGE
-                          else CompressedImage(Header(Time(0, 0), "bad!"), "jpeg", b"\xff\xd8"))
+    good = message_kind(kind).encode(Image(Header(Time(0, 0), "bad!"), 1, 1, "mono8", 0, 1, b"\x07") if kind == IMAGE
+                                     else CompressedImage(Header(Time(0, 0), "bad!"), "jpeg", b"\xff\xd8"))
     return list(MALFORMED_CDR.values())[index % len(MALFORMED_CDR)](good)
 
 
