@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from cicld_core.labels import PALETTE
-from cicld_core.model import images_to_tensor
+from cicld_core.model import images_to_tensor, segment
 from cicld_core.model.inference import check_images
 from cicld_ros.core import SegmentationNode, StartupError, camera_namespace, output_topics
 from cicld_ros.diagnostics import RECENT_REPORTS
@@ -248,7 +248,7 @@ def test_outputs_carry_the_input_header_and_sizes(checkpoint):
     np.testing.assert_array_equal(np.asarray(colour.data).reshape(30, 50, 3), PALETTE[ids])
     # the same frame segmented directly gives the same mask
     batch = images_to_tensor(rgb, node.model.config.mean, node.model.config.std)
-    direct = node.model.segment(batch, steps=node.params.steps, strength=node.params.strength, seed=0).train_ids[0].numpy()
+    direct = segment(node.model, batch, steps=node.params.steps, strength=node.params.strength, seed=0).train_ids[0].numpy()
     np.testing.assert_array_equal(ids, direct)
     assert not transport.publishers["/front/segmentation/uncertainty"].messages  # num_samples is 1
 
@@ -278,7 +278,7 @@ def test_a_run_time_change_of_k_takes_effect_on_the_next_frame(checkpoint):
         transport.callbacks["/front/image_raw"](image_msg(rgb))
         node.process(node.frames.take_all(0.1))
         mask = transport.publishers["/front/segmentation/class_mask"].messages[-1]
-        expected = node.model.segment(batch, steps=steps, strength=strength, seed=0).train_ids[0].numpy()
+        expected = segment(node.model, batch, steps=steps, strength=strength, seed=0).train_ids[0].numpy()
         np.testing.assert_array_equal(np.frombuffer(bytes(mask.data), np.uint8).reshape(30, 50), expected)
         assert node.engine(node.params, with_confidence=False).options.steps == steps
     assert len(node._engines) <= 2
@@ -443,8 +443,7 @@ def test_rclpy_adapter_imports_without_ros_and_node_help_explains():
 
 
 def test_steps_over_strength_is_bounded_by_the_loaded_models_timesteps(tmp_path):
-    from cicld_core.model import CICLD, ModelConfig
-    from cicld_core.model.checkpoint import save_model
+    from cicld_core.model import CICLD, ModelConfig, save_model
     from tiny import TINY
 
     torch.manual_seed(0)

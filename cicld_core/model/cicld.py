@@ -61,12 +61,6 @@ class CICLD(nn.Module):
                          ) -> torch.Tensor:
         return torch.randint(0, self.config.num_train_timesteps, (batch,), device=device, generator=generator)
 
-    def segment(self, images: torch.Tensor, *args, **kwargs):
-        """Deprecated spelling of ``cicld_core.model.segment(model, images, ...)``, kept only until
-        test/test_node_core.py calls that instead; new code must not use it."""
-        from .inference import segment  # the model stays a leaf: no import of inference at load time
-        return segment(self, images, *args, **kwargs)
-
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
