@@ -29,7 +29,7 @@ import queue
 import threading
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Callable, Protocol
 
 import cv2
@@ -237,9 +237,7 @@ class SegmentationNode:
 
     def engine(self, params: NodeParams, with_confidence: bool) -> SegmentationEngine:
         """The engine for these parameters; a run-time change of K, strength, ... builds a new one."""
-        options = EngineOptions(steps=params.steps, strength=params.strength, sampler=params.sampler,
-                                num_samples=params.num_samples, seed=params.seed, dtype=params.dtype,
-                                channels_last=params.channels_last, compile=params.compile,
+        options = EngineOptions(**asdict(params.sampling()), channels_last=params.channels_last, compile=params.compile,
                                 cuda_graphs=params.cuda_graphs, with_confidence=with_confidence)
         if options not in self._engines:
             if len(self._engines) >= 2:  # with and without confidence; older settings are dropped
