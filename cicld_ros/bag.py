@@ -36,6 +36,7 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 from tqdm import tqdm
 
+from cicld_core.cli_types import fail
 from cicld_core.data import CityscapesDataset
 from cicld_core.io import DataError
 
@@ -169,8 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         count = write_cityscapes_bag(args.root, args.split, args.out, args.storage, args.rate, args.compressed,
                                      args.topic, args.gt_topic, args.frame_id, args.max_frames, lidar=lidar)
     except (DataError, FileExistsError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return fail(error)
     print(f"wrote {args.out}: {count} frames at {args.rate:g} Hz ({args.storage})")
     return 0
 

@@ -83,13 +83,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run_dds(args: argparse.Namespace, signals: Signals) -> int:
+    from cicld_core.cli_types import fail
+
     from .dds_start import DdsStartError, domain_id, open_transport
 
     try:  # the DDS settings first: they are checked in a moment, the parameters import torch
         transport = open_transport(domain_id(args.domain_id))
     except DdsStartError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return fail(error)
     with transport:
         from .lifecycle import ConfigureError, ManagedNode, TransitionError
         from .params import parse_sets
@@ -97,16 +98,14 @@ def run_dds(args: argparse.Namespace, signals: Signals) -> int:
         try:
             overrides = parse_sets(args.sets)
         except ValueError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
+            return fail(error)
         # the parameters are read at each configure, so one after a cleanup sees the file as it is then
         managed = ManagedNode(lambda: make_core(args.params_files, args.sets, transport), log)
         if args.autostart:
             try:
                 managed.configure()
             except ConfigureError as error:
-                print(f"error: {error.reason}", file=sys.stderr)
-                return 2
+                return fail(error.reason)
             managed.activate()
         else:
             log.info("lifecycle: unconfigured (--no-autostart): SIGUSR1 configures, SIGUSR1 again activates; "
@@ -202,17 +201,16 @@ def reload(node, params_files: list[Path], overrides: dict[str, Any]) -> None:
 
 
 def run_rclpy(args: argparse.Namespace) -> int:
+    from cicld_core.cli_types import fail
+
     if args.sets or args.duration or args.domain_id is not None:
-        print("error: with --transport rclpy, set parameters the ROS way: --ros-args -p steps:=4 "
-              "(and ROS_DOMAIN_ID for the domain)", file=sys.stderr)
-        return 2
+        return fail("with --transport rclpy, set parameters the ROS way: --ros-args -p steps:=4 "
+                    "(and ROS_DOMAIN_ID for the domain)")
     try:
         import rclpy  # noqa: F401
     except ImportError as error:
-        print(f"error: --transport rclpy needs ROS 2, but rclpy is not importable ({error}): source your ROS 2 "
-              f"install first (source /opt/ros/<distro>/setup.bash), or use --transport dds, which needs no ROS",
-              file=sys.stderr)
-        return 2
+        return fail(f"--transport rclpy needs ROS 2, but rclpy is not importable ({error}): source your ROS 2 "
+                    f"install first (source /opt/ros/<distro>/setup.bash), or use --transport dds, which needs no ROS")
     from .rclpy_node import main as rclpy_main
 
     signal.set_wakeup_fd(-1)  # rclpy handles SIGINT itself

@@ -10,7 +10,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .. import __version__
-from ..cli_types import frame_size, int_at_least
+from ..cli_types import fail, frame_size, int_at_least
 from ..io import write_json
 from ..labels import CLASS_NAMES, NUM_TRAIN_CLASSES
 from . import (
@@ -71,8 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.out.exists() and not args.out.is_dir():
-        print(f"error: --out {args.out} exists and is not a folder", file=sys.stderr)
-        return 2
+        return fail(f"--out {args.out} exists and is not a folder: name a new or existing folder")
     frames_with = np.zeros(NUM_TRAIN_CLASSES, np.int64)
     start = time.perf_counter()
     lidar = LidarSpec(beams=args.lidar_beams, azimuth_steps=args.lidar_steps) if args.lidar else None
