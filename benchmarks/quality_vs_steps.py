@@ -22,9 +22,7 @@ import torch
 from cicld_core.data import CityscapesDataset
 from cicld_core.evaluation import eval_transform, evaluate_model
 from cicld_core.io import atomic_path, write_json
-from cicld_core.model.checkpoint import CheckpointError, load_model
-from cicld_core.model.config import MAX_TRAIN_TIMESTEPS
-from cicld_core.model.sampling import check_sampling, sampling_problems
+from cicld_core.model import MAX_TRAIN_TIMESTEPS, CheckpointError, check_sampling, load_model, sampling_problems
 from cicld_core.synth import generate_frame, write_frame
 
 REPO = Path(__file__).resolve().parents[1]

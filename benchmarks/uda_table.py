@@ -40,11 +40,10 @@ from typing import Any
 
 from tqdm import tqdm
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from cicld_core.io import atomic_path, write_json
+from cicld_core.uda.metrics_log import read_metrics
 
-from cicld_core.io import atomic_path, write_json  # noqa: E402
-from cicld_core.uda.report import read_metrics  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 CONFIG = REPO / "config/uda/synth_cicld.yaml"
 DEFAULT_DATA = REPO / "data/synth"
@@ -311,7 +310,7 @@ def adabn_one(seed: int, out: Path, batch_size: int = 4) -> None:
 
     from cicld_core.data import build_dataset
     from cicld_core.evaluation import eval_transform, evaluate_model
-    from cicld_core.model.checkpoint import load_model
+    from cicld_core.model import load_model
     from cicld_core.uda.adabn import reestimate_norm_statistics
 
     source_dir, work_dir = out / f"{DERIVED['source_only_adabn']}_s{seed}", out / f"source_only_adabn_s{seed}"

@@ -26,9 +26,7 @@ from tqdm import tqdm
 from cicld_core.data import CityscapesDataset
 from cicld_core.evaluation import eval_transform
 from cicld_core.io import atomic_path, write_json
-from cicld_core.model.checkpoint import CheckpointError, load_model
-from cicld_core.model.inference import segment
-from cicld_core.model.sampling import sampling_problems
+from cicld_core.model import CheckpointError, load_model, sampling_problems, segment
 
 IGNORE = 255
 SIGNALS = ("disagreement", "one_minus_max_softmax", "combined", "k0_one_minus_max_softmax")
