@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Callable
 
-import cv2
 import numpy as np
 
-from cicld_core.labels import IGNORE_INDEX, PALETTE
+from cicld_core import labels
+from cicld_core.labels import PALETTE
 
 from .image_codec import colour_image, mono8_image
 from .messages import Header, Image
@@ -42,11 +42,9 @@ def as_mono8(values: np.ndarray | None) -> np.ndarray | None:
 
 
 def overlay(frame: SegmentedFrame) -> np.ndarray:
-    """The class colours blended onto the input; ignored pixels keep the input's colour."""
-    blended = cv2.addWeighted(frame.rgb, 1 - frame.overlay_alpha, frame.colour, frame.overlay_alpha, 0)
-    ignored = frame.train_ids == IGNORE_INDEX
-    blended[ignored] = frame.rgb[ignored]
-    return blended
+    """The class colours blended onto the input (the one overlay of predict, replay and the node);
+    ignored pixels keep the input's colour."""
+    return labels.overlay(frame.rgb, frame.train_ids, frame.overlay_alpha, colour=frame.colour)
 
 
 def mono8(header: Header, values: np.ndarray, color_encoding: str) -> Image:

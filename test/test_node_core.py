@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from cicld_core.labels import PALETTE
+from cicld_core.labels import overlay as overlay_rgb
 from cicld_core.model import images_to_tensor, segment
 from cicld_core.model.inference import check_images
 from cicld_ros.core import SegmentationNode, StartupError, camera_namespace, output_topics
@@ -246,6 +247,8 @@ def test_outputs_carry_the_input_header_and_sizes(checkpoint):
     assert (colour.encoding, colour.step) == ("rgb8", 150) and confidence.encoding == "mono8"
     ids = np.frombuffer(np.asarray(mask.data).tobytes(), np.uint8).reshape(30, 50)
     np.testing.assert_array_equal(np.asarray(colour.data).reshape(30, 50, 3), PALETTE[ids])
+    front_overlay = transport.publishers["/front/segmentation/overlay"].messages[0]  # the one overlay (labels.py)
+    np.testing.assert_array_equal(np.asarray(front_overlay.data).reshape(30, 50, 3), overlay_rgb(rgb, ids, 0.5))
     # the same frame segmented directly gives the same mask
     batch = images_to_tensor(rgb, node.model.config.mean, node.model.config.std)
     direct = segment(node.model, batch, steps=node.params.steps, strength=node.params.strength, seed=0).train_ids[0].numpy()
