@@ -9,9 +9,6 @@ image, each frame once the previous one came back painted.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -19,7 +16,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import yaml
 from rosbags.rosbag2 import Reader
 from rosbags.typesys import Stores, get_typestore
 
@@ -32,6 +28,7 @@ from .core import painted_topic
 from .dds import cdr
 from .dds.transport import DdsTransport
 from .messages import CAMERA_INFO, IMAGE, POINTCLOUD2
+from .node_process import node_process
 from .pointcloud import LABEL_FIELD, read_cloud
 
 UNLABELLED = (70, 70, 70)  # points the camera does not see
@@ -124,42 +121,26 @@ def paint_with_node(bag: Path, checkpoint: Path, steps: int, count: int = 3, ima
             arrived.notify_all()
 
     domain = 150 + os.getpid() % 80
-    with tempfile.TemporaryDirectory() as tmp, DdsTransport(domain) as transport:
-        params_path = Path(tmp) / "params.yaml"
-        params_path.write_text(yaml.safe_dump({"segment_node": {"ros__parameters": params}}))
-        node = subprocess.Popen([sys.executable, "-m", "cicld_ros.node", "--params-file", str(params_path),
-                                 "--domain-id", str(domain)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        try:
-            painted = transport.subscribe(output, POINTCLOUD2, on_painted, reliable=True, depth=16, keep_all=True)
-            writers = {image_topic: transport.publisher(image_topic, IMAGE, reliable=True, depth=1),
-                       topics.camera_info: transport.publisher(topics.camera_info, CAMERA_INFO, reliable=True, depth=1),
-                       topics.points: transport.publisher(topics.points, POINTCLOUD2, reliable=True, depth=1)}
-            deadline = time.monotonic() + timeout
-            while painted.publication_count() == 0 or not all(w.subscription_count() for w in writers.values()):
-                if node.poll() is not None:
-                    raise BagError(f"the node exited at start-up: {node.stdout.read()[-2000:]}")
-                if time.monotonic() > deadline:
-                    raise BagError(f"the node did not match the LiDAR topics within {timeout:g} s")
-                time.sleep(0.05)
-            results = []
-            for frame in frames:
-                truth_msg = cdr.decode_pointcloud2(frame[topics.ground_truth])
-                truth, key = read_cloud(truth_msg), truth_msg.header.stamp.key()
-                until = time.monotonic() + timeout
-                while True:  # again every few seconds: a first sample may go before both sides matched
-                    for topic in (topics.camera_info, topics.points, image_topic):  # the cloud before its image
-                        writers[topic].publish_cdr(frame[topic])
-                    with arrived:
-                        if arrived.wait_for(lambda: key in answers, 3.0):
-                            break
-                    if time.monotonic() > until:
-                        raise BagError(f"the node painted no cloud within {timeout:g} s")
-                labels = read_cloud(answers[key]).points[LABEL_FIELD]
-                results.append(PaintedFrame(truth.xyz, labels.copy(), truth.points[LABEL_FIELD].copy()))
-        finally:
-            node.terminate()
-            try:
-                node.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                node.kill()
+    with DdsTransport(domain) as transport, node_process(params, domain) as node:
+        painted = transport.subscribe(output, POINTCLOUD2, on_painted, reliable=True, depth=16, keep_all=True)
+        writers = {image_topic: transport.publisher(image_topic, IMAGE, reliable=True, depth=1),
+                   topics.camera_info: transport.publisher(topics.camera_info, CAMERA_INFO, reliable=True, depth=1),
+                   topics.points: transport.publisher(topics.points, POINTCLOUD2, reliable=True, depth=1)}
+        node.wait_until(lambda: painted.publication_count() > 0 and all(w.subscription_count() for w in writers.values()),
+                        timeout, "match the LiDAR topics")
+        results = []
+        for frame in frames:
+            truth_msg = cdr.decode_pointcloud2(frame[topics.ground_truth])
+            truth, key = read_cloud(truth_msg), truth_msg.header.stamp.key()
+            until = time.monotonic() + timeout
+            while True:  # again every few seconds: a first sample may go before both sides matched
+                for topic in (topics.camera_info, topics.points, image_topic):  # the cloud before its image
+                    writers[topic].publish_cdr(frame[topic])
+                with arrived:
+                    if arrived.wait_for(lambda: key in answers, 3.0):
+                        break
+                if time.monotonic() > until:
+                    raise BagError(f"the node painted no cloud within {timeout:g} s")
+            labels = read_cloud(answers[key]).points[LABEL_FIELD]
+            results.append(PaintedFrame(truth.xyz, labels.copy(), truth.points[LABEL_FIELD].copy()))
     return results

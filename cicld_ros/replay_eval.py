@@ -124,15 +124,12 @@ def run_live(args: argparse.Namespace) -> tuple[Scores, dict]:
     """Start the node (DDS transport) in its own process, play the bag to it, and score
     what it publishes, matched to the inputs by header.stamp."""
     import os
-    import subprocess
-    import tempfile
     import threading
-
-    import yaml
 
     from .core import output_topics
     from .dds_start import domain_id, open_transport
     from .messages import COMPRESSED_IMAGE, IMAGE, CompressedImage
+    from .node_process import node_process
     from .params import sampling_params
 
     image_topic, gt_topic, count, frames = read_frames(args.bag, args.image_topic, args.gt_topic)
@@ -155,53 +152,35 @@ def run_live(args: argparse.Namespace) -> tuple[Scores, dict]:
             arrived.notify_all()
 
     scores, sent = Scores(args.protocol), {}
-    with tempfile.TemporaryDirectory() as tmp, open_transport(domain) as transport:
-        params_path = Path(tmp) / "params.yaml"
-        params_path.write_text(yaml.safe_dump({"segment_node": {"ros__parameters": params}}))
-        node = subprocess.Popen([sys.executable, "-m", "cicld_ros.node", "--transport", "dds", "--params-file",
-                                 str(params_path), "--domain-id", str(domain)], stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
-        try:
-            masks = transport.subscribe(mask_topic, IMAGE, on_mask, reliable=True, depth=16, keep_all=True)
-            publisher = transport.publisher(image_topic, kind, reliable=True, depth=1)
-            deadline = time.monotonic() + args.startup_timeout
-            # the node segments a frame only once its mask writer has matched a reader: wait for both
-            while publisher.subscription_count() == 0 or masks.publication_count() == 0:
-                if node.poll() is not None:
-                    raise BagError(f"the node exited at start-up: {node.stdout.read()[-2000:]}")
-                if time.monotonic() > deadline:
-                    raise BagError(f"the node did not subscribe to {image_topic} and publish {mask_topic} "
-                                   f"within {args.startup_timeout:g} s")
-                time.sleep(0.05)
-            pending: dict[tuple[int, int], tuple] = {}
-            started = time.perf_counter()
-            frames_iter = [first]
-            for index, frame in enumerate(tqdm(_chain(frames_iter, frames), total=count, desc="live replay",
-                                               unit="frame", disable=args.no_progress)):
-                key = frame.image.header.stamp.key()
-                if args.rate:
-                    time.sleep(max(0.0, started + index / args.rate - time.perf_counter()))
-                try:  # the node refuses what this refuses (same decode and max_pixels): no mask will come
-                    decode(frame.image, MAX_PIXELS)
-                except InputError as error:
-                    skip_malformed(scores, frame, error)
-                    publisher.publish(frame.image)  # the node still gets what the bag holds
-                    continue
-                sent[key] = time.perf_counter()
-                pending[key] = frame
-                publisher.publish(frame.image)
-                if not args.rate:  # as fast as the node keeps up: wait for this frame's mask
-                    with arrived:
-                        arrived.wait_for(lambda: key in received, timeout=args.frame_timeout)
-            with arrived:  # the last frames' outputs
-                arrived.wait_for(lambda: all(k in received for k in sent), timeout=args.frame_timeout)
-            elapsed = time.perf_counter() - started
-        finally:
-            node.terminate()
-            try:
-                node.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                node.kill()
+    with open_transport(domain) as transport, node_process(params, domain) as node:
+        masks = transport.subscribe(mask_topic, IMAGE, on_mask, reliable=True, depth=16, keep_all=True)
+        publisher = transport.publisher(image_topic, kind, reliable=True, depth=1)
+        # the node segments a frame only once its mask writer has matched a reader: wait for both
+        node.wait_until(lambda: publisher.subscription_count() > 0 and masks.publication_count() > 0,
+                        args.startup_timeout, f"subscribe to {image_topic} and publish {mask_topic}")
+        pending: dict[tuple[int, int], tuple] = {}
+        started = time.perf_counter()
+        frames_iter = [first]
+        for index, frame in enumerate(tqdm(_chain(frames_iter, frames), total=count, desc="live replay",
+                                           unit="frame", disable=args.no_progress)):
+            key = frame.image.header.stamp.key()
+            if args.rate:
+                time.sleep(max(0.0, started + index / args.rate - time.perf_counter()))
+            try:  # the node refuses what this refuses (same decode and max_pixels): no mask will come
+                decode(frame.image, MAX_PIXELS)
+            except InputError as error:
+                skip_malformed(scores, frame, error)
+                publisher.publish(frame.image)  # the node still gets what the bag holds
+                continue
+            sent[key] = time.perf_counter()
+            pending[key] = frame
+            publisher.publish(frame.image)
+            if not args.rate:  # as fast as the node keeps up: wait for this frame's mask
+                with arrived:
+                    arrived.wait_for(lambda: key in received, timeout=args.frame_timeout)
+        with arrived:  # the last frames' outputs
+            arrived.wait_for(lambda: all(k in received for k in sent), timeout=args.frame_timeout)
+        elapsed = time.perf_counter() - started
     for key, frame in pending.items():
         if key not in received:
             continue

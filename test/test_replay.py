@@ -240,6 +240,16 @@ def test_live_replay_checks_the_domain_before_starting_a_node(drive, checkpoint,
     assert not (tmp_path / "r").exists()
 
 
+def test_a_node_that_exits_at_start_up_is_named_with_its_output(tmp_path):
+    from cicld_ros.node_process import node_process
+
+    missing = tmp_path / "missing.safetensors"
+    with node_process({"checkpoint": str(missing)}, domain=3) as node:
+        with pytest.raises(BagError, match=r"the node exited at start-up: .*missing\.safetensors"):
+            node.wait_until(lambda: False, timeout=120, what="start")
+    assert node.process.returncode == 2
+
+
 # ---- the LiDAR topics of a generated drive, and point-level scores ----------------------------
 
 @pytest.fixture(scope="module")
