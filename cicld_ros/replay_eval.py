@@ -10,7 +10,9 @@ time, and an input with no mask is a dropped frame; a frame that fails the check
 makes (the same decode and max_pixels) is counted as malformed in both modes and not waited
 for. A bag with no camera frame stops with a message in both modes. Frames are paired with
 their ground truth by header.stamp; mIoU and per-class IoU use the chosen protocol; a bag
-without ground truth gives timing only. The report folder gets report.json (all figures,
+without ground truth gives timing only. When the bag also holds a LiDAR ground-truth cloud
+(``python -m cicld_ros.bag --lidar``), each mask paints that cloud as the node paints one and
+the point mIoU is reported next to the pixel mIoU (cicld_ros.replay_points). The report folder gets report.json (all figures,
 the command, versions), report.md, a per-class IoU chart, a latency histogram and a strip
 of the worst and best frames. Nothing is written until the whole bag has been read, so a
 damaged bag never leaves a report that looks complete.
@@ -43,6 +45,8 @@ from cicld_core.sampling_arguments import add_sampling_arguments, sampling_from_
 from .bag_reader import BagError, no_frames, read_frames
 from .dds_start import DdsStartError
 from .image_codec import InputError, decode, mono8_values
+from .messages import Header
+from .replay_points import PointScores
 
 STRIP_FRAMES, STRIP_WIDTH = 3, 512
 MAX_PIXELS = 8192 * 8192  # frames above are malformed, in both modes (the node is told the same)
@@ -55,19 +59,22 @@ def frame_miou(prediction: np.ndarray, truth: np.ndarray, classes: tuple[int, ..
 
 
 class Scores:
-    """Confusion matrix over the drive, per-frame timing, and the best and worst frames."""
+    """Confusion matrix over the drive, per-frame timing, the best and worst frames, and the
+    point scores of the painted LiDAR ground truth when the bag has one."""
 
-    def __init__(self, protocol: int) -> None:
-        self.metric, self.protocol = ConfusionMatrix(), protocol
+    def __init__(self, protocol: int, points: PointScores | None = None) -> None:
+        self.metric, self.protocol, self.points = ConfusionMatrix(), protocol, points
         self.latency_ms: list[float] = []
         self.frames = self.with_truth = self.malformed = 0
         self.best: list = []
         self.worst: list = []
 
     def add(self, rgb: np.ndarray, prediction: np.ndarray, truth: np.ndarray | None, latency_ms: float,
-            stamp: str) -> None:
+            header: Header) -> None:
         self.frames += 1
         self.latency_ms.append(latency_ms)
+        if self.points is not None:  # the LiDAR ground truth of this stamp, painted with this mask
+            self.points.add(header, prediction)
         if truth is None:
             return
         self.with_truth += 1
@@ -77,7 +84,7 @@ class Scores:
         size = (STRIP_WIDTH, max(1, int(round(rgb.shape[0] * scale))))
         tile = np.concatenate([cv2.resize(overlay(rgb, truth), size, interpolation=cv2.INTER_NEAREST),
                                cv2.resize(overlay(rgb, prediction), size, interpolation=cv2.INTER_NEAREST)], axis=1)
-        entry = (score, self.with_truth, stamp, tile)
+        entry = (score, self.with_truth, f"{header.stamp.sec}.{header.stamp.nanosec:09d}", tile)
         for heap, key in ((self.best, entry), (self.worst, (-score, *entry[1:]))):
             heapq.heappush(heap, key)
             if len(heap) > STRIP_FRAMES:
@@ -90,12 +97,12 @@ class Scores:
                    "latency_ms": {f"p{q}": round(float(np.percentile(latency, q)), 2) for q in (50, 90, 99)}}
         if self.with_truth:
             figures |= self.metric.summary(self.protocol)
-        return figures
+        return figures | (self.points.figures() if self.points is not None else {})
 
 
 def run_offline(args: argparse.Namespace, model, device: torch.device) -> tuple[Scores, dict]:
     image_topic, gt_topic, count, frames = read_frames(args.bag, args.image_topic, args.gt_topic)
-    scores = Scores(args.protocol)
+    scores = Scores(args.protocol, PointScores.from_bag(args.bag, args.protocol))
     started = time.perf_counter()
     for frame in tqdm(frames, total=count, desc="offline replay", unit="frame", disable=args.no_progress):
         try:
@@ -107,7 +114,7 @@ def run_offline(args: argparse.Namespace, model, device: torch.device) -> tuple[
         prediction = segment_rgb(model, rgb, args.sampling, device).train_ids[0].cpu().numpy()
         latency = (time.perf_counter() - t0) * 1000
         truth = mono8_values(frame.ground_truth) if frame.ground_truth is not None else None
-        scores.add(rgb, prediction, truth, latency, f"{frame.image.header.stamp.sec}.{frame.image.header.stamp.nanosec:09d}")
+        scores.add(rgb, prediction, truth, latency, frame.image.header)
     elapsed = time.perf_counter() - started
     if scores.frames + scores.malformed == 0:  # the bag's index promised frames it does not hold
         raise no_frames(args.bag, image_topic)
@@ -151,7 +158,7 @@ def run_live(args: argparse.Namespace) -> tuple[Scores, dict]:
             received[msg.header.stamp.key()] = (time.perf_counter(), msg)
             arrived.notify_all()
 
-    scores, sent = Scores(args.protocol), {}
+    scores, sent = Scores(args.protocol, PointScores.from_bag(args.bag, args.protocol)), {}
     with open_transport(domain) as transport, node_process(params, domain) as node:
         masks = transport.subscribe(mask_topic, IMAGE, on_mask, reliable=True, depth=16, keep_all=True)
         publisher = transport.publisher(image_topic, kind, reliable=True, depth=1)
@@ -187,7 +194,7 @@ def run_live(args: argparse.Namespace) -> tuple[Scores, dict]:
         receive_time, msg = received[key]
         truth = mono8_values(frame.ground_truth) if frame.ground_truth is not None else None
         scores.add(decode(frame.image, MAX_PIXELS), mono8_values(msg), truth, (receive_time - sent[key]) * 1000,
-                   f"{key[0]}.{key[1]:09d}")
+                   frame.image.header)
     dropped = sum(1 for key in sent if key not in received)
     return scores, {"image_topic": image_topic, "ground_truth_topic": gt_topic, "frames_sent": len(sent),
                     "frames_dropped": dropped, "rate_hz": args.rate,
@@ -233,19 +240,28 @@ def write_report(report_dir: Path, scores: Scores, info: dict) -> dict:
              f"| denoising steps K | {info['steps']} |"]
     if scores.with_truth:
         lines.append(f"| mIoU ({info['protocol']} classes) | {figures['miou']:.2f} |")
+    if "point_miou" in figures:
+        lines.append(f"| point mIoU of the painted LiDAR cloud | {figures['point_miou']:.2f} "
+                     f"({figures['points_scored']} points the camera sees, in {figures['point_clouds_scored']} clouds "
+                     f"of {figures['point_ground_truth_topic']}) |")
     lines += [f"| latency p50 / p90 / p99 | {figures['latency_ms']['p50']} / {figures['latency_ms']['p90']} / "
               f"{figures['latency_ms']['p99']} ms |", f"| throughput | {figures.get('throughput_fps')} frames/s |",
               f"| frames dropped | {figures.get('frames_dropped', 0)} |", ""]
     if scores.with_truth:
+        points = figures.get("point_per_class_iou")
         lines += ["![per-class IoU](per_class_iou.png)", "", "Worst frames (top rows) and best frames (bottom rows); "
                   "left ground truth, right prediction:", "", "![frames](frames.png)", "",
-                  "| class | IoU |", "|---|---:|"]
-        lines += [f"| {name} | {'-' if value is None else f'{value:.2f}'} |"
+                  "| class | IoU |" + (" point IoU |" if points else ""), "|---|---:|" + ("---:|" if points else "")]
+        lines += [f"| {name} | {iou_cell(value)} |" + (f" {iou_cell(points.get(name))} |" if points else "")
                   for name, value in figures["per_class_iou"].items()]
     lines += ["", "![latency](latency.png)", ""]
     with atomic_path(report_dir / "report.md") as tmp:
         tmp.write_text("\n".join(lines))
     return figures
+
+
+def iou_cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def positive_number(text: str) -> float:
@@ -304,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
         summary = "mIoU n/a (no segmented frame had its ground truth), "
     else:
         summary = "no ground truth: timing only, "
+    if "point_miou" in figures:
+        summary += f"point mIoU {figures['point_miou']:.2f} ({figures['points_scored']} LiDAR points), "
     dropped = f", {info['frames_dropped']} dropped" if "frames_dropped" in info else ""
     print(f"{summary}{figures['frames']} frames ({scores.malformed} malformed{dropped}), latency p50 "
           f"{figures['latency_ms']['p50']} ms; report: {args.report / 'report.md'}")

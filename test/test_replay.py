@@ -111,6 +111,7 @@ def test_live_replay_through_the_node_process_equals_offline(drive, checkpoint, 
     assert live["miou"] == offline["miou"]
     assert live["per_class_iou"] == offline["per_class_iou"]
     assert 0 < live["latency_ms"]["p50"] <= live["latency_ms"]["p99"]
+    assert "point_miou" not in live and "point_miou" not in offline  # no LiDAR in this bag
 
 
 def test_a_bag_without_ground_truth_gives_timing_only(drive, checkpoint, tmp_path):
@@ -321,3 +322,28 @@ def test_point_scores_are_perfect_for_the_ground_truth_masks_and_absent_without_
     plain = tmp_path / "plain_bag"
     write_cityscapes_bag(drive, "val", plain, progress=False)
     assert PointScores.from_bag(plain) is None
+
+
+def test_replay_reports_point_miou_next_to_pixel_miou_in_both_modes(lidar_drive, checkpoint, tmp_path):
+    """A bag with LiDAR ground truth: each mask paints the ground-truth cloud of its stamp, and
+    the point mIoU is reported beside the pixel mIoU; the node's masks paint what offline's do."""
+    bag = tmp_path / "lidar_bag"
+    assert run("cicld_ros.bag", "--from-cityscapes", str(lidar_drive), "--out", str(bag), "--lidar").returncode == 0
+    reports, outputs = {}, {}
+    for mode in ("offline", "live"):
+        done = run("cicld_ros.replay_eval", "--bag", str(bag), "--checkpoint", str(checkpoint), "--mode", mode,
+                   "--steps", "1", "--report", str(tmp_path / mode), "--no-progress",
+                   *(["--domain-id", str(100 + (hash(str(tmp_path)) % 50))] if mode == "live" else []))
+        assert done.returncode == 0, done.stderr[-3000:]
+        reports[mode], outputs[mode] = json.loads((tmp_path / mode / "report.json").read_text()), done.stdout
+    live, offline = reports["live"], reports["offline"]
+    assert offline["point_clouds_scored"] == 3 and offline["points_scored"] > 300
+    assert offline["point_ground_truth_topic"] == "/lidar/ground_truth"
+    assert 0 <= offline["point_miou"] <= 100 and set(offline["point_per_class_iou"]) == set(offline["per_class_iou"])
+    assert live["frames_dropped"] == 0
+    for key in ("point_miou", "point_per_class_iou", "points_scored", "point_clouds_scored"):
+        assert live[key] == offline[key], key
+    for mode in ("offline", "live"):
+        assert f"point mIoU {offline['point_miou']:.2f} ({offline['points_scored']} LiDAR points)" in outputs[mode]
+        markdown = (tmp_path / mode / "report.md").read_text()
+        assert "| point mIoU of the painted LiDAR cloud |" in markdown and "| class | IoU | point IoU |" in markdown
