@@ -1,21 +1,24 @@
 """The node's parameters: one typed record, its ROS parameter file, and run-time changes.
 
 The same ``config/segment.yaml`` (ROS 2 parameter-file format, ``<node>: ros__parameters:``)
-feeds ``ros2 launch`` and the DDS mode. Each parameter has a description (declared to ROS
-as a ParameterDescriptor) and says whether it may change while the node runs.
+feeds ``ros2 launch`` and the DDS mode; a file may also hold the ``painting`` section
+(cicld_ros.painting_params), so one file can configure both. Each parameter has a
+description (declared to ROS as a ParameterDescriptor) and says whether it may change while
+the node runs; the others change while the node is unconfigured (configure reads them).
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import yaml
 
 from cicld_core.model import COMPILE_MODES, SAMPLER_NAMES, SamplingOptions
 
 from .dds.config import ros_topic_to_dds
+from .painting_params import SECTION as PAINTING_SECTION, split_painting
 
 NODE_NAME = "segment_node"
 # Smallest input_width / input_height: the shipped model's size multiple (latent_stride 16 x 2 UNet
@@ -176,7 +179,8 @@ def with_changes(params: NodeParams, changes: dict[str, Any], at_runtime: bool =
 
 
 def read_params_file(path: str | Path, node_name: str = NODE_NAME) -> dict[str, Any]:
-    """The ``ros__parameters`` of ``node_name`` (or of ``/**``) in a ROS 2 parameter file."""
+    """The ``ros__parameters`` of ``node_name`` (or of ``/**``) in a ROS 2 parameter file, the
+    painting section included (painting_params.split_painting separates it)."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"parameter file {path} not found")
@@ -217,10 +221,28 @@ def parse_sets(sets: list[str]) -> dict[str, Any]:
 
 
 def load_params(params_file: str | Path | None, sets: list[str] = ()) -> NodeParams:
-    """Defaults, then the file, then the --set overrides: what the node starts with (and a reload re-reads)."""
-    values = read_params_file(params_file) if params_file else {}
+    """Defaults, then the file, then the --set overrides: what the node starts with (and a reload
+    re-reads). A painting section in the file is left to painting_params.read_node_files."""
+    values = split_painting(read_params_file(params_file))[0] if params_file else {}
     values |= parse_sets(sets)
     return with_changes(NodeParams(), values)
+
+
+def fixed_while_configured(names: Iterable[str]) -> list[str]:
+    """The parameters among ``names`` that only configure reads: every NodeParams field that is
+    not run-time, and the painting section. They may change while the node is unconfigured;
+    once it is configured a change is refused (see configured_change_problem)."""
+    return sorted(name for name in names if (name in FIELDS and name not in RUNTIME_PARAMS)
+                  or name.startswith(PAINTING_SECTION + "."))
+
+
+def configured_change_problem(names: Iterable[str]) -> str | None:
+    """Why changing ``names`` on a configured node is refused, or None when they all may change."""
+    fixed = fixed_while_configured(names)
+    if not fixed:
+        return None
+    return (f"{', '.join(fixed)} can change only while the node is unconfigured (configure reads them): "
+            f"deactivate and clean up the node, set them, then configure it again")
 
 
 def descriptions() -> dict[str, str]:

@@ -71,7 +71,8 @@ class RclpyTransport:
 
 
 def declare_parameters(node: Any) -> None:
-    """Every NodeParams field as a ROS parameter; run-time ones writable, the others read-only."""
+    """Every NodeParams field as a ROS parameter, each writable: the run-time ones at any time, the
+    others while the node is unconfigured (the set-parameters callback refuses them once configured)."""
     from rcl_interfaces.msg import ParameterDescriptor
 
     from .params import FIELDS, NodeParams
@@ -81,8 +82,7 @@ def declare_parameters(node: Any) -> None:
         default = getattr(defaults, name)
         if isinstance(default, list) and not default:
             default = [""]  # ROS cannot type an empty list; [""] means none
-        descriptor = ParameterDescriptor(description=field.metadata["description"],
-                                         read_only=not field.metadata["runtime"])
+        descriptor = ParameterDescriptor(description=field.metadata["description"])
         node.declare_parameter(name, default, descriptor)
 
 
@@ -125,7 +125,7 @@ def make_node(autostart: bool):
     from .core import SegmentationNode
     from .lifecycle import ManagedNode, TransitionError
     from .painting_params import declared_painting
-    from .params import FIELDS, NODE_NAME
+    from .params import FIELDS, NODE_NAME, configured_change_problem
 
     class SegmentLifecycleNode(LifecycleNode):
         def __init__(self) -> None:
@@ -140,14 +140,17 @@ def make_node(autostart: bool):
                                     painting=declared_painting(self._declared))
 
         def _declared(self, name: str, default):
-            """A painting parameter's value, declared at the first configure (read-only: configure reads it)."""
+            """A painting parameter's value, declared at the first configure (configure reads it)."""
             if not self.has_parameter(name):
-                self.declare_parameter(name, default, ParameterDescriptor(read_only=True))
+                self.declare_parameter(name, default, ParameterDescriptor())
             return self.get_parameter(name).value
 
         def _on_set(self, parameters) -> SetParametersResult:
             if self.managed.core is None:  # unconfigured: configure reads (and checks) them
                 return SetParametersResult(successful=True)
+            problem = configured_change_problem(p.name for p in parameters)
+            if problem:
+                return SetParametersResult(successful=False, reason=problem)
             try:
                 self.managed.core.set_params({p.name: p.value for p in parameters if p.name in FIELDS})
             except ValueError as error:

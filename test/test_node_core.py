@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from cicld_core.labels import PALETTE
 from cicld_core.labels import overlay as overlay_rgb
@@ -26,7 +27,8 @@ from cicld_ros.image_codec import MIN_SIDE, InputError, check, decode
 from cicld_ros.latest_frames import LatestFrames
 from cicld_ros.launch_args import LAUNCH_ARGUMENTS, parameter_overrides
 from cicld_ros.messages import CompressedImage, DiagnosticStatus, Header, Image, Time
-from cicld_ros.params import FIELDS, NodeParams, load_params, read_params_file, with_changes
+from cicld_ros.params import (FIELDS, NodeParams, configured_change_problem, fixed_while_configured, load_params,
+                              read_params_file, with_changes)
 from waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
@@ -150,6 +152,29 @@ def test_runtime_changes_are_checked_and_fixed_parameters_refused():
         load_params(None, ["stepz=3"])
     with pytest.raises(ValueError, match="steps must be int"):
         load_params(None, ["steps=fast"])
+
+
+def test_one_file_configures_the_node_and_its_painting(tmp_path):
+    from cicld_ros.painting_params import read_node_files
+
+    combined = tmp_path / "both.yaml"
+    combined.write_text(yaml.safe_dump({"segment_node": {"ros__parameters": (
+        read_params_file(REPO / "config/segment.yaml") | read_params_file(REPO / "config/painting.yaml")
+        | {"steps": 3})}}))
+    assert load_params(combined, ["seed=5"]) == with_changes(NodeParams(), {"steps": 3, "seed": 5})
+    values, painting = read_node_files([combined])
+    assert values["steps"] == 3 and [c.name for c in painting.cameras] == ["camera"]
+
+
+def test_fixed_parameters_change_only_while_unconfigured():
+    """Under rclpy every parameter is writable; once configured, only the run-time ones may change
+    (the set-parameters callback returns configured_change_problem as its reason)."""
+    assert fixed_while_configured(["steps", "overlay_alpha", "use_sim_time"]) == []
+    assert configured_change_problem(["steps", "publish_overlay"]) is None
+    assert fixed_while_configured(["steps", "checkpoint", "painting.cameras", "device"]) == [
+        "checkpoint", "device", "painting.cameras"]
+    problem = configured_change_problem(["checkpoint"])
+    assert problem.startswith("checkpoint can change only while the node is unconfigured") and "clean up" in problem
 
 
 def test_launch_file_declares_the_documented_arguments_and_maps_them():
