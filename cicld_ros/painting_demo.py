@@ -126,8 +126,8 @@ def paint_with_node(bag: Path, checkpoint: Path, steps: int, count: int = 3, ima
         writers = {image_topic: transport.publisher(image_topic, IMAGE, reliable=True, depth=1),
                    topics.camera_info: transport.publisher(topics.camera_info, CAMERA_INFO, reliable=True, depth=1),
                    topics.points: transport.publisher(topics.points, POINTCLOUD2, reliable=True, depth=1)}
-        node.wait_until(lambda: painted.publication_count() > 0 and all(w.subscription_count() for w in writers.values()),
-                        timeout, "match the LiDAR topics")
+        node.wait_until(lambda: painted.publication_count() > 0
+                        and all(w.subscription_count() for w in writers.values()), timeout, "match the LiDAR topics")
         results = []
         for frame in frames:
             truth_msg = cdr.decode_pointcloud2(frame[topics.ground_truth])

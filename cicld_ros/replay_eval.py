@@ -12,10 +12,10 @@ for. A bag with no camera frame stops with a message in both modes. Frames are p
 their ground truth by header.stamp; mIoU and per-class IoU use the chosen protocol; a bag
 without ground truth gives timing only. When the bag also holds a LiDAR ground-truth cloud
 (``python -m cicld_ros.bag --lidar``), each mask paints that cloud as the node paints one and
-the point mIoU is reported next to the pixel mIoU (cicld_ros.replay_points). The report folder gets report.json (all figures,
-the command, versions), report.md, a per-class IoU chart, a latency histogram and a strip
-of the worst and best frames. Nothing is written until the whole bag has been read, so a
-damaged bag never leaves a report that looks complete.
+the point mIoU is reported next to the pixel mIoU (cicld_ros.replay_points). The report
+folder gets report.json (all figures, the command, versions), report.md, a per-class IoU
+chart, a latency histogram and a strip of the worst and best frames. Nothing is written
+until the whole bag has been read, so a damaged bag never leaves a report that looks complete.
 """
 from __future__ import annotations
 
