@@ -40,7 +40,8 @@ def plot(results: dict, path: Path) -> None:
     ax.set_xticks([0.5, 1, 2, 4, 8, 20, 50], ["0", "1", "2", "4", "8", "20", "50"])
     ax.set_xlabel("denoising steps K (0 = no diffusion)")
     ax.set_ylabel("target val mIoU")
-    ax.set_title(Path(results["checkpoint"]).name)
+    checkpoint = Path(results["checkpoint"])
+    ax.set_title(f"{checkpoint.parent.name}/{checkpoint.name}", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     with atomic_path(path) as tmp:

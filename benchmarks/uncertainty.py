@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.json:
         write_json(args.json, summary)
     if args.plot:
-        plot(pixels, results, f"{args.checkpoint.parent.name}: {setting}", args.plot)
+        plot(pixels, results, f"{args.checkpoint.parent.name}/{args.checkpoint.name}: {setting}", args.plot)
     return summary
 
 
