@@ -179,6 +179,10 @@ class SegmentationNode:
         """A subscription's callback: count the frame, refuse it if malformed, else make it
         the camera's newest. Cheap whatever the frame holds: nothing is decoded here."""
         if not self.active:
+            # said (rate-limited) so an operator sees why no mask comes, and so a test can
+            # know the frame was handled before it activates the node
+            self.diagnostics.note(camera, "ignored_inactive", 1, "frame ignored: the node is not active "
+                                  "(lifecycle state inactive; activate it to segment)")
             return
         self.diagnostics.count(camera, "received")
         try:
