@@ -207,8 +207,14 @@ class SegmentationNode:
 
     def prepare(self, arrival: Arrival, params: NodeParams) -> Frame | None:
         """The decoded frame, or None when it is not wanted or cannot be decoded (counted)."""
-        outputs = self.wanted_outputs(arrival.camera, params)
-        paint = self.painter.wanted(arrival.camera)
+        try:
+            outputs = self.wanted_outputs(arrival.camera, params)
+            paint = self.painter.wanted(arrival.camera)
+        except Exception as error:  # noqa: BLE001 - e.g. the DDS matched-readers query racing a match
+            self.diagnostics.count(arrival.camera, "errors")
+            self.diagnostics.warn(arrival.camera, "outputs_failed", f"frame skipped, finding its subscribers "
+                                  f"failed: {error!r}")
+            return None
         if not outputs and not paint:
             self.diagnostics.count(arrival.camera, "skipped_no_subscribers")
             return None

@@ -281,6 +281,25 @@ def test_outputs_carry_the_input_header_and_sizes(checkpoint):
     assert not transport.publishers["/front/segmentation/uncertainty"].messages  # num_samples is 1
 
 
+def test_a_failing_subscriber_query_costs_one_frame_not_the_camera(checkpoint, caplog, monkeypatch):
+    node, transport = make_node(checkpoint)
+    mask_writer = transport.publishers["/front/segmentation/class_mask"]
+    failures = [IndexError("invalid index")]  # cyclonedds' query when a reader matches between its two calls
+
+    def flaky_count() -> int:
+        if failures:
+            raise failures.pop()
+        return mask_writer.subscribers
+    monkeypatch.setattr(mask_writer, "subscription_count", flaky_count)
+    for second in (1, 2):
+        transport.callbacks["/front/image_raw"](image_msg(rgb_frame(), stamp=(second, 0)))
+        node.process(node.frames.take_all(0.1))
+    masks = transport.publishers["/front/segmentation/class_mask"].messages
+    assert [m.header.stamp.sec for m in masks] == [2]
+    assert node.diagnostics.cameras["/front/image_raw"].errors == 1
+    assert "finding its subscribers failed: IndexError" in caplog.text
+
+
 def test_outputs_nobody_listens_to_are_not_computed_and_toggles_apply(checkpoint):
     node, transport = make_node(checkpoint)
     for name in ("class_mask", "color_mask", "overlay"):

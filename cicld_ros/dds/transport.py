@@ -67,8 +67,10 @@ class DdsPublisher:
         write_raw(self.writer, data)
 
     def subscription_count(self) -> int:
-        """Readers matched so far: writing before the subscriber's reader matched loses the sample."""
-        return len(self.writer.get_matched_subscriptions())
+        """Readers matched so far: writing before the subscriber's reader matched loses the sample.
+        Read from the matched status: cyclonedds' get_matched_subscriptions() asks for the count and
+        then the list, and raises IndexError when a reader matches in between (seen under load)."""
+        return int(self.writer.get_publication_matched_status().current_count)
 
 
 class DdsSubscription:
@@ -92,8 +94,8 @@ class DdsSubscription:
             on_data_available=self._on_data, on_sample_lost=self._on_lost, on_sample_rejected=self._on_rejected))
 
     def publication_count(self) -> int:
-        """Writers matched so far."""
-        return len(self.reader.get_matched_publications())
+        """Writers matched so far (from the matched status, as DdsPublisher.subscription_count)."""
+        return int(self.reader.get_subscription_matched_status().current_count)
 
     def _on_lost(self, reader: DataReader, status) -> None:
         self.lost = status.total_count
