@@ -69,7 +69,7 @@ def collect(model, dataset, frames: int, steps: int, strength: float, samples: i
                           with_confidence=True)
         plain = segment(model, image, steps=0, with_confidence=True)
         one_minus_msp = 1.0 - sampled.confidence[0].numpy()
-        disagreement = sampled.uncertainty[0].numpy() if sampled.uncertainty is not None else np.zeros_like(one_minus_msp)
+        disagreement = sampled.uncertainty[0].numpy()  # present: parse_args requires K >= 1 and 2+ samples
         parts["disagreement"].append(disagreement[valid])
         parts["one_minus_max_softmax"].append(one_minus_msp[valid])
         parts["combined"].append((disagreement + one_minus_msp)[valid])
