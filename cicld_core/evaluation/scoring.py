@@ -102,16 +102,23 @@ def evaluate_model(model: "CICLD", dataset: "SegmentationDataset", options: Samp
     try:
         for index in tqdm(range(count), desc="evaluating", unit="image", disable=not progress):
             rgb, label = dataset.load_raw(index)
-            if input_size is not None and tuple(input_size) != (rgb.shape[1], rgb.shape[0]):
-                small = cv2.resize(rgb, tuple(input_size), interpolation=cv2.INTER_AREA)
-                prediction = segment_rgb(model, small, options, device).train_ids[0].cpu().numpy().astype(np.uint8)
-                prediction = cv2.resize(prediction, (label.shape[1], label.shape[0]), interpolation=cv2.INTER_NEAREST)
-            else:
-                prediction = segment_rgb(model, rgb, options, device).train_ids[0]
-            metric.update(prediction, label)
+            metric.update(segment_at_size(model, rgb, options, device, input_size), label)
     finally:
         model.train(was_training)
     return metric
 
 
-__all__ = ["check_dataset", "eval_transform", "evaluate_model"]
+def segment_at_size(model: "CICLD", rgb: np.ndarray, options: SamplingOptions, device: torch.device | str,
+                    input_size: tuple[int, int] | None = None) -> np.ndarray:
+    """trainIds (H, W) uint8 of one RGB image at its own size; with ``input_size`` (width,
+    height) the model sees the image resized to it (area) and the prediction is scaled back
+    (nearest), as a node whose model input size differs from its camera's does."""
+    height, width = rgb.shape[:2]
+    if input_size is None or tuple(input_size) == (width, height):
+        return segment_rgb(model, rgb, options, device).train_ids[0].cpu().numpy().astype(np.uint8)
+    small = cv2.resize(rgb, tuple(input_size), interpolation=cv2.INTER_AREA)
+    prediction = segment_rgb(model, small, options, device).train_ids[0].cpu().numpy().astype(np.uint8)
+    return cv2.resize(prediction, (width, height), interpolation=cv2.INTER_NEAREST)
+
+
+__all__ = ["check_dataset", "eval_transform", "evaluate_model", "segment_at_size"]
