@@ -150,7 +150,7 @@ def test_runtime_changes_are_checked_and_fixed_parameters_refused():
         with_changes(params, {"strength": 2.0}, at_runtime=True)
     with pytest.raises(ValueError, match="unknown parameter 'stepz'"):
         load_params(None, ["stepz=3"])
-    with pytest.raises(ValueError, match="steps must be int"):
+    with pytest.raises(ValueError, match="steps is an INTEGER parameter, got STRING 'fast'"):
         load_params(None, ["steps=fast"])
 
 
