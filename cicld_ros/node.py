@@ -4,7 +4,10 @@
 
 ``--transport dds`` needs no ROS install: the node speaks the ROS 2 wire protocol over
 Cyclone DDS (topics rt/<name>, ROS 2 type names, CDR), so ROS 2 nodes on the same
-domain see its topics. ``--transport rclpy`` is the same node as a ROS 2 node (what
+domain see its topics. It reads parameter files and names as ROS 2 does and takes the
+same ``--ros-args`` for them: ``-r __ns:=/front``, ``-r __node:=name``, ``-r from:=to``,
+``-p name:=value`` and ``--params-file`` (cicld_ros.ros_names, cicld_ros.ros_params).
+With ``--transport rclpy`` every ``--ros-args ... [--]`` block goes to rclpy untouched. ``--transport rclpy`` is the same node as a ROS 2 node (what
 ``ros2 run cicld_ros segment_node`` starts). In DDS mode, SIGHUP re-reads the parameter
 file, applies the --set overrides on top again, and applies the run-time parameters that
 changed; it logs each change (old -> new), warns about parameters that need a restart, and

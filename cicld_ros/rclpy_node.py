@@ -7,8 +7,12 @@ ROS parameters (declared with descriptions) feed NodeParams at configure, rclpy 
 are converted to and from the plain records of cicld_ros.messages, and the
 SegmentationNode core does the rest; the painting parameters (``painting.<name>``, see
 cicld_ros.painting_params) are declared at the first configure, once ``painting.cameras``
-names the cameras. Inputs use sensor-data QoS (best effort, keep last
-1); outputs are reliable with a small depth. By default the node configures and activates
+names the cameras. Topic names are handed to rclpy as configured (relative ones resolve in the
+node's namespace, remappings apply) and each camera's outputs follow its resolved name.
+Inputs use sensor-data QoS (best effort, keep last 1); outputs are reliable with a small depth.
+Every transition failure is logged with its cause (rclpy logs nothing), a parameter of the
+wrong type in a file is named with its fix instead of a traceback, and SIGTERM ends the node
+as cleanly as Ctrl-C. By default the node configures and activates
 itself at start, so ``ros2 run`` and ``ros2 launch`` segment in one command; with
 ``--no-autostart`` it waits for ``ros2 lifecycle set /segment_node configure`` (and
 ``activate``), or a lifecycle manager.
@@ -91,7 +95,6 @@ def declare_parameters(node: Any) -> dict[str, str]:
     at declaration) does not end the node with a traceback: the parameter is declared with its
     default and the problem, with its fix, is returned by name; configure refuses to run until
     the parameter is set right."""
-    from rcl_interfaces.msg import ParameterDescriptor
     from rclpy.exceptions import InvalidParameterTypeException
 
     from .params import FIELDS, ros_default
@@ -199,6 +202,30 @@ class ParameterChanges:
             self.problems.pop(name, None)
         if wanted is not None:
             self.managed.core.params = wanted
+
+
+def without_ros_args(argv: list[str]) -> list[str]:
+    """``argv`` less each ``--ros-args ... [--]`` block (what rclpy's remove_ros_args does),
+    so the node's own options are read before rclpy is imported."""
+    kept, in_ros_args = [], False
+    for arg in argv:
+        if arg == "--ros-args":
+            in_ros_args = True
+        elif in_ros_args and arg == "--":
+            in_ros_args = False
+        elif not in_ros_args:
+            kept.append(arg)
+    return kept
+
+
+def parse_node_args(argv: list[str]) -> argparse.Namespace:
+    """The node's own options (``argv`` without the ROS arguments, program name first)."""
+    parser = argparse.ArgumentParser(prog="segment_node", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--autostart", action=argparse.BooleanOptionalAction, default=True,
+                        help="configure and activate at start (default); --no-autostart waits unconfigured for "
+                             "lifecycle transitions")
+    return parser.parse_args(argv[1:])
 
 
 def make_node(autostart: bool):
