@@ -94,7 +94,7 @@ def png_claiming(width: int, height: int) -> bytes:
 
 
 @pytest.mark.parametrize("msg,reason", [
-    (Image(Header(), 8, 8, "yuv422", 0, 16, bytes(128)), "unsupported_encoding"),
+    (Image(Header(), 8, 8, "yuv444", 0, 24, bytes(192)), "unsupported_encoding"),
     (Image(Header(), 8, 8, "rgb8", 0, 24, bytes(190)), "short_data"),
     (Image(Header(), 8, 8, "rgb8", 0, 12, bytes(192)), "bad_step"),
     (Image(Header(), 0, 8, "rgb8", 0, 24, b""), "zero_size"),

@@ -447,3 +447,46 @@ def test_a_parameter_of_the_wrong_type_blocks_configure_until_it_is_set_right():
     changes = ParameterChanges(ManagedNode(lambda: None, logging.getLogger("t")), problems, apply_in_check=True)
     assert changes.check({"steps": 2}) is None and "strength" in problems
     assert changes.check({"strength": 0.5}) is None and not problems
+
+
+# ---- conventions: the camera encodings cv_bridge converts ---------------------------------------
+
+def uyvy(y: int, u: int, v: int, height: int, width: int, yuy2: bool = False) -> bytes:
+    """Packed 4:2:2: UYVY (ROS yuv422) or YUYV (yuv422_yuy2), one colour everywhere."""
+    return bytes([y, u, y, v] if yuy2 else [u, y, v, y]) * (height * width // 2)
+
+
+@pytest.mark.parametrize("encoding", ["yuv422", "yuv422_yuy2"])
+def test_yuv422_frames_decode_as_cv_bridge_converts_them(encoding):
+    from cicld_ros.image_codec import check, decode
+
+    msg = Image(Header(), 16, 20, encoding, 0, 40, uyvy(100, 128, 128, 16, 20, encoding == "yuv422_yuy2"))
+    check(msg, 10**6)
+    rgb = decode(msg, 10**6)
+    # U = V = 128 is grey; OpenCV (as cv_bridge) reads video-range BT.601: (Y - 16) x 255 / 219
+    assert rgb.shape == (16, 20, 3) and (rgb == round((100 - 16) * 255 / 219)).all()
+    reddish = decode(Image(Header(), 16, 20, encoding, 0, 40, uyvy(120, 100, 200, 16, 20,
+                                                                   encoding == "yuv422_yuy2")), 10**6)
+    assert reddish[..., 0].mean() > reddish[..., 1].mean() and reddish[..., 0].mean() > reddish[..., 2].mean()
+
+
+@pytest.mark.parametrize("encoding, pattern", [("bayer_rggb8", "RGGB"), ("bayer_bggr8", "BGGR"),
+                                               ("bayer_gbrg8", "GBRG"), ("bayer_grbg8", "GRBG")])
+def test_bayer_frames_demosaic_to_the_colour_they_hold(encoding, pattern):
+    """A flat colour laid out in the encoding's 2x2 pattern comes back as that colour (the
+    pattern is named by its first row, as in ROS; OpenCV names it by the second)."""
+    from cicld_ros.image_codec import decode
+
+    colour = {"R": 200, "G": 120, "B": 40}
+    tile = np.array([[colour[pattern[0]], colour[pattern[1]]], [colour[pattern[2]], colour[pattern[3]]]], np.uint8)
+    mosaic = np.tile(tile, (8, 10))
+    rgb = decode(Image(Header(), 16, 20, encoding, 0, 20, mosaic.tobytes()), 10**6)
+    assert rgb.shape == (16, 20, 3)
+    assert tuple(rgb[4:-4, 4:-4].reshape(-1, 3).mean(axis=0).round()) == (200, 120, 40)
+
+
+def test_a_yuv422_frame_of_odd_width_is_refused_on_arrival():
+    from cicld_ros.image_codec import InputError, check
+
+    with pytest.raises(InputError, match="width 21 must be even"):
+        check(Image(Header(), 16, 21, "yuv422", 0, 42, bytes(16 * 42)), 10**6)
