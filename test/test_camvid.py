@@ -185,3 +185,40 @@ def test_the_real_camvid_copy_loads_with_its_documented_counts():
     image, label = val.load_raw(0)
     assert image.shape == (360, 480, 3) and label.shape == (360, 480)
     assert set(np.unique(label)) <= {*CAMVID_TO_TRAIN_ID, IGNORE_INDEX}
+
+
+def test_quality_vs_steps_on_camvid_reports_protocol_11_per_class(camvid_root, checkpoint, tmp_path):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import quality_vs_steps
+
+    results = quality_vs_steps.main(["--checkpoint", str(checkpoint), "--camvid", str(camvid_root), "--steps", "0", "1",
+                                     "--strengths", "0.25", "--input-size", "32x24", "--json", str(tmp_path / "q.json"),
+                                     "--plot", str(tmp_path / "q.png")])
+    assert results["protocol"] == CAMVID_PROTOCOL and results["input_size"] == [32, 24]
+    assert set(results["per_class_iou"]["0.25"]["1"]) == set(CAMVID_CLASS_NAMES)
+    assert json.loads((tmp_path / "q.json").read_text()) == results
+    assert (tmp_path / "q.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_uncertainty_on_camvid_judges_errors_in_camvids_classes(camvid_root, checkpoint):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import uncertainty
+
+    summary = uncertainty.main(["--checkpoint", str(checkpoint), "--data", str(camvid_root), "--camvid",
+                                "--input-size", "32x24", "--frames", "2", "--samples", "2"])
+    assert summary["protocol"] == CAMVID_PROTOCOL and summary["frames"] == 2
+    # 32x24 frames, the unlabelled corner (CamVid 11) left out
+    assert 0 < summary["pixels"] < 2 * 32 * 24 and 0 <= summary["error_rate"] <= 1
+
+
+def test_latent_probe_scores_every_row_and_plain_is_the_models_k0(camvid_root, checkpoint):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import latent_probe
+
+    results = latent_probe.main(["--checkpoint", str(checkpoint), "--camvid", str(camvid_root), "--input-size", "32x24",
+                                 "--strengths", "0.5", "--frames", "3"])
+    assert list(results["miou"]) == ["plain", "swapped", "zero", "noised 0.5", "K = 1, strength 0.5"]
+    model, _ = load_model(checkpoint)
+    dataset = build_dataset("camvid", camvid_root, "val", transform=eval_transform(model.config))
+    k0 = evaluate_model(model, dataset, steps=0, progress=False, input_size=(32, 24)).summary(CAMVID_PROTOCOL)
+    assert results["miou"]["plain"] == round(k0["miou"], 2)
