@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from cicld_core.data import CamVidDataset, build_dataset
 from cicld_core.evaluation import eval_transform, evaluate_model
@@ -222,3 +223,22 @@ def test_latent_probe_scores_every_row_and_plain_is_the_models_k0(camvid_root, c
     dataset = build_dataset("camvid", camvid_root, "val", transform=eval_transform(model.config))
     k0 = evaluate_model(model, dataset, steps=0, progress=False, input_size=(32, 24)).summary(CAMVID_PROTOCOL)
     assert results["miou"]["plain"] == round(k0["miou"], 2)
+
+
+def test_diffusion_prior_trains_only_the_diffusion_part(camvid_root, synth_root, checkpoint, tmp_path):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import diffusion_prior
+
+    results = diffusion_prior.main(["--checkpoint", str(checkpoint), "--camvid", str(camvid_root), "--source",
+                                    str(synth_root / "source"), "--prior", "source", "--input-size", "32x24",
+                                    "--frames", "4", "--iters", "3", "--batch", "2", "--steps", "0", "1",
+                                    "--strengths", "0.25", "--out", str(tmp_path)])
+    before, _ = load_model(checkpoint)
+    after, _ = load_model(tmp_path / "prior.safetensors")
+    frozen = [n for n in before.state_dict() if not n.startswith(("denoiser.", "mask_encoder."))]
+    assert all(torch.equal(before.state_dict()[n], after.state_dict()[n]) for n in frozen)
+    assert any(not torch.equal(before.state_dict()[n], after.state_dict()[n]) for n in before.state_dict()
+               if n.startswith("denoiser."))
+    dataset = build_dataset("camvid", camvid_root, "val", transform=eval_transform(before.config))
+    k0 = evaluate_model(before, dataset, steps=0, progress=False, input_size=(32, 24)).summary(CAMVID_PROTOCOL)
+    assert results["miou"]["K=0"] == round(k0["miou"], 2) and set(results["miou"]) == {"K=0", "K=1 s=0.25"}
