@@ -89,3 +89,14 @@ def test_the_real_val_drive_becomes_a_bag_in_time_order(tmp_path):
     assert [bytes(f.image.data)[:2] for f in frames] == [b"\xff\xd8"] * 5  # JPEG start-of-image
     truth = np.frombuffer(bytes(frames[0].ground_truth.data), np.uint8)
     assert truth.size == 480 * 360
+
+
+def test_the_demo_replays_a_camvid_drive_through_the_node(camvid_root, checkpoint, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "cicld_ros.demo", "--camvid", str(camvid_root), "--checkpoint",
+                           str(checkpoint), "--steps", "1", "--out", str(tmp_path)], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "(CamVid's 11 classes) on 3 frames, K = 1" in done.stdout and "0 of 3 frames dropped" in done.stdout
+    report = json.loads((tmp_path / "camvid_report" / "report.json").read_text())
+    assert report["protocol"] == CAMVID_PROTOCOL and report["frames"] == 3
+    assert (tmp_path / "camvid_report" / "frames.png").is_file()
