@@ -141,7 +141,7 @@ def test_build_dataset_kinds_and_split_file(tmp_path):
     assert isinstance(build_dataset("cityscapes", make_cityscapes(tmp_path / "cs"), "train"), CityscapesDataset)
     assert isinstance(build_dataset("synthia", make_synthia(tmp_path / "syn")), SynthiaDataset)
     assert isinstance(build_dataset("folder", root / "images"), ImageFolderDataset)
-    with pytest.raises(ValueError, match="cityscapes, gta5, synthia, folder"):
+    with pytest.raises(ValueError, match="cityscapes, gta5, synthia, camvid, folder"):
         build_dataset("kitti", root)
 
 
