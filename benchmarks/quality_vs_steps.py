@@ -26,7 +26,7 @@ import torch
 
 from cicld_core.cli_types import frame_size
 from cicld_core.data import CamVidDataset, CityscapesDataset
-from cicld_core.labels import CAMVID_PROTOCOL
+from cicld_core.labels import CAMVID_CLASS_NAMES, CAMVID_PROTOCOL, CLASS_NAMES
 from cicld_core.evaluation import eval_transform, evaluate_model
 from cicld_core.io import atomic_path, write_json
 from cicld_core.model import MAX_TRAIN_TIMESTEPS, CheckpointError, check_sampling, load_model, sampling_problems
@@ -47,8 +47,9 @@ def plot(results: dict, path: Path) -> None:
     ax.set_xscale("log")
     measured = sorted({int(k) for row in results["miou"].values() for k in row})
     ax.set_xticks([max(k, 0.5) for k in measured], [str(k) for k in measured])
+    ax.minorticks_off()  # the log axis' own minor labels (6e-1, 2e0) would sit between the steps
     ax.set_xlabel("denoising steps K (0 = no diffusion)")
-    ax.set_ylabel("target val mIoU")
+    ax.set_ylabel("CamVid val mIoU (11 classes)" if results.get("protocol") == CAMVID_PROTOCOL else "target val mIoU")
     checkpoint = Path(results["checkpoint"])
     ax.set_title(f"{checkpoint.parent.name}/{checkpoint.name}", fontsize=9)
     ax.grid(alpha=0.3)
@@ -57,7 +58,8 @@ def plot(results: dict, path: Path) -> None:
         # per class at the best strength: IoU at each K, K = 0 first, so a class that the steps help stands out
         strength = max(results["miou"], key=lambda s: max(results["miou"][s].values()))
         table = per_class[strength]
-        classes = list(next(iter(table.values())))
+        order = CAMVID_CLASS_NAMES if results.get("protocol") == CAMVID_PROTOCOL else CLASS_NAMES
+        classes = [name for name in order if name in next(iter(table.values()))]  # JSON sorts the keys
         steps = sorted(table, key=int)
         bars = fig.add_subplot(1, 2, 2)
         width = 0.8 / len(steps)
