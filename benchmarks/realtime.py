@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> dict:
                   f"{'decoder':>8} {'peak MiB':>9} {'xK=0':>6} {'floor ms':>9} {'xfloor':>7}")
             anchor = None
             for k in args.steps:
-                options = EngineOptions(steps=k, dtype=args.dtype, channels_last=args.channels_last,
+                options = EngineOptions(SamplingOptions(steps=k, dtype=args.dtype), channels_last=args.channels_last,
                                         compile=args.compile, cuda_graphs=not args.no_cuda_graphs)
                 row = time_engine(model, options, frames, args.warmup, args.repeats, device)
                 gflops = model_gflops(model, batch, size, k)

@@ -29,7 +29,7 @@ import queue
 import threading
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 import cv2
@@ -110,7 +110,7 @@ class SegmentationNode:
         except ValueError as error:
             raise StartupError(str(error)) from None
         self.model = self._load_model(params)
-        try:  # steps / strength is bounded by the T this model was trained with
+        try:  # the one check of steps / strength against the T this model was trained with
             self.params = params.validate(self.model.config.num_train_timesteps)
         except ValueError as error:
             raise StartupError(str(error)) from None
@@ -247,7 +247,7 @@ class SegmentationNode:
 
     def engine(self, params: NodeParams, with_confidence: bool) -> SegmentationEngine:
         """The engine for these parameters; a run-time change of K, strength, ... builds a new one."""
-        options = EngineOptions(**asdict(params.sampling()), channels_last=params.channels_last, compile=params.compile,
+        options = EngineOptions(params.sampling(), channels_last=params.channels_last, compile=params.compile,
                                 cuda_graphs=params.cuda_graphs, with_confidence=with_confidence)
         if options not in self._engines:
             if len(self._engines) >= 2:  # with and without confidence; older settings are dropped

@@ -76,9 +76,9 @@ class NodeParams:
     log_period: float = param(10.0, "seconds between status lines in the log")
     warn_period: float = param(5.0, "seconds between repeated warnings of one kind per topic")
 
-    def validate(self, num_train_timesteps: int = 1000) -> "NodeParams":
+    def validate(self, num_train_timesteps: int | None = None) -> "NodeParams":
         """This record, or ValueError naming every invalid value. ``num_train_timesteps`` is the
-        loaded model's T (the default is ModelConfig's) for the steps / strength bound."""
+        loaded model's T for the steps / strength bound; None (no model loaded yet) leaves it out."""
         problems = []
         if not self.image_topics and not self.compressed_image_topics:
             problems.append("no input: set image_topics and/or compressed_image_topics")
@@ -101,13 +101,14 @@ class NodeParams:
         return self
 
     def sampling(self) -> SamplingOptions:
-        """The sampling parameters (named as SamplingOptions' fields) as segment() and the engine take them."""
+        """The sampling parameters (named as SamplingOptions' fields) as one SamplingOptions: the only form
+        they take below the node's parameters (the engine holds it whole)."""
         return SamplingOptions(**{f.name: getattr(self, f.name) for f in dataclasses.fields(SamplingOptions)})
 
 
 def sampling_params(options: SamplingOptions) -> dict[str, Any]:
     """The node parameters that carry ``options``: the same names (NodeParams.sampling() reads them back)."""
-    return dataclasses.asdict(options.sampling())
+    return dataclasses.asdict(options)
 
 
 def topic_problems(params: NodeParams) -> list[str]:
@@ -172,7 +173,7 @@ def coerce(name: str, value: Any) -> Any:
 
 
 def with_changes(params: NodeParams, changes: dict[str, Any], at_runtime: bool = False,
-                 num_train_timesteps: int = 1000) -> NodeParams:
+                 num_train_timesteps: int | None = None) -> NodeParams:
     """A validated copy with ``changes``; at run time only the run-time parameters may change.
     ``num_train_timesteps`` is the loaded model's T, which bounds steps / strength."""
     if at_runtime:
