@@ -8,7 +8,7 @@ back on the host), for each input size and number of denoising steps K:
   matmul peak; the ratios to both are printed.
 
     python benchmarks/realtime.py --device cuda --preset cityscapes --dtype bf16 --channels-last \\
-        --compile default --json runs/realtime.json            # the GPU figures in the README
+        --compile default --json runs/realtime.json            # the GPU figures in docs/benchmarks.md
     .venv/bin/python benchmarks/realtime.py --device cpu --preset demo --sizes 512x256 --steps 0 1 2
 
 Untrained weights: speed does not depend on them (quality: benchmarks/quality_vs_steps.py).

@@ -65,12 +65,10 @@ class NodeParams:
     publish_color_mask: bool = param(True, "publish the colour mask", runtime=True)
     publish_overlay: bool = param(True, "publish the overlay on the input image", runtime=True)
     publish_confidence: bool = param(False, "publish max class probability as mono8 (0..255); 1 - confidence is "
-                                            "the error score to read: it finds wrong pixels best (error-detection "
-                                            "AUROC 0.79 on the shipped checkpoint; README, \"The ROS 2 node\")",
+                                            "the error score to read (docs/benchmarks.md compares the two)",
                                      runtime=True)
-    publish_uncertainty: bool = param(False, "publish noise-sample disagreement as mono8 (needs num_samples > 1); it "
-                                      "finds wrong pixels worse than 1 - confidence (AUROC 0.61 against 0.79) "
-                                      "and costs K > 0 with several samples",
+    publish_uncertainty: bool = param(False, "publish noise-sample disagreement as mono8 (needs num_samples > 1; "
+                                      "costs K > 0 with several samples)",
                                       runtime=True)
     diagnostics_period: float = param(1.0, "seconds between /diagnostics messages")
     log_period: float = param(10.0, "seconds between status lines in the log")

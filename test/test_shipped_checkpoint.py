@@ -14,7 +14,7 @@ from cicld_core.synth import generate_frame, write_frame
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "checkpoints/cicld_synth.safetensors"
-README_MIOU = 21.6  # README, "Quick start": the 100-frame validation drive of benchmarks/uda_table.py --prepare
+README_MIOU = 21.6  # docs/training.md, "The shipped checkpoint" (and the README's headline numbers): the 100-frame validation drive of benchmarks/uda_table.py --prepare
 
 
 def test_shipped_checkpoint_loads_with_its_provenance():
