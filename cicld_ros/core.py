@@ -37,7 +37,9 @@ import numpy as np
 import torch
 
 from cicld_core.device import pick_device
-from cicld_core.model import CheckpointError, EngineOptions, PendingResult, SegmentationEngine, load_model
+from cicld_core.model import (
+    CheckpointError, EngineOptions, PendingResult, SegmentationEngine, checkpoint_input_size, load_model,
+)
 
 from .cloud_painter import CloudPainter
 from .diagnostics import NodeDiagnostics, transport_counts
@@ -46,7 +48,7 @@ from .latest_frames import Arrival, LatestFrames
 from .messages import CAMERA_INFO, COMPRESSED_IMAGE, DIAGNOSTICS, IMAGE, POINTCLOUD2, Header
 from .node_outputs import OUTPUTS, NodeOutput, SegmentedFrame
 from .painting_params import DEFAULT_OUTPUT, PaintingParams
-from .params import NODE_NAME, NodeParams, with_changes
+from .params import NODE_NAME, NodeParams, model_input_size, with_changes
 
 
 class Publisher(Protocol):
@@ -114,6 +116,10 @@ class SegmentationNode:
             self.params = params.validate(self.model.config.num_train_timesteps)
         except ValueError as error:
             raise StartupError(str(error)) from None
+        # input_width / input_height are fixed while configured, so the size is resolved once here
+        self.input_size = model_input_size(self.params, checkpoint_input_size(self.metadata))
+        self.log.info("model input size: " + (f"{self.input_size[0]}x{self.input_size[1]} (masks are returned at "
+                                              f"the camera's size)" if self.input_size else "each frame's own"))
         self.inputs = {t: IMAGE for t in params.image_topics} | {t: COMPRESSED_IMAGE for t in params.compressed_image_topics}
         unknown = [c.image_topic for c in painting.cameras if c.image_topic not in self.inputs]
         if unknown:
@@ -259,9 +265,9 @@ class SegmentationNode:
         started = time.perf_counter()
         try:
             images = [f.rgb for f in frames]
-            if params.input_width:
-                images = [cv2.resize(i, (params.input_width, params.input_height), interpolation=cv2.INTER_AREA)
-                          for i in images]
+            if self.input_size:
+                images = [i if i.shape[1::-1] == self.input_size
+                          else cv2.resize(i, self.input_size, interpolation=cv2.INTER_AREA) for i in images]
             painted_confidence = self.painter.params.confidence_type is not None
             engine = self.engine(params, with_confidence=any(any(o.needs_confidence for o in f.outputs)
                                                              or (f.paint and painted_confidence) for f in frames))
@@ -301,11 +307,11 @@ class SegmentationNode:
     @staticmethod
     def _segmented(result, index: int, rgb: np.ndarray, params: NodeParams) -> SegmentedFrame:
         """Frame ``index`` of the engine's result, at the input's size (resized back when the
-        model ran at input_width x input_height)."""
+        model ran at another size, see model_input_size)."""
         maps = {"train_ids": result.train_ids[index],
                 "confidence": None if result.confidence is None else result.confidence[index],
                 "uncertainty": None if result.uncertainty is None else result.uncertainty[index]}
-        if params.input_width:
+        if maps["train_ids"].shape != rgb.shape[:2]:
             height, width = rgb.shape[:2]
             maps = {k: None if v is None else cv2.resize(v, (width, height), interpolation=cv2.INTER_NEAREST)
                     for k, v in maps.items()}

@@ -55,8 +55,10 @@ class NodeParams:
     compile: str = param("off", "torch.compile the model stages: off, default or max-autotune-no-cudagraphs "
                                 "(compiles on the first frame of each size; falls back to eager if it fails)")
     cuda_graphs: bool = param(True, "replay the fixed-shape pipeline as CUDA graphs (CUDA with the ddim sampler)")
-    input_width: int = param(0, "resize frames to this width before the model (0 = native)")
-    input_height: int = param(0, "resize frames to this height before the model (0 = native)")
+    input_width: int = param(-1, "resize frames to this width before the model (-1 = auto: the size the "
+                                 "checkpoint was validated at, native when it records none; 0 = native)")
+    input_height: int = param(-1, "resize frames to this height before the model (-1 = auto, as input_width; "
+                                  "0 = native)")
     max_batch: int = param(4, "most frames (from different cameras) segmented in one batch")
     max_pixels: int = param(4096 * 4096, "frames with more pixels are rejected as malformed")
     color_encoding: str = param("rgb8", "encoding of colour mask and overlay: rgb8 or bgr8", runtime=True)
@@ -104,6 +106,16 @@ class NodeParams:
         return SamplingOptions(**{f.name: getattr(self, f.name) for f in dataclasses.fields(SamplingOptions)})
 
 
+def model_input_size(params: NodeParams, checkpoint_size: tuple[int, int] | None) -> tuple[int, int] | None:
+    """(width, height) frames are resized to before the model, or None to run them at their own size.
+    ``checkpoint_size`` is what the loaded checkpoint records it was validated at (None: it does not say)."""
+    if params.input_width == AUTO_SIZE:
+        return checkpoint_size
+    if params.input_width == NATIVE_SIZE:
+        return None
+    return params.input_width, params.input_height
+
+
 def sampling_params(options: SamplingOptions) -> dict[str, Any]:
     """The node parameters that carry ``options``: the same names (NodeParams.sampling() reads them back)."""
     return dataclasses.asdict(options)
@@ -125,12 +137,15 @@ def topic_problems(params: NodeParams) -> list[str]:
     return problems
 
 
+AUTO_SIZE, NATIVE_SIZE = -1, 0  # input_width / input_height: the checkpoint's size, the frame's own
+
+
 def input_size_problems(width: int, height: int, max_pixels: int) -> list[str]:
-    if width == height == 0:
+    if width == height and width in (AUTO_SIZE, NATIVE_SIZE):
         return []
     if min(width, height) < MIN_INPUT_SIDE:
-        return [f"input_width and input_height must both be 0 (native) or both at least {MIN_INPUT_SIDE} "
-                f"(the model's size multiple), got {width}x{height}"]
+        return [f"input_width and input_height must both be -1 (auto: the checkpoint's size), both 0 (native) "
+                f"or both at least {MIN_INPUT_SIDE} (the model's size multiple), got {width}x{height}"]
     if width * height > max_pixels:
         return [f"input_width x input_height = {width * height} pixels is over max_pixels = {max_pixels}"]
     return []
