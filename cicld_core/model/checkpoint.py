@@ -46,12 +46,13 @@ def describe_unreadable(path: Path) -> str:
     size = path.stat().st_size
     with open(path, "rb") as handle:
         head = handle.read(8)
-        if head[:2] == b"PK" or head[:1] == b"\x80":
-            return (f"{path} looks like a PyTorch pickle (torch.save), which is never loaded because unpickling runs "
-                    "arbitrary code; convert it with safetensors on a machine you trust")
-        # safetensors: an 8-byte little-endian header length, a JSON header, then the tensor data
+        # safetensors: an 8-byte little-endian header length, a JSON header, then the tensor data. Checked
+        # first: a header length whose low byte is 0x80 starts like a pickle's protocol marker
         header_size = int.from_bytes(head, "little") if len(head) == 8 else 0
         if len(head) < 8 or not 2 <= header_size <= MAX_HEADER_BYTES or handle.read(2) not in (b'{"', b"{}"):
+            if head[:2] == b"PK" or head[:1] == b"\x80":
+                return (f"{path} looks like a PyTorch pickle (torch.save), which is never loaded because unpickling "
+                        "runs arbitrary code; convert it with safetensors on a machine you trust")
             return f"{path} is not a safetensors file"
         needed = 8 + header_size
         if size >= needed:
