@@ -45,7 +45,9 @@ from .cloud_painter import CloudPainter
 from .diagnostics import NodeDiagnostics, transport_counts
 from .image_codec import InputError, check, decode
 from .latest_frames import Arrival, LatestFrames
-from .messages import CAMERA_INFO, COMPRESSED_IMAGE, DIAGNOSTICS, IMAGE, POINTCLOUD2, Header
+from .messages import (
+    CAMERA_INFO, COMPRESSED_IMAGE, DIAGNOSTICS, IMAGE, LABEL_INFO, POINTCLOUD2, Header, LabelInfo, Time, VisionClass,
+)
 from .node_outputs import OUTPUTS, NodeOutput, SegmentedFrame
 from .painting_params import DEFAULT_OUTPUT, PaintingParams
 from .params import NODE_NAME, NodeParams, model_input_size, with_changes
@@ -57,7 +59,8 @@ class Publisher(Protocol):
 
 
 class Transport(Protocol):
-    def publisher(self, topic: str, kind: str, reliable: bool = True, depth: int = 5) -> Publisher: ...
+    def publisher(self, topic: str, kind: str, reliable: bool = True, depth: int = 5,
+                  transient_local: bool = False) -> Publisher: ...
     def subscribe(self, topic: str, kind: str, callback: Callable[[Any], None], reliable: bool = False,
                   depth: int = 1) -> Any: ...
 
@@ -77,6 +80,18 @@ def camera_namespace(topic: str) -> str:
 def output_topics(topic: str, output_namespace: str) -> dict[str, str]:
     base = f"{camera_namespace(topic)}/{output_namespace.strip('/')}"
     return {output.name: f"{base}/{output.name}" for output in OUTPUTS}
+
+
+def label_info_topic(topic: str, output_namespace: str) -> str:
+    """Where a camera's class map goes: beside its masks, as segmentation nodes publish it."""
+    return f"{camera_namespace(topic)}/{output_namespace.strip('/')}/label_info"
+
+
+def label_info(class_names: list[str], clock: Callable[[], float]) -> LabelInfo:
+    """The class map of the masks: value i of the class mask is class_names[i]. The threshold is 0:
+    every pixel gets its most probable class, none is left unlabelled."""
+    return LabelInfo(Header(Time.from_seconds(clock()), ""),
+                     [VisionClass(class_id, name) for class_id, name in enumerate(class_names)], 0.0)
 
 
 def painted_topic(image_topic: str, output_namespace: str) -> str:
@@ -138,6 +153,7 @@ class SegmentationNode:
                                         POINTCLOUD2, reliable=True, depth=5) for c in painting.cameras},
             self.diagnostics, self.device if self.device.type == "cuda" else None)
         self.diagnostics_publisher = transport.publisher("/diagnostics", DIAGNOSTICS, reliable=True, depth=10)
+        self.label_info_publishers = self._publish_label_info(params)
         self._threads: list[threading.Thread] = []
         self._engines: dict[EngineOptions, SegmentationEngine] = {}
         self._in_flight: queue.Queue[Batch] = queue.Queue(maxsize=2)  # the engine's two upload slots
@@ -156,6 +172,24 @@ class SegmentationNode:
                 self.subscriptions[c.camera_info_topic] = transport.subscribe(
                     c.camera_info_topic, CAMERA_INFO, lambda msg, n=c.name: self.painter.on_camera_info(n, msg),
                     reliable=False, depth=1)
+
+    def _publish_label_info(self, params: NodeParams) -> dict[str, Publisher]:
+        """Each camera's class map, published once on a latched (transient-local) topic so a subscriber
+        that joins later still receives it. Where the ROS install has no vision_msgs/LabelInfo (vision_msgs
+        before 4.1.0) the node says so and runs without it."""
+        message = label_info(list(self.metadata.get("class_names") or []), self.clock)
+        publishers = {}
+        for camera in self.inputs:
+            try:
+                publisher = self.transport.publisher(label_info_topic(camera, params.output_namespace), LABEL_INFO,
+                                                     reliable=True, depth=1, transient_local=True)
+            except (ImportError, AttributeError) as error:
+                self.log.warning(f"class map not published: this ROS install has no vision_msgs/msg/LabelInfo "
+                                 f"({error}); it needs vision_msgs 4.1.0 or later (apt upgrade ros-$ROS_DISTRO-vision-msgs)")
+                return {}
+            publisher.publish(message)
+            publishers[camera] = publisher
+        return publishers
 
     def _load_model(self, params: NodeParams):
         if not params.checkpoint:
@@ -422,11 +456,12 @@ class SegmentationNode:
         release = getattr(self.transport, "release", None)
         for entity in [*self.subscriptions.values(), self.diagnostics_publisher,
                        *(p for outputs in self.publishers.values() for p in outputs.values()),
+                       *self.label_info_publishers.values(),
                        *(lidar.publisher for lidar in self.painter.lidars.values())]:
             if release is not None:
                 release(entity)
             elif hasattr(entity, "close"):  # a DDS subscription: its listener stops delivering
                 entity.close()
-        self.subscriptions, self.publishers = {}, {}
+        self.subscriptions, self.publishers, self.label_info_publishers = {}, {}, {}
         self.model = None
         self.release_gpu()

@@ -86,3 +86,18 @@ def camera_info_from_rclpy(msg: Any) -> CameraInfo:
                       [float(v) for v in msg.p], msg.binning_x, msg.binning_y,
                       RegionOfInterest(roi.x_offset, roi.y_offset, roi.height, roi.width, bool(roi.do_rectify)))
 
+
+def label_info_from_rclpy(msg: Any) -> m.LabelInfo:
+    return m.LabelInfo(header_record(msg.header), [m.VisionClass(c.class_id, c.class_name) for c in msg.class_map],
+                       msg.threshold)
+
+
+def label_info_to_rclpy(record: m.LabelInfo) -> Any:
+    # vision_msgs 4.1.0 and later (Humble's first releases, 4.0.x, lack it: the node then skips the topic)
+    from vision_msgs.msg import LabelInfo, VisionClass
+
+    msg = LabelInfo()
+    fill_header(msg.header, record.header)
+    msg.class_map = [VisionClass(class_id=c.class_id, class_name=c.class_name) for c in record.class_map]
+    msg.threshold = float(record.threshold)
+    return msg

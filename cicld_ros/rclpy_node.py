@@ -31,12 +31,13 @@ class RclpyTransport:
     def __init__(self, node: Any) -> None:
         self.node = node
 
-    def publisher(self, topic: str, kind: str, reliable: bool = True, depth: int = 5):
+    def publisher(self, topic: str, kind: str, reliable: bool = True, depth: int = 5, transient_local: bool = False):
         message_kind = kinds.message_kind(kind)  # before rclpy: an unknown kind is an error anywhere
-        from rclpy.qos import QoSProfile, ReliabilityPolicy
+        from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
         qos = QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE if reliable
-                         else ReliabilityPolicy.BEST_EFFORT)
+                         else ReliabilityPolicy.BEST_EFFORT,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL if transient_local else DurabilityPolicy.VOLATILE)
         ros_publisher = self.node.create_publisher(message_kind.rclpy_class(), topic, qos)
         to_rclpy = message_kind.to_rclpy
 

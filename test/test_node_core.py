@@ -238,7 +238,7 @@ class MemoryTransport:
         self.callbacks: dict[str, object] = {}
         self.subscriptions: dict[str, MemorySubscription] = {}
 
-    def publisher(self, topic, kind, reliable=True, depth=5):
+    def publisher(self, topic, kind, reliable=True, depth=5, transient_local=False):
         return self.publishers.setdefault(topic, MemoryPublisher())
 
     def subscribe(self, topic, kind, callback, reliable=False, depth=1):

@@ -17,7 +17,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 # top-level import -> its rosdep key (the ROS packages keep their names)
 ROSDEP_KEYS = {"rclpy": "rclpy", "rcl_interfaces": "rcl_interfaces", "sensor_msgs": "sensor_msgs",
-               "diagnostic_msgs": "diagnostic_msgs", "launch": "launch", "launch_ros": "launch_ros",
+               "diagnostic_msgs": "diagnostic_msgs", "vision_msgs": "vision_msgs", "launch": "launch", "launch_ros": "launch_ros",
                "ament_index_python": "ament_index_python", "numpy": "python3-numpy", "cv2": "python3-opencv",
                "yaml": "python3-yaml", "tqdm": "python3-tqdm", "PIL": "python3-pil",
                "matplotlib": "python3-matplotlib"}
