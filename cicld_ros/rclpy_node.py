@@ -119,71 +119,11 @@ def parse_node_args(argv: list[str]) -> argparse.Namespace:
 
 
 def make_node(autostart: bool):
-    """The lifecycle node (rclpy.lifecycle.LifecycleNode; rclpy imported here, not at module load)."""
-    from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
-    from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
+    """The lifecycle node (cicld_ros.rclpy_lifecycle_node; rclpy imported here, not at module load),
+    configured and activated when ``autostart``."""
+    from rclpy.lifecycle import TransitionCallbackReturn
 
-    from .core import SegmentationNode
-    from .lifecycle import ManagedNode, TransitionError
-    from .painting_params import declared_painting
-    from .params import FIELDS, NODE_NAME, configured_change_problem
-
-    class SegmentLifecycleNode(LifecycleNode):
-        def __init__(self) -> None:
-            super().__init__(NODE_NAME)
-            declare_parameters(self)
-            self.managed = ManagedNode(self._make_core, self.get_logger())
-            self.add_on_set_parameters_callback(self._on_set)
-
-        def _make_core(self) -> SegmentationNode:
-            return SegmentationNode(read_parameters(self), RclpyTransport(self), log=self.get_logger(),
-                                    clock=lambda: self.get_clock().now().nanoseconds * 1e-9,
-                                    painting=declared_painting(self._declared))
-
-        def _declared(self, name: str, default):
-            """A painting parameter's value, declared at the first configure (configure reads it)."""
-            if not self.has_parameter(name):
-                self.declare_parameter(name, default, ParameterDescriptor())
-            return self.get_parameter(name).value
-
-        def _on_set(self, parameters) -> SetParametersResult:
-            if self.managed.core is None:  # unconfigured: configure reads (and checks) them
-                return SetParametersResult(successful=True)
-            problem = configured_change_problem(p.name for p in parameters)
-            if problem:
-                return SetParametersResult(successful=False, reason=problem)
-            try:
-                self.managed.core.set_params({p.name: p.value for p in parameters if p.name in FIELDS})
-            except ValueError as error:
-                return SetParametersResult(successful=False, reason=str(error))
-            return SetParametersResult(successful=True)
-
-        def _run(self, transition: Callable[[], None]) -> TransitionCallbackReturn:
-            try:
-                transition()
-            except TransitionError as error:
-                self.get_logger().error(str(error))
-                return TransitionCallbackReturn.FAILURE
-            return TransitionCallbackReturn.SUCCESS
-
-        def on_configure(self, state) -> TransitionCallbackReturn:
-            return self._run(self.managed.configure)
-
-        def on_activate(self, state) -> TransitionCallbackReturn:
-            return self._run(self.managed.activate)
-
-        def on_deactivate(self, state) -> TransitionCallbackReturn:
-            return self._run(self.managed.deactivate)
-
-        def on_cleanup(self, state) -> TransitionCallbackReturn:
-            return self._run(self.managed.cleanup)
-
-        def on_shutdown(self, state) -> TransitionCallbackReturn:
-            return self._run(self.managed.shutdown)
-
-        def on_error(self, state) -> TransitionCallbackReturn:
-            self.managed.reset()  # a callback raised: free everything, back to unconfigured
-            return TransitionCallbackReturn.SUCCESS
+    from .rclpy_lifecycle_node import SegmentLifecycleNode
 
     node = SegmentLifecycleNode()
     if autostart and node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
