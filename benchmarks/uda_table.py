@@ -1,4 +1,5 @@
-"""The adaptation benchmark on the procedural generator: source style -> target style.
+"""The adaptation benchmark: the procedural generator's source style -> its target style, or
+-> real CamVid frames (--camvid DIR, the sim-to-real table).
 
 One command reproduces the table of issue 16: every row over every seed (3 by default,
 ablations included), each run a train/uda.py run sized for 10-15 minutes on one CPU core.
@@ -24,6 +25,14 @@ skipped, so the table can be built over several sessions.
     .venv/bin/python benchmarks/uda_table.py --only source_only target_oracle --seeds 0
     .venv/bin/python benchmarks/uda_table.py --best cicld_paper_labels      # start the ablations before the paper rows end
     .venv/bin/python benchmarks/uda_table.py --table-only         # rebuild the table from finished runs
+
+Sim-to-real (issue 25): the same rows with CamVid train (unlabelled) as the target, scored on
+CamVid val with protocol 11 (config/uda/synth_to_camvid.yaml; the source is generated at 256x192,
+CamVid's 4:3 aspect). CamVid is CC BY-NC 4.0: it is read from DIR, never copied.
+
+    .venv/bin/python benchmarks/uda_table.py --camvid DIR --prepare
+    .venv/bin/python benchmarks/uda_table.py --camvid DIR --jobs 2 --best cicld_paper_mix \
+        --only source_only dacs cicld_decoupled cicld_paper_mix target_oracle
 """
 from __future__ import annotations
 
@@ -47,6 +56,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 CONFIG = REPO / "config/uda/synth_cicld.yaml"
 DEFAULT_DATA = REPO / "data/synth"
+CAMVID_CONFIG = REPO / "config/uda/synth_to_camvid.yaml"
+CAMVID_DATA = REPO / "data/synth_camvid"  # the generated source of the sim-to-real table
+CAMVID_SOURCE_SIZE = "256x192"  # CamVid's 4:3 (480x360) at about the scale of the generated benchmark
 
 
 @dataclass(frozen=True)
@@ -129,10 +141,12 @@ def run_name(name: str, seed: int, best: str | None) -> str:
     return f"{name}_on_{best}_s{seed}" if name in ABLATIONS else f"{name}_s{seed}"
 
 
-def prepare(data: Path, size: str, version: int = 2) -> None:
+def prepare(data: Path, size: str, version: int = 2, camvid: bool = False) -> None:
     """Generate the benchmark's data; ``version`` 1 is the first benchmark (the target differs in
-    rendering only), 2 also changes the target's content (cicld_core/synth/styles.py)."""
-    for folder, style, layout, split, num, seed in SPLITS:
+    rendering only), 2 also changes the target's content (cicld_core/synth/styles.py). With
+    ``camvid`` only the labelled source is generated (500 frames): CamVid is the target."""
+    splits = [("source", "source", "gta5", "train", 500, 1)] if camvid else SPLITS
+    for folder, style, layout, split, num, seed in splits:
         subprocess.run([sys.executable, "-m", "cicld_core.synth", "--out", str(data / folder), "--style", style,
                         "--layout", layout, "--num", str(num), "--size", size, "--seed", str(seed),
                         "--split", split, "--version", str(version)], check=True, cwd=REPO)
@@ -198,6 +212,8 @@ def k0_command(work_dir: Path) -> list[str]:
                "--json", str(work_dir / K0_FILE), "--no-progress"]
     if val.get("max_images"):
         command += ["--max-images", str(val["max_images"])]
+    if run.get("eval_input_size"):
+        command += ["--input-size", "x".join(str(v) for v in run["eval_input_size"])]
     return command
 
 
@@ -212,13 +228,18 @@ def k0_environment(work_dir: Path) -> dict[str, str]:
     return env
 
 
+def data_roots(data: Path, camvid: Path | None = None) -> list[str]:
+    """The runs' data: the generated source and target, or the generated source and CamVid."""
+    target = data / "target" if camvid is None else camvid
+    return [f"data.source.root={data / 'source'}", f"data.target.root={target}", f"data.val.root={target}"]
+
+
 def train_command(name: str, seed: int, data: Path, work_dir: Path, extra: list[str],
-                  best: str | None = None) -> list[str]:
+                  best: str | None = None, camvid: Path | None = None) -> list[str]:
     # the row's own keys win over --set: DACS at K > 0 or a CICLD row with another routing is not that row
-    overrides = merge_overrides(extra, [f"data.source.root={data / 'source'}", f"data.target.root={data / 'target'}",
-                                        f"data.val.root={data / 'target'}"],
-                                row_overrides(name, best), [f"run.seed={seed}"])
-    command = [sys.executable, "train/uda.py", "--config", str(CONFIG), "--work-dir", str(work_dir)]
+    overrides = merge_overrides(extra, data_roots(data, camvid), row_overrides(name, best), [f"run.seed={seed}"])
+    config = CONFIG if camvid is None else CAMVID_CONFIG
+    command = [sys.executable, "train/uda.py", "--config", str(config), "--work-dir", str(work_dir)]
     command += [arg for o in overrides for arg in ("--set", o)]
     if (work_dir / "latest.safetensors").is_file():
         command.append("--resume")
@@ -243,13 +264,15 @@ class Job:
         return f"{self.work_dir.name}: " + ("K = 0 evaluation only" if self.k0 else "done already")
 
 
-def plan(names: list[str], seeds: list[int], data: Path, out: Path, extra: list[str], best: str | None) -> list[Job]:
+def plan(names: list[str], seeds: list[int], data: Path, out: Path, extra: list[str], best: str | None,
+         camvid: Path | None = None) -> list[Job]:
     jobs = []
     for name in names:
         for seed in seeds:
             work_dir = out / run_name(name, seed, best)
             done = final_miou(work_dir) is not None
-            jobs.append(Job(name, seed, work_dir, None if done else train_command(name, seed, data, work_dir, extra, best),
+            train = None if done else train_command(name, seed, data, work_dir, extra, best, camvid)
+            jobs.append(Job(name, seed, work_dir, train,
                             is_cicld(name) and (not done or k0_miou(work_dir) is None)))
     return jobs
 
@@ -308,7 +331,7 @@ def adabn_one(seed: int, out: Path, batch_size: int = 4) -> None:
     import torch
     import yaml
 
-    from cicld_core.data import build_dataset
+    from cicld_core.data import SegTransformConfig, build_dataset
     from cicld_core.evaluation import eval_transform, evaluate_model
     from cicld_core.model import load_model
     from cicld_core.uda.adabn import reestimate_norm_statistics
@@ -323,15 +346,20 @@ def adabn_one(seed: int, out: Path, batch_size: int = 4) -> None:
     config = yaml.safe_load((source_dir / "config.yaml").read_text())
     model, _ = load_model(source_dir / "latest.safetensors")
     transform = eval_transform(model.config)
-    target = config["data"]["target"]
-    train = build_dataset(target["kind"], target["root"], target["split"], transform=transform, seed=seed)
+    target, resize = config["data"]["target"], config["data"].get("target_resize")
+    # the statistics are those of the frames as training sees them (CamVid: resized to the source's scale)
+    statistics_transform = transform if not resize else SegTransformConfig.no_augmentation(
+        resize=tuple(resize), **model.config.normalisation_255())
+    train = build_dataset(target["kind"], target["root"], target["split"], transform=statistics_transform, seed=seed)
     val_spec = config["data"]["val"]
     val = build_dataset(val_spec["kind"], val_spec["root"], val_spec["split"], transform=transform, seed=seed)
     batches = (torch.stack([train[i]["image"] for i in range(start, min(start + batch_size, len(train)))])
                for start in range(0, len(train), batch_size))
     reestimate_norm_statistics(model, batches)
     run = config["run"]
-    summary = evaluate_model(model, val, steps=run["eval_steps"], strength=run["eval_strength"], seed=seed).summary(run["eval_protocol"])
+    input_size = tuple(run["eval_input_size"]) if run.get("eval_input_size") else None
+    summary = evaluate_model(model, val, steps=run["eval_steps"], strength=run["eval_strength"], seed=seed,
+                             input_size=input_size).summary(run["eval_protocol"])
     work_dir.mkdir(parents=True, exist_ok=True)
     record = {"kind": "eval", "iter": config["run"]["iters"], "protocol": run["eval_protocol"],
               "steps": run["eval_steps"], "miou": summary["miou"], "per_class_iou": summary["per_class_iou"],
@@ -489,7 +517,7 @@ def format_table(figures: dict, checks: list[dict[str, str]], best_how: str) -> 
         for key, what in (("dacs_gap_closed", "DACS"), ("adabn_gap_closed", "Source-only + AdaBN (no training)")):
             if key in figures:
                 lines.append(f"{what} closes {100 * figures[key]:.0f} %.")
-    lines += ["", "Goals of issue 16:"]
+    lines += ["", "Goals:"]
     lines += [f"- {c['status']}: {c['goal']}: {c['detail']}" for c in checks]
     return "\n".join(lines) + "\n"
 
@@ -520,8 +548,10 @@ def pick_best(out: Path, seeds: list[int], chosen: str | None) -> tuple[str | No
     return best, "the highest mean at default K of the three paper-routing rows"
 
 
-def build_table(out: Path, seeds: list[int], best: str | None = None, best_how: str = "") -> str:
+def build_table(out: Path, seeds: list[int], best: str | None = None, best_how: str = "",
+                benchmark: str = "procedural source -> target") -> str:
     figures = summarize(measure(out, seeds, best), best)
+    figures["benchmark"] = benchmark
     checks = goal_checks(figures, seeds)
     figures["best_chosen"], figures["goals"] = best_how, checks
     table = format_table(figures, checks, best_how)
@@ -568,7 +598,8 @@ def plot(figures: dict, path: Path) -> None:
         ax.axhline(half, color="#555555", linestyle=":", linewidth=1, label=f"half the gap: {half:.1f}")
     ax.set_ylabel("target val mIoU")
     best = figures.get("best")
-    ax.set_title("procedural source -> target adaptation" + (f" (* best CICLD row: ablations on it)" if best else ""))
+    ax.set_title(f"{figures.get('benchmark', 'procedural source -> target')} adaptation"
+                 + (f" (* best CICLD row: ablations on it)" if best else ""))
     ax.set_ylim(0, max(figures[n]["mean"] + figures[n]["std"] for n in names) * 1.3)
     ax.legend(loc="upper left", fontsize=7)
     with atomic_path(path) as tmp:
@@ -583,8 +614,13 @@ def main(argv: list[str] | None = None) -> None:
                         help="benchmark version --prepare generates (default 2; 1 reproduces the first table)")
     parser.add_argument("--only", nargs="+", choices=ORDER, help="run only these rows")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--out", type=Path, default=REPO / "runs/uda_table")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="generated data (default data/synth)")
+    parser.add_argument("--out", type=Path, default=None, help="runs and table (default runs/uda_table)")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="generated data (default data/synth; with --camvid data/synth_camvid)")
+    parser.add_argument("--camvid", type=Path, default=None, metavar="DIR",
+                        help="the sim-to-real table: CamVid (SegNet layout: train/, trainannot/, val/, valannot/) "
+                             "as the target, scored on its val split with protocol 11 (default --out "
+                             "runs/uda_table_camvid)")
     parser.add_argument("--set", dest="extra", action="append", default=[],
                         help="extra override for every run (a row's own keys, e.g. DACS's run.eval_steps=0, win)")
     parser.add_argument("--jobs", type=int, default=1,
@@ -598,16 +634,25 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
+    camvid = args.camvid
+    if camvid is not None and not (camvid / "train").is_dir() and not args.table_only:
+        parser.error(f"--camvid {camvid}: no train/ folder there (expected CamVid's SegNet layout: "
+                     "train/, trainannot/, val/, valannot/)")
+    args.data = args.data or (DEFAULT_DATA if camvid is None else CAMVID_DATA)
+    args.out = args.out or REPO / ("runs/uda_table" if camvid is None else "runs/uda_table_camvid")
+    benchmark = "procedural source -> target" if camvid is None else "procedural source -> CamVid (real)"
     if args.prepare:
-        prepare(args.data, args.size, args.data_version)
+        prepare(args.data, CAMVID_SOURCE_SIZE if camvid is not None and args.size == "256x128" else args.size,
+                args.data_version, camvid=camvid is not None)
         return
     selected = [n for n in args.only or ORDER if n not in DERIVED]
     if not args.table_only:
-        missing = [args.data / folder for folder in ("source", "target") if not (args.data / folder).is_dir()]
+        folders = ("source", "target") if camvid is None else ("source",)
+        missing = [args.data / folder for folder in folders if not (args.data / folder).is_dir()]
         if missing and not args.dry_run:
             parser.error(f"no generated data in {', '.join(map(str, missing))}: run with --prepare first")
         main_rows = [n for n in selected if n in MAIN_ROWS]
-        todo = plan(main_rows, args.seeds, args.data, args.out, args.extra, args.best)
+        todo = plan(main_rows, args.seeds, args.data, args.out, args.extra, args.best, camvid)
         adabn = not args.only or bool({"source_only", "source_only_adabn"} & set(args.only))
         if args.dry_run:
             print(f"data: {args.data}{'' if not missing else ' (not generated yet: --prepare)'}; runs in {args.out}")
@@ -629,7 +674,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"ablations ({', '.join(ablations)}) wait for the best CICLD row: {', '.join(PAPER_ROWS)} have not "
                   "all finished every seed; run again once they have, or name it with --best ROW")
         elif ablations:
-            todo = plan(ablations, args.seeds, args.data, args.out, args.extra, best)
+            todo = plan(ablations, args.seeds, args.data, args.out, args.extra, best, camvid)
             if args.dry_run:
                 print(f"ablations on {best} ({how}):")
                 print("\n".join(job.describe() for job in todo))
@@ -638,7 +683,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.dry_run:
             return
     best, how = pick_best(args.out, args.seeds, args.best)
-    print(build_table(args.out, args.seeds, best, how))
+    print(build_table(args.out, args.seeds, best, how, benchmark))
 
 
 if __name__ == "__main__":

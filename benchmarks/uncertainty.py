@@ -12,6 +12,10 @@ AUROC of 0.5 is chance, 1.0 ranks every wrong pixel above every right one.
 
     .venv/bin/python benchmarks/uncertainty.py --checkpoint runs/table_v2/cicld_paper_mix_s0/latest.safetensors \\
         --data data/synth_v2/target [--frames 60] [--steps 1] [--strength 0.5] [--samples 8] [--json OUT] [--plot OUT]
+
+With --camvid, --data is a CamVid root (SegNet layout): frames are resized to --input-size
+(default 256x192, labels nearest) and a pixel is an error when prediction and label differ
+after both are merged into CamVid's 11 classes (protocol 11).
 """
 from __future__ import annotations
 
@@ -23,8 +27,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from cicld_core.data import CityscapesDataset
+from cicld_core.cli_types import frame_size
+from cicld_core.data import CamVidDataset, CityscapesDataset, SegTransformConfig
 from cicld_core.evaluation import eval_transform
+from cicld_core.labels import train_ids_to_camvid
 from cicld_core.io import atomic_path, write_json
 from cicld_core.model import CheckpointError, SamplingOptions, load_model, segment
 
@@ -58,12 +64,15 @@ def roc_curve(scores: np.ndarray, errors: np.ndarray, points: int = 200) -> tupl
 
 
 @torch.no_grad()
-def collect(model, dataset, frames: int, steps: int, strength: float, samples: int, seed: int) -> dict[str, np.ndarray]:
-    """Per valid pixel: each signal, whether the K-step prediction is wrong, whether K = 0's is."""
+def collect(model, dataset, frames: int, steps: int, strength: float, samples: int, seed: int,
+            camvid: bool = False) -> dict[str, np.ndarray]:
+    """Per valid pixel: each signal, whether the K-step prediction is wrong, whether K = 0's is
+    (``camvid``: judged in CamVid's classes, prediction and label merged)."""
+    merge = train_ids_to_camvid if camvid else (lambda ids: ids)
     parts: dict[str, list[np.ndarray]] = {name: [] for name in (*SIGNALS, "errors", "k0_errors")}
     for index in tqdm(range(min(frames, len(dataset))), desc="scoring", unit="frame"):
         sample = dataset[index]
-        image, label = sample["image"][None], sample["label"].numpy()
+        image, label = sample["image"][None], merge(sample["label"].numpy().astype(np.uint8))
         valid = label != IGNORE
         sampled = segment(model, image, steps=steps, strength=strength, seed=seed, num_samples=samples,
                           with_confidence=True)
@@ -74,8 +83,8 @@ def collect(model, dataset, frames: int, steps: int, strength: float, samples: i
         parts["one_minus_max_softmax"].append(one_minus_msp[valid])
         parts["combined"].append((disagreement + one_minus_msp)[valid])
         parts["k0_one_minus_max_softmax"].append(1.0 - plain.confidence[0].numpy()[valid])
-        parts["errors"].append((sampled.train_ids[0].numpy() != label)[valid])
-        parts["k0_errors"].append((plain.train_ids[0].numpy() != label)[valid])
+        parts["errors"].append((merge(sampled.train_ids[0].numpy().astype(np.uint8)) != label)[valid])
+        parts["k0_errors"].append((merge(plain.train_ids[0].numpy().astype(np.uint8)) != label)[valid])
     return {name: np.concatenate(values) for name, values in parts.items()}
 
 
@@ -109,6 +118,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, required=True,
                         help="a Cityscapes-style folder (leftImg8bit/, gtFine/) whose labels are scored")
     parser.add_argument("--split", default="val")
+    parser.add_argument("--camvid", action="store_true", help="--data is a CamVid root: protocol 11 errors")
+    parser.add_argument("--input-size", type=frame_size, default=None, metavar="WxH",
+                        help="resize frames and labels to this size (default: with --camvid 256x192, else none)")
     parser.add_argument("--frames", type=int, default=60, help="first N frames of the split (default 60)")
     parser.add_argument("--steps", type=int, default=1, help="denoising steps K (default 1)")
     parser.add_argument("--strength", type=float, default=0.5, help="noise strength (default 0.5)")
@@ -136,13 +148,21 @@ def main(argv: list[str] | None = None) -> dict:
     except (CheckpointError, OSError) as error:
         raise SystemExit(f"error: cannot load {args.checkpoint}: {error}")
     model.eval()
-    dataset = CityscapesDataset(args.data, args.split, transform=eval_transform(model.config))
+    if args.camvid:
+        size = args.input_size or (256, 192)
+        transform = SegTransformConfig.no_augmentation(resize=size, **model.config.normalisation_255())
+        dataset = CamVidDataset(args.data, args.split, transform=transform)
+    else:
+        transform = eval_transform(model.config) if args.input_size is None else SegTransformConfig.no_augmentation(
+            resize=args.input_size, **model.config.normalisation_255())
+        dataset = CityscapesDataset(args.data, args.split, transform=transform)
     if len(dataset) == 0:
         raise SystemExit(f"error: no labelled frames in {args.data} split {args.split!r}")
-    pixels = collect(model, dataset, args.frames, args.steps, args.strength, args.samples, args.seed)
+    pixels = collect(model, dataset, args.frames, args.steps, args.strength, args.samples, args.seed, args.camvid)
     results = score(pixels)
     setting = f"K = {args.steps}, strength {args.strength}, {args.samples} samples"
     summary = {"checkpoint": str(args.checkpoint), "data": str(args.data), "split": args.split,
+               "protocol": 11 if args.camvid else 19,
                "frames": min(args.frames, len(dataset)), "steps": args.steps, "strength": args.strength,
                "samples": args.samples, "seed": args.seed, "pixels": int(len(pixels["errors"])),
                "error_rate": float(pixels["errors"].mean()), "k0_error_rate": float(pixels["k0_errors"].mean()),

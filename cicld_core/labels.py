@@ -119,6 +119,41 @@ PROTOCOLS: dict[int, tuple[int, ...]] = {
 }
 
 
+# CamVid (SegNet's 11-class version): its own class indices, 11 = unlabelled.
+CAMVID_PROTOCOL = 11  # the protocol number evaluation takes for "merge into CamVid's 11 classes"
+CAMVID_CLASS_NAMES: tuple[str, ...] = (
+    "Sky", "Building", "Pole", "Road", "Pavement", "Tree", "SignSymbol", "Fence", "Car", "Pedestrian", "Bicyclist",
+)
+CAMVID_IGNORE_ID = 11
+CAMVID_ID_SET: frozenset[int] = frozenset(range(len(CAMVID_CLASS_NAMES) + 1))
+# The merge of the 19 train classes into CamVid's 11, for scoring a Cityscapes-class model on
+# CamVid. CamVid has no terrain: its 11-class version folds the original release's
+# VegetationMisc (grass, verges) into Tree, so terrain counts as Tree.
+TRAIN_ID_TO_CAMVID: tuple[int, ...] = (
+    3, 4, 1, 1, 7, 2, 6, 6, 5, 5, 0, 9, 10, 8, 8, 8, 8, 10, 10,
+)
+# The trainId a CamVid label becomes, so CamVid labels can train the 19-class model (the oracle)
+# and flow through the trainId pipeline; each merges back to its own CamVid class, so scoring
+# after the merge sees CamVid's labels exactly (never scored as Cityscapes ids).
+CAMVID_TO_TRAIN_ID: tuple[int, ...] = (10, 2, 5, 0, 1, 8, 7, 4, 13, 11, 12)
+assert all(TRAIN_ID_TO_CAMVID[t] == c for c, t in enumerate(CAMVID_TO_TRAIN_ID))
+ALL_PROTOCOLS: tuple[int, ...] = (*PROTOCOLS, CAMVID_PROTOCOL)
+
+
+def camvid_to_train_ids(camvid: np.ndarray) -> np.ndarray:
+    """CamVid class indices (11 = unlabelled) -> representative trainIds (255 ignore)."""
+    lut = np.full(256, IGNORE_INDEX, dtype=np.uint8)
+    lut[:len(CAMVID_TO_TRAIN_ID)] = CAMVID_TO_TRAIN_ID
+    return lut[camvid]
+
+
+def train_ids_to_camvid(train_ids: np.ndarray) -> np.ndarray:
+    """A 19-class prediction merged into CamVid's classes (255 stays 255)."""
+    lut = np.full(256, IGNORE_INDEX, dtype=np.uint8)
+    lut[:NUM_TRAIN_CLASSES] = TRAIN_ID_TO_CAMVID
+    return lut[train_ids]
+
+
 def protocol_classes(protocol: int) -> tuple[int, ...]:
     """The trainIds scored by the 19-, 16- or 13-class protocol."""
     if protocol not in PROTOCOLS:

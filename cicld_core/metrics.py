@@ -4,12 +4,17 @@ Intersection and union are summed over the whole split before dividing (the City
 convention), never averaged per image. A protocol (19, 16 or 13 classes) selects which
 classes enter the mean; the confusion matrix always keeps all 19 so that, for example,
 a Synthia-trained model's terrain predictions still count as errors on Cityscapes.
+Protocol 11 is CamVid's: truth and prediction are merged into CamVid's 11 classes
+(``labels.TRAIN_ID_TO_CAMVID``) and every one of them is scored.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .labels import CLASS_NAMES, IGNORE_INDEX, NUM_TRAIN_CLASSES, protocol_classes
+from .labels import (
+    CAMVID_CLASS_NAMES, CAMVID_PROTOCOL, CLASS_NAMES, IGNORE_INDEX, NUM_TRAIN_CLASSES, TRAIN_ID_TO_CAMVID,
+    protocol_classes,
+)
 
 
 class ConfusionMatrix:
@@ -62,9 +67,29 @@ class ConfusionMatrix:
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(union > 0, intersection / union, np.nan)
 
+    def merged(self, class_map: "list[int] | tuple[int, ...]", num_classes: int) -> "ConfusionMatrix":
+        """The matrix with class i counted as class_map[i]: rows and columns summed by group."""
+        if len(class_map) != self.num_classes:
+            raise ValueError(f"class_map has {len(class_map)} entries for {self.num_classes} classes")
+        one_hot = np.zeros((self.num_classes, num_classes), dtype=np.int64)
+        one_hot[np.arange(self.num_classes), list(class_map)] = 1
+        merged = ConfusionMatrix(num_classes, self.ignore_index)
+        merged.matrix = one_hot.T @ self.matrix @ one_hot
+        merged.missed = one_hot.T @ self.missed
+        return merged
+
+    def camvid(self) -> "ConfusionMatrix":
+        """Truth and prediction merged into CamVid's 11 classes (protocol 11)."""
+        if self.num_classes != NUM_TRAIN_CLASSES:
+            raise ValueError(f"the CamVid merge needs the {NUM_TRAIN_CLASSES} train classes, this matrix has "
+                             f"{self.num_classes}")
+        return self.merged(TRAIN_ID_TO_CAMVID, len(CAMVID_CLASS_NAMES))
+
     def miou(self, protocol: int | None = None) -> float:
         """Mean IoU over the protocol's classes (all classes when None) that occur in
         truth or prediction."""
+        if protocol == CAMVID_PROTOCOL:
+            return self.camvid().miou()
         scores = self.iou()[list(self._classes(protocol))]
         return float(np.nanmean(scores)) if np.isfinite(scores).any() else float("nan")
 
@@ -84,6 +109,14 @@ class ConfusionMatrix:
 
     def summary(self, protocol: int = 19) -> dict:
         """JSON-ready figures: mIoU (in %), per-class IoU by name, pixel accuracy."""
+        if protocol == CAMVID_PROTOCOL:
+            camvid = self.camvid()
+            return {
+                "protocol": protocol,
+                "miou": _percent(camvid.miou()),
+                "pixel_accuracy": _percent(camvid.pixel_accuracy()),
+                "per_class_iou": {name: _percent(v) for name, v in zip(CAMVID_CLASS_NAMES, camvid.iou())},
+            }
         iou = self.iou()
         classes = self._classes(protocol)
         return {

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .io import atomic_path
-from .labels import CLASS_NAMES, PALETTE, TRAIN_ID_BY_NAME
+from .labels import CAMVID_CLASS_NAMES, CAMVID_TO_TRAIN_ID, CLASS_NAMES, PALETTE, TRAIN_ID_BY_NAME
 
 DPI = 100
 
@@ -21,14 +21,16 @@ def plot_per_class_iou(
     per_class_iou: dict[str, float | None], out_png: str | os.PathLike, title: str,
     miou: float | None = None,
 ) -> Path:
-    """Horizontal bar chart of per-class IoU (in %), each bar in its Cityscapes colour.
+    """Horizontal bar chart of per-class IoU (in %), each bar in its Cityscapes colour (CamVid's
+    classes in the colour of the Cityscapes class they stand for).
 
     Classes with ``None`` (absent from truth and prediction) are labelled "n/a". The
     dashed line is ``miou``, by default the mean over the classes that have a value
     (which is what ``ConfusionMatrix.summary`` reports). Returns the PNG path.
     """
     out_png = Path(out_png)
-    order = {name: i for i, name in enumerate(CLASS_NAMES)}
+    order = {name: i for i, name in enumerate(CAMVID_CLASS_NAMES if set(per_class_iou) <= set(CAMVID_CLASS_NAMES)
+                                              else CLASS_NAMES)}
     names = sorted(per_class_iou, key=lambda n: (order.get(n, len(order)), n))
     fig = new_figure((7.5, max(2.5, 0.32 * len(names) + 1.3)))
     ax = fig.subplots()
@@ -89,6 +91,8 @@ def cycle_colours(n: int) -> list:
 def class_colour(name: str) -> tuple[float, float, float]:
     if name in TRAIN_ID_BY_NAME:
         return tuple(float(c) / 255.0 for c in PALETTE[TRAIN_ID_BY_NAME[name]])
+    if name in CAMVID_CLASS_NAMES:
+        return tuple(float(c) / 255.0 for c in PALETTE[CAMVID_TO_TRAIN_ID[CAMVID_CLASS_NAMES.index(name)]])
     return (0.6, 0.6, 0.6)
 
 

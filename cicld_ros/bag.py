@@ -1,8 +1,17 @@
-"""Write a Cityscapes-style drive as a rosbag2: camera images plus ground-truth masks.
+"""Write a Cityscapes-style drive, or a real CamVid drive, as a rosbag2: camera images plus
+ground-truth masks.
 
     python -m cicld_ros.bag --from-cityscapes ROOT --split val --out BAG [--storage mcap|sqlite3]
         [--rate HZ] [--compressed] [--topic /camera/image_raw] [--gt-topic /camera/ground_truth]
         [--lidar [--lidar-topic /lidar/points] [--lidar-gt-topic /lidar/ground_truth]]
+    python -m cicld_ros.bag --from-camvid ROOT --split val --out BAG --compressed [--sequence 0016E5]
+
+CamVid (SegNet's layout, ``cicld_core.data.camvid``): frames are written in time order (their
+stems are ``<sequence>_<frame number>``; one sequence with --sequence), as JPEG
+CompressedImage with --compressed, as a camera driver publishes them; the ground truth holds
+the trainIds that merge back to CamVid's classes, so replay evaluation scores it with
+``--protocol 11``. CamVid is CC BY-NC 4.0: a bag made from it is for research use and is
+not to be shipped with this repository.
 
 Works on real Cityscapes folders and on the generator's output (``python -m
 cicld_core.synth --layout cityscapes``). Frame i is stamped start + i / rate, in the
@@ -37,7 +46,8 @@ from rosbags.typesys import Stores, get_typestore
 from tqdm import tqdm
 
 from cicld_core.cli_types import fail
-from cicld_core.data import CityscapesDataset
+from cicld_core.data import CamVidDataset, CityscapesDataset
+from cicld_core.data.base import SegmentationDataset
 from cicld_core.io import DataError
 
 from .bag_lidar import TF_STATIC_QOS, GeneratedSensors, LidarTopics, lidar_messages, tf_static_message
@@ -64,16 +74,32 @@ CAMERA_QOS = qos(reliable=False, depth=5)  # what a camera driver offers: sensor
 GROUND_TRUTH_QOS = qos(reliable=True, depth=10)
 
 
+def camvid_drive(root: Path, split: str, sequence: str | None = None) -> CamVidDataset:
+    """A CamVid split with labels, in time order: sorted stems are ``<sequence>_<frame>`` with a
+    zero-padded frame number, so the loader's order is the drive's; ``sequence`` keeps one."""
+    dataset = CamVidDataset(root, split=split)
+    sequences = sorted({sample.name.split("_")[0] for sample in dataset.samples})
+    if sequence is not None:
+        if sequence not in sequences:
+            raise DataError(f"CamVid {split}: no sequence {sequence!r}; it holds {', '.join(sequences)}")
+        dataset.samples = [s for s in dataset.samples if s.name.split("_")[0] == sequence]
+    return dataset
+
+
 def write_cityscapes_bag(root: Path, split: str, out: Path, storage: str = "mcap", rate: float = 10.0,
                          compressed: bool = False, topic: str = "/camera/image_raw",
                          gt_topic: str = "/camera/ground_truth", frame_id: str = "camera",
-                         max_frames: int | None = None, progress: bool = True, lidar: LidarTopics | None = None) -> int:
+                         max_frames: int | None = None, progress: bool = True, lidar: LidarTopics | None = None,
+                         dataset: SegmentationDataset | None = None) -> int:
     """Write the bag; returns the number of frames (``max_frames`` None: all of them). ``lidar``:
-    also the generated drive's CameraInfo, LiDAR and ground-truth clouds and /tf_static."""
+    also the generated drive's CameraInfo, LiDAR and ground-truth clouds and /tf_static.
+    ``dataset``: the drive to write instead of the Cityscapes split under ``root`` (CamVid)."""
     check_options(rate, max_frames)
-    dataset = CityscapesDataset(root, split=split)
+    if lidar and dataset is not None:
+        raise ValueError("--lidar needs a generated Cityscapes-layout drive (python -m cicld_core.synth --lidar)")
+    dataset = dataset if dataset is not None else CityscapesDataset(root, split=split)
     if not dataset.has_labels:
-        raise DataError(f"{root} split {split!r} has no gtFine labels to use as ground truth")
+        raise DataError(f"{root} split {split!r} has no labels to use as ground truth")
     count = len(dataset) if max_frames is None else min(max_frames, len(dataset))
     sensors = GeneratedSensors(root, split, len(dataset)) if lidar else None
     if out.exists():
@@ -109,7 +135,12 @@ def write_cityscapes_bag(root: Path, split: str, out: Path, storage: str = "mcap
                 rgb, train_ids = dataset.load_raw(index)
                 nanoseconds = START_SECONDS * 1_000_000_000 + int(round(index * 1e9 / rate))
                 header = Header(Time(nanoseconds // 1_000_000_000, nanoseconds % 1_000_000_000), frame_id)
-                if compressed:
+                source_file = dataset.samples[index].image
+                if compressed and source_file.suffix.lower() in (".jpg", ".jpeg"):
+                    # the recorded JPEG itself, as a camera driver publishes it: no second compression
+                    jpeg = np.frombuffer(source_file.read_bytes(), dtype=np.uint8)
+                    data = cdr.encode_compressed_image(CompressedImage(header, "jpeg", jpeg))
+                elif compressed:
                     ok, jpeg = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
                     data = cdr.encode_compressed_image(CompressedImage(header, "jpeg", jpeg))
                 else:
@@ -141,15 +172,21 @@ def check_options(rate: float, max_frames: int | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cicld_ros.bag", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--from-cityscapes", dest="root", type=Path, required=True,
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--from-cityscapes", dest="root", type=Path,
                         help="a Cityscapes-layout root (leftImg8bit/, gtFine/)")
+    source.add_argument("--from-camvid", dest="camvid", type=Path,
+                        help="a CamVid root in SegNet's layout (<split>/, <split>annot/): a real drive in time order")
+    parser.add_argument("--sequence", default=None,
+                        help="CamVid: write only this sequence (e.g. 0016E5, the val split's only one)")
     parser.add_argument("--split", default="val")
     parser.add_argument("--out", type=Path, required=True, help="the bag folder to create")
     parser.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap",
                         help="mcap (default since ROS 2 Iron) or sqlite3 (Humble's default); both are "
                              "readable by Humble, Jazzy, Kilted and Rolling")
-    parser.add_argument("--rate", type=float, default=10.0,
-                        help=f"frames per second of the recording, {RATE_RANGE[0]:g}..{RATE_RANGE[1]:g} (default 10)")
+    parser.add_argument("--rate", type=float, default=None,
+                        help=f"frames per second of the recording, {RATE_RANGE[0]:g}..{RATE_RANGE[1]:g} (default 10; "
+                             "CamVid 1, the rate its labelled frames were taken at)")
     parser.add_argument("--compressed", action="store_true", help="write sensor_msgs/CompressedImage (jpeg)")
     parser.add_argument("--topic", default="/camera/image_raw", help="camera topic (/compressed is appended "
                                                                      "with --compressed)")
@@ -164,11 +201,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="ground-truth cloud topic (x, y, z, label)")
     parser.add_argument("--lidar-frame-id", default=LidarTopics.frame_id)
     args = parser.parse_args(argv)
+    if args.rate is None:
+        args.rate = 1.0 if args.camvid is not None else 10.0
     lidar = LidarTopics(args.lidar_topic, args.lidar_gt_topic, f"{camera_namespace(args.topic)}/camera_info",
                         args.lidar_frame_id) if args.lidar else None
     try:
-        count = write_cityscapes_bag(args.root, args.split, args.out, args.storage, args.rate, args.compressed,
-                                     args.topic, args.gt_topic, args.frame_id, args.max_frames, lidar=lidar)
+        if args.sequence is not None and args.camvid is None:
+            raise ValueError("--sequence selects a CamVid sequence: use it with --from-camvid")
+        drive = camvid_drive(args.camvid, args.split, args.sequence) if args.camvid is not None else None
+        count = write_cityscapes_bag(args.root or args.camvid, args.split, args.out, args.storage, args.rate,
+                                     args.compressed, args.topic, args.gt_topic, args.frame_id, args.max_frames,
+                                     lidar=lidar, dataset=drive)
     except (DataError, FileExistsError, ValueError) as error:
         return fail(error)
     print(f"wrote {args.out}: {count} frames at {args.rate:g} Hz ({args.storage})")

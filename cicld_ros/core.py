@@ -23,6 +23,7 @@ node is not active are ignored, so a reactivated node never segments a stale fra
 """
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import queue
@@ -50,7 +51,7 @@ from .messages import (
 )
 from .node_outputs import OUTPUTS, NodeOutput, SegmentedFrame
 from .painting_params import DEFAULT_OUTPUT, PaintingParams
-from .params import NODE_NAME, NodeParams, model_input_size, with_changes
+from .params import NODE_FQN, NODE_NAME, NodeParams, model_input_size, with_changes
 
 
 class Publisher(Protocol):
@@ -77,14 +78,21 @@ def camera_namespace(topic: str) -> str:
     return name.rsplit("/", 1)[0] if "/" in name.lstrip("/") else ""
 
 
-def output_topics(topic: str, output_namespace: str) -> dict[str, str]:
+def output_base(topic: str, output_namespace: str) -> str:
+    """<camera namespace>/<output_namespace>, relative when ``topic`` is."""
     base = f"{camera_namespace(topic)}/{output_namespace.strip('/')}"
-    return {output.name: f"{base}/{output.name}" for output in OUTPUTS}
+    return base.lstrip("/") if not topic.startswith("/") else base
+
+
+def output_topics(topic: str, output_namespace: str) -> dict[str, str]:
+    """The outputs of the camera ``topic`` (the resolved input name: they follow its namespace
+    and its remapping); every one is again a name the transport resolves, so it may be remapped."""
+    return {output.name: f"{output_base(topic, output_namespace)}/{output.name}" for output in OUTPUTS}
 
 
 def label_info_topic(topic: str, output_namespace: str) -> str:
     """Where a camera's class map goes: beside its masks, as segmentation nodes publish it."""
-    return f"{camera_namespace(topic)}/{output_namespace.strip('/')}/label_info"
+    return f"{output_base(topic, output_namespace)}/label_info"
 
 
 def label_info(class_names: list[str], clock: Callable[[], float]) -> LabelInfo:
@@ -96,7 +104,15 @@ def label_info(class_names: list[str], clock: Callable[[], float]) -> LabelInfo:
 
 def painted_topic(image_topic: str, output_namespace: str) -> str:
     """Where a camera's painted cloud goes unless painting sets its output_topic."""
-    return f"{camera_namespace(image_topic)}/{output_namespace.strip('/')}/{DEFAULT_OUTPUT}"
+    return f"{output_base(image_topic, output_namespace)}/{DEFAULT_OUTPUT}"
+
+
+def resolved_painting(painting: PaintingParams, resolve: Callable[[str], str]) -> PaintingParams:
+    """The painting parameters with every topic resolved as the transport resolves it."""
+    return dataclasses.replace(painting, cameras=tuple(dataclasses.replace(
+        c, image_topic=resolve(c.image_topic), lidar_topic=resolve(c.lidar_topic),
+        camera_info_topic=resolve(c.camera_info_topic) if c.camera_info_topic else "",
+        output_topic=resolve(c.output_topic) if c.output_topic else "") for c in painting.cameras))
 
 
 @dataclass
@@ -135,7 +151,14 @@ class SegmentationNode:
         self.input_size = model_input_size(self.params, checkpoint_input_size(self.metadata))
         self.log.info("model input size: " + (f"{self.input_size[0]}x{self.input_size[1]} (masks are returned at "
                                               f"the camera's size)" if self.input_size else "each frame's own"))
-        self.inputs = {t: IMAGE for t in params.image_topics} | {t: COMPRESSED_IMAGE for t in params.compressed_image_topics}
+        # topics are keyed by their resolved names (namespace and remappings applied, as the
+        # transport does); the transport is handed the configured name and resolves it itself
+        self._given: dict[str, str] = {}
+        self.inputs = {self._resolve(t): IMAGE for t in params.image_topics} | {
+            self._resolve(t): COMPRESSED_IMAGE for t in params.compressed_image_topics}
+        if len(self.inputs) < len(params.image_topics) + len(params.compressed_image_topics):
+            raise StartupError(f"two camera topics resolve to the same name: {', '.join(self._given)}")
+        painting = resolved_painting(painting, self._resolve)
         unknown = [c.image_topic for c in painting.cameras if c.image_topic not in self.inputs]
         if unknown:
             raise StartupError(f"painting: camera topic {', '.join(unknown)} is not one of the node's image_topics / "
@@ -162,16 +185,35 @@ class SegmentationNode:
         # libjpeg's warning for each corrupt frame would bypass the rate-limited warnings
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         # what subscribe returns may count the samples the transport refused (read in figures())
-        self.subscriptions = {camera: transport.subscribe(camera, kind, lambda msg, c=camera: self.on_message(c, msg),
+        given = self._given
+        self.subscriptions = {camera: transport.subscribe(given[camera], kind,
+                                                          lambda msg, c=camera: self.on_message(c, msg),
                                                           reliable=False, depth=1)
                               for camera, kind in self.inputs.items()}
         for c in painting.cameras:  # sensor-data QoS, as the drivers offer
             self.subscriptions[c.lidar_topic] = transport.subscribe(
-                c.lidar_topic, POINTCLOUD2, lambda msg, n=c.name: self.on_cloud(n, msg), reliable=False, depth=1)
+                given[c.lidar_topic], POINTCLOUD2, lambda msg, n=c.name: self.on_cloud(n, msg), reliable=False,
+                depth=1)
             if c.camera_info_topic:
                 self.subscriptions[c.camera_info_topic] = transport.subscribe(
-                    c.camera_info_topic, CAMERA_INFO, lambda msg, n=c.name: self.painter.on_camera_info(n, msg),
-                    reliable=False, depth=1)
+                    given[c.camera_info_topic], CAMERA_INFO,
+                    lambda msg, n=c.name: self.painter.on_camera_info(n, msg), reliable=False, depth=1)
+
+    def _resolve(self, name: str) -> str:
+        """``name`` as the transport resolves it (transports that cannot keep it as it is)."""
+        resolve = getattr(self.transport, "resolve", None)
+        try:
+            resolved = resolve(name) if resolve is not None else name
+        except ValueError as error:
+            raise StartupError(f"topic {name!r}: {error}") from None
+        self._given.setdefault(resolved, name)
+        return resolved
+
+    @property
+    def node_name(self) -> str:
+        """The node's full name as the transport knows it (namespace, __node remapping), for
+        /diagnostics: '/front/segment_node' -> 'front/segment_node'."""
+        return (getattr(self.transport, "node_name", None) or NODE_FQN).lstrip("/")
 
     def _publish_label_info(self, params: NodeParams) -> dict[str, Publisher]:
         """Each camera's class map, published once on a latched (transient-local) topic so a subscriber
@@ -204,10 +246,14 @@ class SegmentationNode:
         return model
 
     # -- parameters -----------------------------------------------------------------------
+    def checked_params(self, changes: dict[str, Any]) -> NodeParams:
+        """The parameters with these run-time changes, checked (ValueError names a bad one); nothing applied."""
+        return with_changes(self.params, changes, at_runtime=True,
+                            num_train_timesteps=self.model.config.num_train_timesteps)
+
     def set_params(self, changes: dict[str, Any]) -> None:
         """Apply run-time parameter changes atomically, or raise ValueError and change nothing."""
-        self.params = with_changes(self.params, changes, at_runtime=True,
-                                   num_train_timesteps=self.model.config.num_train_timesteps)
+        self.params = self.checked_params(changes)
 
     # -- processing -------------------------------------------------------------------------
     def wanted_outputs(self, camera: str, params: NodeParams) -> list[NodeOutput]:
@@ -415,7 +461,7 @@ class SegmentationNode:
             drops = getattr(self.transport, "socket_drops", None)  # only where the transport counts them
             sockets = self.diagnostics.socket_figures(drops) if drops is not None else None
             if self.diagnostics_publisher.subscription_count() > 0:
-                message = NodeDiagnostics.to_message(figures, NODE_NAME, self.clock(), sockets)
+                message = NodeDiagnostics.to_message(figures, self.node_name, self.clock(), sockets)
                 self.diagnostics_publisher.publish(message)
             if time.monotonic() - last_log >= self.params.log_period:
                 last_log = time.monotonic()

@@ -34,8 +34,9 @@ def domain_id(given: int | None, environ: Mapping[str, str] = os.environ) -> int
     return given
 
 
-def open_transport(domain: int):
-    """A DdsTransport on ``domain`` (the loopback configuration unless CYCLONEDDS_URI is set)."""
+def open_transport(domain: int, names=None):
+    """A DdsTransport on ``domain`` (the loopback configuration unless CYCLONEDDS_URI is set),
+    resolving topic names with ``names`` (cicld_ros.ros_names.NodeNames) when given."""
     from cyclonedds.core import DDSException
 
     from .dds.config import LOOPBACK_XML, ensure_cyclonedds_uri
@@ -43,7 +44,7 @@ def open_transport(domain: int):
 
     ensure_cyclonedds_uri()
     try:
-        return DdsTransport(domain)
+        return DdsTransport(domain, names=names)
     except DDSException as error:
         uri = os.environ.get("CYCLONEDDS_URI", "")
         if uri != LOOPBACK_XML:

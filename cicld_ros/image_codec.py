@@ -21,7 +21,14 @@ from cicld_core.model import MIN_IMAGE_SIZE
 
 from .messages import CompressedImage, Header, Image
 
-CHANNELS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1, "mono16": 1}
+# cv_bridge's conversions to RGB (ros-perception/vision_opencv humble, cv_bridge/src/cv_bridge.cpp,
+# getConversionCode): yuv422 is UYVY, yuv422_yuy2 YUYV (2 bytes a pixel); OpenCV names a Bayer
+# pattern by its second row, so bayer_rggb8 is COLOR_BayerBG2RGB
+YUV_CODES = {"yuv422": cv2.COLOR_YUV2RGB_UYVY, "yuv422_yuy2": cv2.COLOR_YUV2RGB_YUY2}
+BAYER_CODES = {"bayer_rggb8": cv2.COLOR_BayerBG2RGB, "bayer_bggr8": cv2.COLOR_BayerRG2RGB,
+               "bayer_gbrg8": cv2.COLOR_BayerGR2RGB, "bayer_grbg8": cv2.COLOR_BayerGB2RGB}
+CHANNELS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1, "mono16": 1,
+            **{name: 2 for name in YUV_CODES}, **{name: 1 for name in BAYER_CODES}}
 BYTES_PER_CHANNEL = {"mono16": 2}
 OUTPUT_COLOUR_ENCODINGS = ("rgb8", "bgr8")
 MIN_SIDE = MIN_IMAGE_SIZE  # the model's smallest input: smaller frames are malformed, not errors
@@ -56,6 +63,8 @@ def check_raw(msg: Image, max_pixels: int) -> tuple[int, int]:
         raise InputError("unsupported_encoding", f"encoding {msg.encoding[:40]!r} is not supported; "
                                                  f"use one of {', '.join(CHANNELS)}")
     check_size(msg.height, msg.width, max_pixels)
+    if encoding in YUV_CODES and msg.width % 2:
+        raise InputError("odd_width", f"{encoding} packs two pixels in four bytes: width {msg.width} must be even")
     channels, depth = CHANNELS[encoding], BYTES_PER_CHANNEL.get(encoding, 1)
     row_bytes = msg.width * channels * depth
     if msg.step < row_bytes:
@@ -121,6 +130,9 @@ def decode_raw(msg: Image, max_pixels: int) -> np.ndarray:
         return pixels
     if encoding == "mono8":
         return np.repeat(pixels, 3, axis=2)
+    if encoding in YUV_CODES or encoding in BAYER_CODES:
+        code = YUV_CODES.get(encoding, BAYER_CODES.get(encoding))
+        return cv2.cvtColor(np.ascontiguousarray(pixels if encoding in YUV_CODES else pixels[..., 0]), code)
     code = {"bgr8": cv2.COLOR_BGR2RGB, "rgba8": cv2.COLOR_RGBA2RGB, "bgra8": cv2.COLOR_BGRA2RGB}[encoding]
     return cv2.cvtColor(np.ascontiguousarray(pixels), code)
 

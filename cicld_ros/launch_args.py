@@ -8,6 +8,7 @@ config/segment.yaml.
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 # name -> (default, description); an empty default leaves the parameter file's value alone
@@ -20,7 +21,7 @@ LAUNCH_ARGUMENTS: dict[str, tuple[str, str]] = {
     "steps": ("", "denoising steps K (0 = no diffusion)"),
     "device": ("", "auto, cpu, cuda or cuda:N"),
     "namespace": ("", "namespace of the node"),
-    "use_sim_time": ("false", "use /clock (rosbag replay)"),
+    "use_sim_time": ("", "true: use /clock (rosbag replay); unset, the parameter file's value (default false)"),
     "autostart": ("true", "configure and activate the lifecycle node at start; false: it waits unconfigured "
                           "for 'ros2 lifecycle set <node> configure' (or a lifecycle manager)"),
 }
@@ -37,8 +38,12 @@ def flag(values: dict[str, str], name: str) -> bool:
 
 
 def parameter_overrides(values: dict[str, str]) -> dict[str, Any]:
-    """Node parameters from the launch arguments a user actually gave."""
-    overrides: dict[str, Any] = {"use_sim_time": flag(values, "use_sim_time")}
+    """Node parameters from the launch arguments a user actually gave. Only those: launch_ros
+    writes this dict to a parameter file passed after params_file, and the later file wins
+    (launch_ros/actions/node.py, humble and jazzy), so a default here would override the file."""
+    overrides: dict[str, Any] = {}
+    if values.get("use_sim_time"):
+        overrides["use_sim_time"] = flag(values, "use_sim_time")
     if values.get("checkpoint"):
         overrides["checkpoint"] = values["checkpoint"]
     if values.get("image_topic"):
@@ -55,6 +60,20 @@ def parameter_overrides(values: dict[str, str]) -> dict[str, Any]:
     if values.get("device"):
         overrides["device"] = values["device"]
     return overrides
+
+
+def params_file_path(values: dict[str, str], package_default: str) -> str:
+    """The parameter file to start the node with: params_file:= when given (it must be a file:
+    launch_ros would only warn "Parameter file path is not a file" and start the node on its
+    defaults, launch_ros/actions/node.py humble and jazzy), else the package's config/segment.yaml."""
+    given = values.get("params_file", "")
+    if not given:
+        return package_default
+    path = os.path.abspath(os.path.expanduser(given))
+    if not os.path.isfile(path):
+        raise ValueError(f"params_file:={given} is not a file ({path}); give the path of a ROS 2 parameter file, "
+                         f"or leave params_file unset for the package's config/segment.yaml")
+    return path
 
 
 def node_arguments(values: dict[str, str]) -> list[str]:

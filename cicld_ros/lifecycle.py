@@ -76,6 +76,9 @@ class ManagedNode:
             self.core = self.make_core()
         except (StartupError, ValueError) as error:
             raise ConfigureError(str(error)) from None
+        except Exception as error:  # noqa: BLE001 - CUDA out of memory, rclpy's parameter type errors...
+            # named with its type: rclpy would otherwise swallow it (rclpy/lifecycle/node.py)
+            raise ConfigureError(f"{type(error).__name__}: {error}") from error
         self._moved("configure", end)
 
     def activate(self) -> None:

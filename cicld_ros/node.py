@@ -4,7 +4,10 @@
 
 ``--transport dds`` needs no ROS install: the node speaks the ROS 2 wire protocol over
 Cyclone DDS (topics rt/<name>, ROS 2 type names, CDR), so ROS 2 nodes on the same
-domain see its topics. ``--transport rclpy`` is the same node as a ROS 2 node (what
+domain see its topics. It reads parameter files and names as ROS 2 does and takes the
+same ``--ros-args`` for them: ``-r __ns:=/front``, ``-r __node:=name``, ``-r from:=to``,
+``-p name:=value`` and ``--params-file`` (cicld_ros.ros_names, cicld_ros.ros_params).
+With ``--transport rclpy`` every ``--ros-args ... [--]`` block goes to rclpy untouched. ``--transport rclpy`` is the same node as a ROS 2 node (what
 ``ros2 run cicld_ros segment_node`` starts). In DDS mode, SIGHUP re-reads the parameter
 file, applies the --set overrides on top again, and applies the run-time parameters that
 changed; it logs each change (old -> new), warns about parameters that need a restart, and
@@ -33,7 +36,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("segment_node")
+NODE_NAME = "segment_node"  # cicld_ros.params.NODE_NAME, without importing torch here
+log = logging.getLogger(NODE_NAME)
 
 
 class Signals:
@@ -82,13 +86,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run_dds(args: argparse.Namespace, signals: Signals) -> int:
+def run_dds(args: argparse.Namespace, signals: Signals, ros_args: list[str] = ()) -> int:
     from cicld_core.cli_types import fail
 
     from .dds_start import DdsStartError, domain_id, open_transport
+    from .ros_names import NodeNames, parse_ros_args
 
+    try:  # --ros-args: the node's name, namespace and remappings, -p values and --params-file, as rcl reads them
+        ros = parse_ros_args(list(ros_args), NODE_NAME)
+        names = NodeNames.from_rules(NODE_NAME, ros.remaps)
+    except ValueError as error:
+        return fail(error)
+    args.params_files = [*args.params_files, *ros.params_files]
     try:  # the DDS settings first: they are checked in a moment, the parameters import torch
-        transport = open_transport(domain_id(args.domain_id))
+        transport = open_transport(domain_id(args.domain_id), names)
     except DdsStartError as error:
         return fail(error)
     with transport:
@@ -96,11 +107,11 @@ def run_dds(args: argparse.Namespace, signals: Signals) -> int:
         from .params import parse_sets
 
         try:
-            overrides = parse_sets(args.sets)
+            overrides = ros.params | parse_sets(args.sets)  # --set wins over -p
         except ValueError as error:
             return fail(error)
-        # the parameters are read at each configure, so one after a cleanup sees the file as it is then
-        managed = ManagedNode(lambda: make_core(args.params_files, args.sets, transport), log)
+        node_fqn = names.fully_qualified_name
+        managed = ManagedNode(lambda: make_core(args.params_files, overrides, transport, node_fqn), log)
         if args.autostart:
             try:
                 managed.configure()
@@ -131,7 +142,7 @@ def run_dds(args: argparse.Namespace, signals: Signals) -> int:
                 if managed.core is None:
                     log.warning("SIGHUP ignored: the node is not configured; configure reads the parameters")
                 else:
-                    hangup(managed.core, args.params_files, overrides, starting)
+                    hangup(managed.core, args.params_files, overrides, starting, node_fqn)
             starting = False
             if deadline is not None and time.monotonic() >= deadline:
                 break
@@ -139,18 +150,20 @@ def run_dds(args: argparse.Namespace, signals: Signals) -> int:
     return 0
 
 
-def make_core(params_files: list[Path], sets: list[str], transport):
-    """The node as configure builds it: defaults, then the files (their painting section read by
-    cicld_ros.painting_params), then the --set overrides."""
+def make_core(params_files: list[Path], overrides: dict[str, Any], transport, node_fqn: str = "/segment_node"):
+    """The node as configure builds it: defaults, then the files (read as ROS 2 reads them for the
+    node ``node_fqn``, their painting section by cicld_ros.painting_params), then the -p / --set
+    overrides."""
     from .core import SegmentationNode
-    from .painting_params import PaintingParams, read_node_files
-    from .params import NodeParams, parse_sets, with_changes
+    from .painting_params import read_node_files
+    from .params import NodeParams, with_changes
 
-    values, painting = read_node_files(params_files) if params_files else ({}, PaintingParams())
-    return SegmentationNode(with_changes(NodeParams(), values | parse_sets(sets)), transport, log, painting=painting)
+    values, painting = read_node_files(params_files, node_fqn, overrides)
+    return SegmentationNode(with_changes(NodeParams(), values), transport, log, painting=painting)
 
 
-def hangup(node, params_files: list[Path], overrides: dict[str, Any], during_start: bool) -> None:
+def hangup(node, params_files: list[Path], overrides: dict[str, Any], during_start: bool,
+           node_fqn: str = "/segment_node") -> None:
     when = " during start-up" if during_start else ""
     params_file = ", ".join(map(str, params_files))  # as the log names them
     if not params_files:
@@ -160,12 +173,12 @@ def hangup(node, params_files: list[Path], overrides: dict[str, Any], during_sta
     if during_start:
         log.info(f"SIGHUP during start-up: re-reading {params_file} now that the node is ready")
     try:
-        reload(node, params_files, overrides)
+        reload(node, params_files, overrides, node_fqn)
     except Exception as error:  # noqa: BLE001 - a reload must never end the node
         log.warning(f"reload of {params_file} failed, parameters unchanged: {error!r}")
 
 
-def reload(node, params_files: list[Path], overrides: dict[str, Any]) -> None:
+def reload(node, params_files: list[Path], overrides: dict[str, Any], node_fqn: str = "/segment_node") -> None:
     """Re-read the file with the --set overrides on top, as at start-up; apply the run-time
     parameters that changed, warn about the others (they need a restart)."""
     from .painting_params import read_node_files
@@ -173,8 +186,8 @@ def reload(node, params_files: list[Path], overrides: dict[str, Any]) -> None:
 
     params_file = ", ".join(map(str, params_files))  # as the log names them
     try:
-        values, painting = read_node_files(params_files)
-        wanted = with_changes(NodeParams(), values | overrides)
+        values, painting = read_node_files(params_files, node_fqn, overrides)
+        wanted = with_changes(NodeParams(), values)
     except ValueError as error:
         log.warning(f"reload of {params_file} refused, parameters unchanged: {error}")
         return
@@ -200,7 +213,7 @@ def reload(node, params_files: list[Path], overrides: dict[str, Any]) -> None:
     log.info(f"reloaded {params_file}: {applied or 'no run-time parameter changed'}{kept}")
 
 
-def run_rclpy(args: argparse.Namespace) -> int:
+def run_rclpy(args: argparse.Namespace, ros_args: list[str] = ()) -> int:
     from cicld_core.cli_types import fail
 
     if args.sets or args.duration or args.domain_id is not None:
@@ -216,17 +229,26 @@ def run_rclpy(args: argparse.Namespace) -> int:
     signal.set_wakeup_fd(-1)  # rclpy handles SIGINT itself
     if hasattr(signal, "SIGHUP"):  # parameters change with ros2 param set here
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    return rclpy_main(sys.argv[:1] + ([] if args.autostart else ["--no-autostart"])
-                      + (["--ros-args", *(a for f in args.params_files for a in ("--params-file", str(f)))]
-                         if args.params_files else []))
+    return rclpy_main(rclpy_argv(args, ros_args))
+
+
+def rclpy_argv(args: argparse.Namespace, ros_args: list[str]) -> list[str]:
+    """segment_node's command line: its own options, the --params-file given here as a ROS
+    argument, then the user's --ros-args blocks untouched (rclpy reads them all)."""
+    files = [a for f in args.params_files for a in ("--params-file", str(f))]
+    return (sys.argv[:1] + ([] if args.autostart else ["--no-autostart"])
+            + (["--ros-args", *files, "--"] if files else []) + list(ros_args))
 
 
 def main(argv: list[str] | None = None) -> int:
     signals = Signals()  # first of all (see the imports)
-    args = parse_args(argv)
+    from .ros_names import split_ros_args
+
+    own, ros_args = split_ros_args(sys.argv[1:] if argv is None else argv)
+    args = parse_args(own)
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s] [%(name)s]: %(message)s")
     try:
-        return run_rclpy(args) if args.transport == "rclpy" else run_dds(args, signals)
+        return run_rclpy(args, ros_args) if args.transport == "rclpy" else run_dds(args, signals, ros_args)
     except KeyboardInterrupt:  # Ctrl-C while the model loads
         return 130
 

@@ -18,7 +18,6 @@ from typing import Any, Callable, Iterator
 import yaml
 
 from .bag_reader import BagError
-from .params import NODE_NAME
 
 STOP_TIMEOUT = 30.0  # s the node gets to shut down after SIGTERM before it is killed
 LOG_TAIL = 2000  # characters of the node's output quoted when it exits at start-up
@@ -60,7 +59,7 @@ def node_process(params: dict[str, Any], domain: int) -> Iterator[NodeProcess]:
     chatty node never blocks on a full pipe nobody reads."""
     with tempfile.TemporaryDirectory() as tmp:
         params_path, log_path = Path(tmp) / "params.yaml", Path(tmp) / "node.log"
-        params_path.write_text(yaml.safe_dump({NODE_NAME: {"ros__parameters": params}}))
+        params_path.write_text(yaml.safe_dump({"/**": {"ros__parameters": params}}))
         with log_path.open("w") as log:
             process = subprocess.Popen([sys.executable, "-m", "cicld_ros.node", "--transport", "dds", "--params-file",
                                         str(params_path), "--domain-id", str(domain)], stdout=log,

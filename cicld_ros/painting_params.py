@@ -4,7 +4,7 @@ and extrinsics, how near in time a cloud and a mask must be, and the confidence 
 They sit in the node's parameter file as a ``painting`` section beside the other
 parameters (under ROS they are the parameters ``painting.<name>``, dotted):
 
-    segment_node:
+    /**:
       ros__parameters:
         image_topics: ["/front/image_raw"]
         painting:
@@ -38,6 +38,7 @@ from cicld_core.painting import PinholeCamera, lidar_to_camera_matrix
 
 from .dds.config import ros_topic_to_dds
 from .pointcloud import CameraInfo
+from .ros_params import flatten, type_problem
 
 SECTION = "painting"  # the key of the section in ros__parameters
 CONFIDENCE_TYPES = ("off", "float32", "uint8")
@@ -110,14 +111,16 @@ def merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def read_node_files(paths: list[Path]) -> tuple[dict[str, Any], PaintingParams]:
+def read_node_files(paths: list[Path], node_fqn: str = "/segment_node",
+                    overrides: dict[str, Any] | None = None) -> tuple[dict[str, Any], PaintingParams]:
     """The node's parameters in the files (for cicld_ros.params) and its painting parameters;
-    a later file wins per parameter, as ROS reads several --params-file."""
+    a later file wins per parameter, as ROS reads several --params-file, and ``overrides``
+    (-p name:=value, dotted names for the painting section) win over every file."""
     from .params import read_params_file
 
     own, section = {}, {}
-    for path in paths:
-        file_own, file_section = split_painting(read_params_file(path))
+    for values in [*(read_params_file(path, node_fqn) for path in paths), overrides or {}]:
+        file_own, file_section = split_painting(values)
         own, section = own | file_own, merge(section, file_section)
     return own, painting_params(section)
 
@@ -134,10 +137,9 @@ def painting_params(section: dict[str, Any] | None) -> PaintingParams:
     for name, value in (("stamp_tolerance", tolerance), ("max_wait", max_wait)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 3600:
             problems.append(f"painting.{name} must be seconds in [0, 3600), got {value!r}")
+    problems += ros_type_problems(section, camera_names)
     confidence = section.get("confidence", "off")
-    if confidence is False:  # YAML 1.1 reads an unquoted off as false
-        confidence = "off"
-    if confidence not in CONFIDENCE_TYPES:
+    if isinstance(confidence, str) and confidence not in CONFIDENCE_TYPES:
         problems.append(f"painting.confidence must be one of {', '.join(CONFIDENCE_TYPES)}, got {confidence!r}")
     cameras = []
     for name in camera_names:
@@ -151,6 +153,21 @@ def painting_params(section: dict[str, Any] | None) -> PaintingParams:
     if problems:
         raise ValueError("invalid painting parameters: " + "; ".join(problems))
     return PaintingParams(tuple(cameras), float(tolerance), float(max_wait), confidence)
+
+
+def ros_type_problems(section: dict[str, Any], camera_names: list[str]) -> list[str]:
+    """The values rclpy would refuse: each must have the type of the default the parameter is
+    declared with under ROS (ROS_DEFAULTS, CAMERA_ROS_DEFAULTS), as cicld_ros.ros_params says."""
+    problems = []
+    for name, value in flatten(section).items():
+        first, _, rest = name.partition(".")
+        default = ROS_DEFAULTS.get(name) if not rest else (
+            CAMERA_ROS_DEFAULTS.get(rest) if first in camera_names else None)
+        if default is not None or name in ROS_DEFAULTS:
+            problem = type_problem(f"{SECTION}.{name}", value, default)
+            if problem:
+                problems.append(problem)
+    return problems
 
 
 def names(cameras: Any) -> list[str]:

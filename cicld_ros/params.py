@@ -1,10 +1,14 @@
 """The node's parameters: one typed record, its ROS parameter file, and run-time changes.
 
-The same ``config/segment.yaml`` (ROS 2 parameter-file format, ``<node>: ros__parameters:``)
-feeds ``ros2 launch`` and the DDS mode; a file may also hold the ``painting`` section
-(cicld_ros.painting_params), so one file can configure both. Each parameter has a
+The same ``config/segment.yaml`` (ROS 2 parameter-file format, ``/**: ros__parameters:``)
+feeds ``ros2 launch`` and the DDS mode, which reads it with ROS 2's own rules
+(cicld_ros.ros_params: rcl's scalar types, rclpy's matching of the section key against the
+node's full name, rclpy's fixed parameter types); a file may also hold the ``painting``
+section (cicld_ros.painting_params), so one file can configure both. Each parameter has a
 description (declared to ROS as a ParameterDescriptor) and says whether it may change while
 the node runs; the others change while the node is unconfigured (configure reads them).
+Topic names may be relative (``camera/image_raw``, the default): the transport resolves them
+in the node's namespace and applies remappings, as rcl does (cicld_ros.ros_names).
 """
 from __future__ import annotations
 
@@ -16,11 +20,14 @@ from typing import Any, Iterable
 import yaml
 
 from cicld_core.model import COMPILE_MODES, SAMPLER_NAMES, SamplingOptions
+from cicld_core.model.options import DTYPES, MAX_SAMPLES, MAX_STEPS
 
-from .dds.config import ros_topic_to_dds
 from .painting_params import SECTION as PAINTING_SECTION, split_painting
+from .ros_names import topic_name_problem
+from .ros_params import load_rcl_yaml, read_node_parameters, type_problem
 
 NODE_NAME = "segment_node"
+NODE_FQN = f"/{NODE_NAME}"  # its full name without a namespace
 # Smallest input_width / input_height: the shipped model's size multiple (latent_stride 16 x 2 UNet
 # levels = 32, ModelConfig.size_multiple). A smaller resize is padded back up to it, so it only
 # throws detail away, and below 8x8 the model refuses the frame (check_images): every frame fails.
@@ -39,7 +46,8 @@ def param(default: Any, description: str, runtime: bool = False) -> Any:
 @dataclass
 class NodeParams:
     checkpoint: str = param("", "CICLD checkpoint (.safetensors) to load")
-    image_topics: list[str] = param(["/camera/image_raw"], "sensor_msgs/Image input topics, one per camera")
+    image_topics: list[str] = param(["camera/image_raw"], "sensor_msgs/Image input topics, one per camera (relative "
+                                   "names are resolved in the node's namespace and may be remapped)")
     compressed_image_topics: list[str] = param([], "sensor_msgs/CompressedImage input topics (jpeg, png)")
     output_namespace: str = param("segmentation", "outputs go to <camera namespace>/<output_namespace>/...")
     steps: int = param(SAMPLING.steps, "denoising steps K (0 = no diffusion, the plain encoder-decoder)",
@@ -125,15 +133,12 @@ def topic_problems(params: NodeParams) -> list[str]:
     """Invalid input topic names, and an output namespace that would make invalid output topics."""
     problems = []
     for name in [*params.image_topics, *params.compressed_image_topics]:
-        try:
-            ros_topic_to_dds(name)
-        except ValueError as error:
-            problems.append(f"{error}: a topic is /name/name... of letters, digits and _, not starting with a digit")
-    try:
-        ros_topic_to_dds(params.output_namespace.strip("/") or "/")
-    except ValueError:
-        problems.append(f"output_namespace {params.output_namespace!r} must be a relative ROS name such as "
-                        f"'segmentation'")
+        problem = topic_name_problem(name)
+        if problem:
+            problems.append(f"invalid ROS topic name {problem}")
+    namespace = params.output_namespace
+    if not namespace or namespace.startswith(("/", "~")) or topic_name_problem(namespace):
+        problems.append(f"output_namespace {namespace!r} must be a relative ROS name such as 'segmentation'")
     return problems
 
 
@@ -152,7 +157,23 @@ def input_size_problems(width: int, height: int, max_pixels: int) -> list[str]:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(NodeParams)}
+DEFAULTS = NodeParams()
 RUNTIME_PARAMS = frozenset(name for name, f in FIELDS.items() if f.metadata["runtime"])
+
+
+# Declared to ROS in each ParameterDescriptor (ros2 param describe shows them; rclpy refuses a
+# value outside a range): name -> (from, to, the allowed values in words). validate() checks
+# the finer bounds (steps / strength against the model's timesteps, strength above 0).
+RANGES: dict[str, tuple[Any, Any, str]] = {
+    "steps": (0, MAX_STEPS, f"0..{MAX_STEPS}; steps / strength at most the model's training timesteps"),
+    "strength": (0.0, 1.0, "in (0, 1]"),
+    "num_samples": (1, MAX_SAMPLES, f"1..{MAX_SAMPLES}"),
+    "overlay_alpha": (0.0, 1.0, "0..1"),
+}
+CHOICES: dict[str, tuple[str, ...]] = {
+    "sampler": tuple(sorted(SAMPLER_NAMES)), "dtype": tuple(DTYPES), "compile": tuple(COMPILE_MODES),
+    "color_encoding": ("rgb8", "bgr8"),
+}
 
 
 def coerce_name(name: str) -> None:
@@ -160,29 +181,24 @@ def coerce_name(name: str) -> None:
         raise ValueError(f"unknown parameter {name!r}; parameters: {', '.join(FIELDS)}")
 
 
+def ros_default(name: str) -> Any:
+    """The default a parameter is declared with under ROS (which cannot type an empty list: [""])."""
+    default = getattr(DEFAULTS, name)
+    return [""] if default == [] else default
+
+
 def coerce(name: str, value: Any) -> Any:
-    """A value from YAML or --set, checked against the parameter's type."""
+    """A value from a file, --set or ROS, checked as rclpy checks it: its type must be the type of
+    the parameter's default (an integer for a double parameter is refused, as under ROS)."""
     coerce_name(name)
-    default = FIELDS[name].default if FIELDS[name].default is not dataclasses.MISSING else []
-    if isinstance(default, bool):
-        if isinstance(value, bool):
-            return value
-    elif isinstance(default, int):
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif isinstance(default, float):
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif isinstance(default, str):
-        if isinstance(value, str):
-            return value
-    elif isinstance(default, list):
-        if value is None:
-            return []
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            # ROS parameter files cannot hold an empty list, so [""] stands for none
-            return [v for v in value if v]
-    raise ValueError(f"parameter {name} must be {type(default).__name__}, got {value!r}")
+    if isinstance(value, tuple):  # launch_ros hands lists over as tuples
+        value = list(value)
+    problem = type_problem(name, value, ros_default(name))
+    if problem:
+        raise ValueError(f"parameter {problem}")
+    if isinstance(value, list):  # ROS parameter files cannot hold an empty list, so [""] stands for none
+        return [v for v in value if v]
+    return value
 
 
 def with_changes(params: NodeParams, changes: dict[str, Any], at_runtime: bool = False,
@@ -197,34 +213,21 @@ def with_changes(params: NodeParams, changes: dict[str, Any], at_runtime: bool =
     return dataclasses.replace(params, **values).validate(num_train_timesteps)
 
 
-def read_params_file(path: str | Path, node_name: str = NODE_NAME) -> dict[str, Any]:
-    """The ``ros__parameters`` of ``node_name`` (or of ``/**``) in a ROS 2 parameter file, the
-    painting section included (painting_params.split_painting separates it)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"parameter file {path} not found")
-    try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise ValueError(f"parameter file {path} is not valid YAML: {error}") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"parameter file {path} is not UTF-8 text") from None
-    if not isinstance(document, dict):
-        raise ValueError(f"parameter file {path} holds a {type(document).__name__}, not a mapping of "
-                         f"'{node_name}: ros__parameters:'")
-    for key in (node_name, f"/{node_name}", "/**"):
-        section = document.get(key)
-        if isinstance(section, dict) and isinstance(section.get("ros__parameters"), dict):
-            return dict(section["ros__parameters"])
-    raise ValueError(f"parameter file {path} has no '{node_name}: ros__parameters:' section")
+def read_params_file(path: str | Path, node_fqn: str = NODE_FQN) -> dict[str, Any]:
+    """The parameters a ROS 2 parameter file gives the node ``node_fqn``, read as ROS 2 reads it
+    (cicld_ros.ros_params), the painting section included as dotted names
+    (painting_params.split_painting separates it)."""
+    return read_node_parameters(path, node_fqn)
 
 
 def parse_set(text: str) -> tuple[str, Any]:
+    """One --set name=value, the value typed as rcl types a -p name:=value (on/off are booleans,
+    1 an integer: a double parameter wants 1.0)."""
     if "=" not in text:
         raise ValueError(f"--set {text!r}: expected name=value, e.g. steps=4")
     name, raw = text.split("=", 1)
     try:
-        return name.strip(), yaml.safe_load(raw)
+        return name.strip(), load_rcl_yaml(raw)
     except yaml.YAMLError as error:
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise ValueError(f"--set {text!r}: the value is not valid YAML ({problem}); quote a string that holds "
@@ -239,10 +242,10 @@ def parse_sets(sets: list[str]) -> dict[str, Any]:
     return values
 
 
-def load_params(params_file: str | Path | None, sets: list[str] = ()) -> NodeParams:
+def load_params(params_file: str | Path | None, sets: list[str] = (), node_fqn: str = NODE_FQN) -> NodeParams:
     """Defaults, then the file, then the --set overrides: what the node starts with (and a reload
     re-reads). A painting section in the file is left to painting_params.read_node_files."""
-    values = split_painting(read_params_file(params_file))[0] if params_file else {}
+    values = split_painting(read_params_file(params_file, node_fqn))[0] if params_file else {}
     values |= parse_sets(sets)
     return with_changes(NodeParams(), values)
 

@@ -6,7 +6,8 @@ semantic point cloud the node publishes: the input cloud's points with a ``label
 Records follow the ROS 2 field names, so the parsing functions also take rclpy messages
 as they are (duck typing); ``cicld_ros.dds.cdr`` turns records into the CDR bytes of the
 DDS transport, and ``to_rclpy_pointcloud2`` / ``to_rclpy_camera_info`` build rclpy
-messages (the sensor_msgs_py.point_cloud2 layout: packed fields, ``data`` as bytes).
+messages (the sensor_msgs_py.point_cloud2 layout: packed fields, ``data`` appended to the
+message's array.array without the generated per-byte check).
 
     cloud = read_cloud(msg)                          # xyz (N, 3), intensity, finite mask; errors name the problem
     painted = paint_points(cloud.xyz, mask, camera, extrinsic)
@@ -217,13 +218,15 @@ def to_rclpy_pointcloud2(cloud: PointCloud2) -> Any:
     from sensor_msgs.msg import PointCloud2 as RosPointCloud2
     from sensor_msgs.msg import PointField as RosPointField
 
+    from .rclpy_messages import fill_uint8  # its per-byte-check-free fill (here: rclpy_messages imports this module)
+
     msg = RosPointCloud2()
     msg.header.stamp.sec, msg.header.stamp.nanosec = cloud.header.stamp.sec, cloud.header.stamp.nanosec
     msg.header.frame_id = cloud.header.frame_id
     msg.height, msg.width, msg.is_bigendian = cloud.height, cloud.width, cloud.is_bigendian
     msg.fields = [RosPointField(name=f.name, offset=f.offset, datatype=f.datatype, count=f.count) for f in cloud.fields]
     msg.point_step, msg.row_step, msg.is_dense = cloud.point_step, cloud.row_step, cloud.is_dense
-    msg.data = bytes(cloud.data)
+    fill_uint8(msg.data, cloud.data)
     return msg
 
 

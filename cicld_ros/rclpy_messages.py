@@ -4,6 +4,14 @@ from rclpy message objects, one pair of functions per message kind.
 The ROS message packages (sensor_msgs, diagnostic_msgs) are imported inside each
 function, so this module imports without a ROS install (the registry in
 cicld_ros.message_kinds names these functions for every kind).
+
+A ``uint8[]`` field is never assigned bytes: Humble's generated setter
+(ros2/rosidl_python humble, rosidl_generator_py/resource/_msg.py.em) checks every element
+in Python under ``if __debug__:`` unless the value is an ``array.array`` (about 47 ms per MB,
+holding the GIL). The bytes are appended to the field's own array.array('B') instead, as
+cv_bridge does (ros-perception/vision_opencv humble, cv_bridge/core.py:
+``img_msg.data.frombytes(...)``); Jazzy checks only with ROS_PYTHON_CHECK_FIELDS=1, and
+this path is as fast there.
 """
 from __future__ import annotations
 
@@ -24,6 +32,13 @@ def fill_header(ros_header: Any, header: m.Header) -> None:
     ros_header.frame_id = header.frame_id
 
 
+def fill_uint8(sequence: Any, data: Any) -> None:
+    """Append ``data`` (bytes, a buffer or a numpy array) to a message's uint8[] field, an
+    array.array('B'), without the generated setter and its per-element check."""
+    view = memoryview(np.ascontiguousarray(data)) if isinstance(data, np.ndarray) else memoryview(data)
+    sequence.frombytes(view.cast("B"))
+
+
 def image_from_rclpy(msg: Any) -> m.Image:
     return m.Image(header_record(msg.header), msg.height, msg.width, msg.encoding, msg.is_bigendian, msg.step,
                    memoryview(msg.data))
@@ -36,7 +51,7 @@ def image_to_rclpy(record: m.Image) -> Any:
     fill_header(msg.header, record.header)
     msg.height, msg.width, msg.encoding = record.height, record.width, record.encoding
     msg.is_bigendian, msg.step = record.is_bigendian, record.step
-    msg.data = np.ascontiguousarray(record.data).tobytes()
+    fill_uint8(msg.data, record.data)
     return msg
 
 
@@ -50,7 +65,7 @@ def compressed_image_to_rclpy(record: m.CompressedImage) -> Any:
     msg = CompressedImage()
     fill_header(msg.header, record.header)
     msg.format = record.format
-    msg.data = np.ascontiguousarray(record.data).tobytes()
+    fill_uint8(msg.data, record.data)
     return msg
 
 

@@ -7,8 +7,12 @@ ROS parameters (declared with descriptions) feed NodeParams at configure, rclpy 
 are converted to and from the plain records of cicld_ros.messages, and the
 SegmentationNode core does the rest; the painting parameters (``painting.<name>``, see
 cicld_ros.painting_params) are declared at the first configure, once ``painting.cameras``
-names the cameras. Inputs use sensor-data QoS (best effort, keep last
-1); outputs are reliable with a small depth. By default the node configures and activates
+names the cameras. Topic names are handed to rclpy as configured (relative ones resolve in the
+node's namespace, remappings apply) and each camera's outputs follow its resolved name.
+Inputs use sensor-data QoS (best effort, keep last 1); outputs are reliable with a small depth.
+Every transition failure is logged with its cause (rclpy logs nothing), a parameter of the
+wrong type in a file is named with its fix instead of a traceback, and SIGTERM ends the node
+as cleanly as Ctrl-C. By default the node configures and activates
 itself at start, so ``ros2 run`` and ``ros2 launch`` segment in one command; with
 ``--no-autostart`` it waits for ``ros2 lifecycle set /segment_node configure`` (and
 ``activate``), or a lifecycle manager.
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from typing import Any, Callable
 
 from . import message_kinds as kinds
@@ -30,6 +35,19 @@ class RclpyTransport:
 
     def __init__(self, node: Any) -> None:
         self.node = node
+
+    @property
+    def node_name(self) -> str:
+        """The node's full name: its namespace and a __node remapping applied."""
+        return self.node.get_fully_qualified_name()
+
+    def resolve(self, topic: str) -> str:
+        """What rcl makes of ``topic`` for this node: namespace, ~ and remappings (rclpy's
+        Node.resolve_topic_name, humble and jazzy)."""
+        try:
+            return self.node.resolve_topic_name(topic)
+        except Exception as error:  # noqa: BLE001 - rclpy raises its own error types for an invalid name
+            raise ValueError(str(error)) from None
 
     def publisher(self, topic: str, kind: str, reliable: bool = True, depth: int = 5, transient_local: bool = False):
         message_kind = kinds.message_kind(kind)  # before rclpy: an unknown kind is an error anywhere
@@ -71,20 +89,48 @@ class RclpyTransport:
             self.node.destroy_subscription(entity)
 
 
-def declare_parameters(node: Any) -> None:
+def declare_parameters(node: Any) -> dict[str, str]:
     """Every NodeParams field as a ROS parameter, each writable: the run-time ones at any time, the
-    others while the node is unconfigured (the set-parameters callback refuses them once configured)."""
-    from rcl_interfaces.msg import ParameterDescriptor
+    others while the node is unconfigured (the set-parameters callback refuses them once configured).
+    A value from a parameter file or -p of the wrong type (rclpy raises InvalidParameterTypeException
+    at declaration) does not end the node with a traceback: the parameter is declared with its
+    default and the problem, with its fix, is returned by name; configure refuses to run until
+    the parameter is set right."""
+    from rclpy.exceptions import InvalidParameterTypeException
 
-    from .params import FIELDS, NodeParams
+    from .params import FIELDS, ros_default
+    from .ros_params import type_fix
 
-    defaults = NodeParams()
+    problems = {}
     for name, field in FIELDS.items():
-        default = getattr(defaults, name)
-        if isinstance(default, list) and not default:
-            default = [""]  # ROS cannot type an empty list; [""] means none
-        descriptor = ParameterDescriptor(description=field.metadata["description"])
-        node.declare_parameter(name, default, descriptor)
+        default = ros_default(name)
+        descriptor = parameter_descriptor(name, field.metadata["description"])
+        try:
+            node.declare_parameter(name, default, descriptor)
+        except InvalidParameterTypeException as error:
+            problems[name] = f"{error} ({type_fix(default)})"
+            node.declare_parameter(name, default, parameter_descriptor(name, field.metadata["description"]),
+                                   ignore_override=True)
+    return problems
+
+
+def parameter_descriptor(name: str, description: str):
+    """The descriptor of a node parameter: its description, its range or its allowed values."""
+    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+
+    from .params import CHOICES, RANGES
+
+    descriptor = ParameterDescriptor(description=description)
+    if name in RANGES:
+        low, high, allowed = RANGES[name]
+        if isinstance(low, float):
+            descriptor.floating_point_range = [FloatingPointRange(from_value=low, to_value=high, step=0.0)]
+        else:
+            descriptor.integer_range = [IntegerRange(from_value=low, to_value=high, step=1)]
+        descriptor.additional_constraints = allowed
+    elif name in CHOICES:
+        descriptor.additional_constraints = "one of " + ", ".join(CHOICES[name])
+    return descriptor
 
 
 def read_parameters(node: Any):
@@ -92,6 +138,71 @@ def read_parameters(node: Any):
     from .params import FIELDS, NodeParams, with_changes
 
     return with_changes(NodeParams(), {name: node.get_parameter(name).value for name in FIELDS})
+
+
+TRANSITION_RESULTS = ("SUCCESS", "FAILURE", "ERROR")  # rclpy's TransitionCallbackReturn, by name
+
+
+def run_transition(name: str, transition: Callable[[], None], log: Any) -> str:
+    """Run one lifecycle transition for rclpy and say how it went: SUCCESS; FAILURE when it was
+    refused or configure could not build the node (the state stays); ERROR for anything else
+    (rclpy's error processing then resets the node). Every failure is logged with its cause
+    here, because rclpy's LifecycleNode swallows an exception from a transition callback and
+    logs nothing (rclpy/lifecycle/node.py, __execute_callback, humble and jazzy: "TODO: log sth")."""
+    from .lifecycle import TransitionError
+
+    try:
+        transition()
+    except TransitionError as error:
+        log.error(f"lifecycle: {name} failed: {error}")
+        return "FAILURE"
+    except Exception as error:  # noqa: BLE001 - rclpy would swallow it; said here with its traceback
+        log.error(f"lifecycle: {name} failed with {type(error).__name__}: {error}\n{traceback.format_exc()}")
+        return "ERROR"
+    return "SUCCESS"
+
+
+class ParameterChanges:
+    """ros2 param set on the node, both rclpy generations: ``check`` (the set-parameters
+    callback) only validates; ``apply`` runs once rclpy has committed the set, from the
+    post-set callback where rclpy has one (Jazzy: add_post_set_parameters_callback), so a
+    callback after ours that refuses the set (rclpy calls them in turn and stops at the first
+    refusal) never leaves the core changed while ROS kept the old values. Humble has no
+    post-set callback: there ``check`` applies too, as the last thing it does."""
+
+    def __init__(self, managed: Any, problems: dict[str, str], apply_in_check: bool) -> None:
+        self.managed, self.problems, self.apply_in_check = managed, problems, apply_in_check
+
+    def check(self, changes: dict[str, Any]) -> str | None:
+        """Why the set is refused, or None (and, on Humble, the set applied)."""
+        from .params import FIELDS, configured_change_problem
+
+        core, wanted = self.managed.core, None
+        if core is not None:  # unconfigured, configure reads (and checks) them
+            problem = configured_change_problem(changes)
+            if problem:
+                return problem
+            try:
+                wanted = core.checked_params({n: v for n, v in changes.items() if n in FIELDS})
+            except ValueError as error:
+                return str(error)
+        if self.apply_in_check:
+            self._commit(changes, wanted)
+        return None
+
+    def apply(self, changes: dict[str, Any]) -> None:
+        """The set was committed by rclpy (the post-set callback)."""
+        from .params import FIELDS
+
+        core = self.managed.core
+        self._commit(changes, core.checked_params({n: v for n, v in changes.items() if n in FIELDS})
+                     if core is not None else None)
+
+    def _commit(self, changes: dict[str, Any], wanted: Any) -> None:
+        for name in changes:  # a parameter set right no longer blocks configure
+            self.problems.pop(name, None)
+        if wanted is not None:
+            self.managed.core.params = wanted
 
 
 def without_ros_args(argv: list[str]) -> list[str]:
@@ -131,10 +242,23 @@ def make_node(autostart: bool):
     return node
 
 
+def spin_until_shutdown(spin: Callable[[], None], shutdown_exceptions: tuple[type[BaseException], ...]) -> None:
+    """Spin until the node is stopped: Ctrl-C (KeyboardInterrupt) or SIGTERM. On SIGTERM
+    (docker stop, systemd, launch's escalation) rclpy's signal handler shuts the context down
+    and the executor raises ExternalShutdownException out of rclpy.spin (rclpy/executors.py,
+    wait_for_ready_callbacks; SingleThreadedExecutor does not catch it, humble and jazzy):
+    both are a clean stop, not an error."""
+    try:
+        spin()
+    except (KeyboardInterrupt, *shutdown_exceptions):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = argv if argv is not None else sys.argv
     options = parse_node_args(without_ros_args(argv))  # --help ends here, without ROS
     import rclpy
+    from rclpy.executors import ExternalShutdownException
 
     from .lifecycle import State
 
@@ -145,8 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         if options.autostart and node.managed.state is not State.ACTIVE:
             node.get_logger().fatal("autostart failed (see above); the node ends")
             return 2
-        rclpy.spin(node)
-    except KeyboardInterrupt:
+        spin_until_shutdown(lambda: rclpy.spin(node), (ExternalShutdownException,))
+    except (KeyboardInterrupt, ExternalShutdownException):  # while the node was made
         pass
     finally:
         if node is not None:

@@ -36,10 +36,11 @@ from tqdm import tqdm
 from cicld_core import __version__
 from cicld_core.device import pick_device
 from cicld_core.io import atomic_path, write_json, write_png
-from cicld_core.labels import PROTOCOLS, overlay
+from cicld_core.labels import ALL_PROTOCOLS, CAMVID_PROTOCOL, overlay
 from cicld_core.metrics import ConfusionMatrix
-from cicld_core.cli_types import fail
-from cicld_core.model import CheckpointError, load_model, segment_rgb
+from cicld_core.cli_types import fail, frame_size
+from cicld_core.evaluation import segment_at_size
+from cicld_core.model import CheckpointError, checkpoint_input_size, load_model
 from cicld_core.sampling_arguments import add_sampling_arguments, sampling_from_args
 
 from .bag_reader import BagError, no_frames, read_frames
@@ -52,10 +53,10 @@ STRIP_FRAMES, STRIP_WIDTH = 3, 512
 MAX_PIXELS = 8192 * 8192  # frames above are malformed, in both modes (the node is told the same)
 
 
-def frame_miou(prediction: np.ndarray, truth: np.ndarray, classes: tuple[int, ...]) -> float:
+def frame_miou(prediction: np.ndarray, truth: np.ndarray, protocol: int) -> float:
     metric = ConfusionMatrix()
     metric.update(prediction, truth)
-    return metric.miou(len(classes))
+    return metric.miou(protocol)
 
 
 class Scores:
@@ -79,7 +80,7 @@ class Scores:
             return
         self.with_truth += 1
         self.metric.update(prediction, truth)
-        score = frame_miou(prediction, truth, PROTOCOLS[self.protocol])
+        score = frame_miou(prediction, truth, self.protocol)
         scale = STRIP_WIDTH / rgb.shape[1]
         size = (STRIP_WIDTH, max(1, int(round(rgb.shape[0] * scale))))
         tile = np.concatenate([cv2.resize(overlay(rgb, truth), size, interpolation=cv2.INTER_NEAREST),
@@ -111,7 +112,7 @@ def run_offline(args: argparse.Namespace, model, device: torch.device) -> tuple[
             skip_malformed(scores, frame, error)
             continue
         t0 = time.perf_counter()
-        prediction = segment_rgb(model, rgb, args.sampling, device).train_ids[0].cpu().numpy()
+        prediction = segment_at_size(model, rgb, args.sampling, device, args.input_size)
         latency = (time.perf_counter() - t0) * 1000
         truth = mono8_values(frame.ground_truth) if frame.ground_truth is not None else None
         scores.add(rgb, prediction, truth, latency, frame.image.header)
@@ -149,6 +150,8 @@ def run_live(args: argparse.Namespace) -> tuple[Scores, dict]:
               "compressed_image_topics": [image_topic] if kind == COMPRESSED_IMAGE else [""],
               "device": args.device, "publish_color_mask": False, "publish_overlay": False, "max_batch": 1,
               "max_pixels": MAX_PIXELS} | sampling_params(args.sampling)
+    if args.input_size is not None:
+        params |= {"input_width": args.input_size[0], "input_height": args.input_size[1]}
     domain = domain_id(args.domain_id if args.domain_id is not None else 100 + os.getpid() % 100)
     received: dict[tuple[int, int], tuple[float, object]] = {}
     arrived = threading.Condition()
@@ -291,7 +294,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--startup-timeout", type=positive_number, default=120.0,
                         help="live: seconds for the node to start")
     add_sampling_arguments(parser)
-    parser.add_argument("--protocol", type=int, choices=sorted(PROTOCOLS), default=19)
+    parser.add_argument("--protocol", type=int, choices=sorted(ALL_PROTOCOLS), default=19,
+                        help=f"classes in the mean: 19, 16, 13 Cityscapes classes, or {CAMVID_PROTOCOL} for a CamVid "
+                             "bag (python -m cicld_ros.bag --from-camvid): prediction and truth merged into CamVid's "
+                             "11 classes (default 19)")
+    parser.add_argument("--input-size", type=frame_size, default=None, metavar="WxH",
+                        help="the model's input size: frames are resized to it and masks scaled back to the "
+                             "frame (live: the node's input_width/input_height; default, as the node's: the size the checkpoint "
+                             "records it was validated at, else the frame's own)")
     parser.add_argument("--image-topic", help="camera topic (default: the bag's only Image/CompressedImage topic)")
     parser.add_argument("--gt-topic", help="ground-truth topic (default: a mono8 Image topic named like ground_truth)")
     parser.add_argument("--device", default="auto")
@@ -305,6 +315,9 @@ def main(argv: list[str] | None = None) -> int:
         model, metadata = load_model(args.checkpoint, device)
         args.sampling.validate(model.config.num_train_timesteps)
         if args.mode == "offline":
+            # as the node's default (input_width/input_height -1): the size the checkpoint records
+            if args.input_size is None:
+                args.input_size = checkpoint_input_size(metadata)
             scores, info = run_offline(args, model, device)
         else:
             scores, info = run_live(args)

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cicld_ros.launch_args import LAUNCH_ARGUMENTS, node_arguments, parameter_overrides
-from cicld_ros.params import FIELDS, NodeParams, with_changes
+from cicld_ros.launch_args import LAUNCH_ARGUMENTS, node_arguments, parameter_overrides, params_file_path
+from cicld_ros.params import FIELDS, NodeParams, read_params_file, with_changes
 
 REPO = Path(__file__).resolve().parents[1]
 SCALARS = (float, int, str, bool)
@@ -87,17 +87,18 @@ CHOICES = {
     "steps": ["", "0", "4"],
     "device": ["", "cuda:0"],
     "namespace": ["", "car"],
-    "use_sim_time": ["false", "true", "True", "1"],
+    "use_sim_time": ["", "false", "true", "True", "1"],
     "autostart": ["true", "false"],
 }
 
 
 def test_every_combination_gives_values_launch_ros_and_the_node_accept():
     assert set(CHOICES) == set(LAUNCH_ARGUMENTS)
-    file_params = yaml.safe_load((REPO / "config/segment.yaml").read_text())["segment_node"]["ros__parameters"]
     combinations = 0
     for chosen in itertools.product(*CHOICES.values()):
         values = dict(zip(CHOICES, chosen))
+        node_fqn = f"/{values['namespace']}/segment_node" if values["namespace"] else "/segment_node"
+        file_params = read_params_file(REPO / "config/segment.yaml", node_fqn)  # as rclpy finds the section
         evaluated = launch_ros_evaluate(parameter_overrides(values))
         node_values = {k: list(v) if isinstance(v, tuple) else v for k, v in evaluated.items() if k in FIELDS}
         params = with_changes(NodeParams(), file_params | node_values)  # what the node then reads
@@ -105,10 +106,56 @@ def test_every_combination_gives_values_launch_ros_and_the_node_accept():
         if values["compressed_image_topic"] and not values["image_topic"]:
             assert cameras == ["/rear/image_raw/compressed"], values
         if values["image_topic"]:
-            assert "/front/image_raw" in cameras and "/camera/image_raw" not in cameras, values
+            assert "/front/image_raw" in cameras and "camera/image_raw" not in cameras, values
         assert node_arguments(values) == ([] if values["autostart"] == "true" else ["--no-autostart"])
         combinations += 1
-    assert combinations == 1536
+    assert combinations == 1920
+
+
+def launch_ros_params_file_order(params_file: str, overrides: dict) -> list[dict]:
+    """The --params-file arguments launch_ros hands the node, in order, for
+    ``parameters=[params_file, overrides]``: the file, then the dict written to a file of its
+    own under '/**' (launch_ros/actions/node.py, _create_params_file_from_dict and
+    _perform_substitutions, humble and jazzy). rcl reads them in order and a later file wins
+    per parameter (rcl/src/rcl/arguments.c, rcl_arguments_get_param_overrides)."""
+    return [yaml.safe_load(Path(params_file).read_text()), {"/**": {"ros__parameters": overrides}}] if overrides \
+        else [yaml.safe_load(Path(params_file).read_text())]
+
+
+def use_sim_time_the_node_gets(params_file: str, values: dict[str, str]) -> bool:
+    merged: dict = {}
+    for document in launch_ros_params_file_order(params_file, launch_ros_evaluate(parameter_overrides(values))):
+        for section in document.values():
+            merged |= section["ros__parameters"]
+    return merged.get("use_sim_time", False)  # rclpy declares it false when nothing sets it
+
+
+def test_use_sim_time_from_the_params_file_survives_unless_the_launch_argument_is_given(tmp_path):
+    """Defect 6 of issue 27: the launch file passed use_sim_time:=false whenever it was not given,
+    and the dict comes after params_file, so a file's use_sim_time: true was always overridden."""
+    params = tmp_path / "sim.yaml"
+    params.write_text('/**:\n  ros__parameters:\n    use_sim_time: true\n    checkpoint: "m.safetensors"\n')
+    assert use_sim_time_the_node_gets(str(params), {}) is True
+    assert use_sim_time_the_node_gets(str(params), {"use_sim_time": ""}) is True
+    assert use_sim_time_the_node_gets(str(params), {"use_sim_time": "false"}) is False
+    assert parameter_overrides({"use_sim_time": "true"}) == {"use_sim_time": True}
+    assert "use_sim_time" not in parameter_overrides({})
+
+
+def test_a_params_file_that_is_not_a_file_stops_the_launch_naming_it(tmp_path):
+    """Defect 7 of issue 27: launch_ros only warns 'Parameter file path is not a file' and starts
+    the node on its defaults (launch_ros/actions/node.py, humble and jazzy); the launch file
+    checks it and fails with the path."""
+    with pytest.raises(ValueError, match=r"params_file:=/no/such/params.yaml is not a file"):
+        params_file_path({"params_file": "/no/such/params.yaml"}, "/share/config/segment.yaml")
+    with pytest.raises(ValueError, match="is not a file"):
+        params_file_path({"params_file": str(tmp_path)}, "/share/config/segment.yaml")  # a directory
+    given = tmp_path / "p.yaml"
+    given.write_text("/**:\n  ros__parameters: {steps: 2}\n")
+    assert params_file_path({"params_file": str(given)}, "/share/config/segment.yaml") == str(given)
+    assert params_file_path({"params_file": ""}, "/share/config/segment.yaml") == "/share/config/segment.yaml"
+    tree = ast.parse((REPO / "launch/segment.launch.py").read_text())
+    assert any(isinstance(n, ast.Call) and getattr(n.func, "id", "") == "params_file_path" for n in ast.walk(tree))
 
 
 @pytest.mark.parametrize("name, value", [("use_sim_time", "maybe"), ("autostart", "yes please")])

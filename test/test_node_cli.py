@@ -252,3 +252,35 @@ def test_rclpy_transport_without_ros_says_what_to_do():
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.startswith("error: --transport rclpy needs ROS 2, but rclpy is not importable")
     assert "--transport dds" in done.stderr and "setup.bash" in done.stderr
+
+
+def test_a_namespace_and_remappings_move_inputs_outputs_and_the_diagnostics_name(checkpoint):
+    """Issue 27, defects 2 and 11, through the DDS transport: relative names resolve in the node's
+    namespace (-r __ns:=), a remapped camera takes its outputs along, and /diagnostics names the
+    node by its full name, as rcl resolves names (cicld_ros.ros_names re-states it)."""
+    from cicld_ros.dds.config import ensure_cyclonedds_uri
+    from cicld_ros.dds.transport import DdsTransport
+    from cicld_ros.messages import DIAGNOSTICS, IMAGE
+    from waiting import wait_for
+
+    ensure_cyclonedds_uri()
+    domain = node_domain(5)
+    node = NodeProcess("--params-file", str(REPO / "config/segment.yaml"), "--set", f"checkpoint={checkpoint}",
+                       "--domain-id", str(domain), "--ros-args", "-r", "__ns:=/car", "-r",
+                       "rear/image_raw:=/cam1/image_raw", "-p", "image_topics:=[camera/image_raw, rear/image_raw]")
+    try:
+        node.expect(r"segmenting /car/camera/image_raw, /cam1/image_raw on", START_TIMEOUT)
+        names: set[str] = set()
+        with DdsTransport(domain) as client:
+            writers = [client.publisher(t, IMAGE, reliable=False, depth=1)
+                       for t in ("/car/camera/image_raw", "/cam1/image_raw")]
+            readers = [client.subscribe(t, IMAGE, lambda msg: None, reliable=True, depth=1)
+                       for t in ("/car/camera/segmentation/class_mask", "/cam1/segmentation/overlay")]
+            client.subscribe("/diagnostics", DIAGNOSTICS, lambda msg: names.update(s.name for s in msg.status),
+                             reliable=True, depth=10)
+            assert wait_for(lambda: all(w.subscription_count() for w in writers)
+                            and all(r.publication_count() for r in readers), 60), "topics did not match"
+            assert wait_for(lambda: {"car/segment_node: /car/camera/image_raw",
+                                     "car/segment_node: /cam1/image_raw"} <= names, 60), names
+    finally:
+        node.stop()

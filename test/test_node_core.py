@@ -94,7 +94,7 @@ def png_claiming(width: int, height: int) -> bytes:
 
 
 @pytest.mark.parametrize("msg,reason", [
-    (Image(Header(), 8, 8, "yuv422", 0, 16, bytes(128)), "unsupported_encoding"),
+    (Image(Header(), 8, 8, "yuv444", 0, 24, bytes(192)), "unsupported_encoding"),
     (Image(Header(), 8, 8, "rgb8", 0, 24, bytes(190)), "short_data"),
     (Image(Header(), 8, 8, "rgb8", 0, 12, bytes(192)), "bad_step"),
     (Image(Header(), 0, 8, "rgb8", 0, 24, b""), "zero_size"),
@@ -150,7 +150,7 @@ def test_runtime_changes_are_checked_and_fixed_parameters_refused():
         with_changes(params, {"strength": 2.0}, at_runtime=True)
     with pytest.raises(ValueError, match="unknown parameter 'stepz'"):
         load_params(None, ["stepz=3"])
-    with pytest.raises(ValueError, match="steps must be int"):
+    with pytest.raises(ValueError, match="steps is an INTEGER parameter, got STRING 'fast'"):
         load_params(None, ["steps=fast"])
 
 

@@ -194,12 +194,21 @@ def test_the_painting_section_reads_the_same_from_the_file_and_as_ros_parameters
     from cicld_ros.painting_params import declared_painting, read_node_files
     from test_node_core import REPO
 
+    from cicld_ros.ros_params import load_rcl_yaml
+
     files = [REPO / "config/segment.yaml", REPO / "config/painting.yaml"]
     own, from_file = read_node_files(files)
-    assert "painting" not in own and from_file.cameras[0].camera_info_topic == "/camera/camera_info"
-    overrides = flattened(yaml.safe_load(files[1].read_text())["segment_node"]["ros__parameters"])
+    assert "painting" not in own and from_file.cameras[0].camera_info_topic == "camera/camera_info"
+    overrides = flattened(load_rcl_yaml(files[1].read_text())["/**"]["ros__parameters"])
     declared = {}
-    from_ros = declared_painting(lambda name, default: declared.setdefault(name, overrides.get(name, default)))
+
+    def declare(name, default):  # rclpy: an override of another type than the default's is refused
+        value = overrides.get(name, default)
+        assert type(value) is type(default) and (not isinstance(value, list) or
+                                                 {type(v) for v in value} <= {type(v) for v in default}), name
+        return declared.setdefault(name, value)
+
+    from_ros = declared_painting(declare)
     assert from_ros == from_file
     assert "painting.camera.intrinsics.k" in declared  # declared, left at its default: no inline intrinsics
     inline = section()["front"]

@@ -106,6 +106,8 @@ def test_nothing_in_the_repository_points_outside_it():
     texts = [name for name in tracked if _is_text(ROOT / name)]
     assert "README.md" in texts and "docs/design.md" in texts
     for name in texts:
+        if name == ".ci/run":  # the one file allowed to (it finds the shared data sets of the CI machine)
+            continue
         text = (ROOT / name).read_text()
         for pattern in outside:
             assert pattern not in text, f"{name} points outside the repository: {pattern}"

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..io import DataError
 from .base import SegmentationDataset, collate
+from .camvid import CamVidDataset
 from .cityscapes import CityscapesDataset
 from .class_stats import load_or_compute_class_stats
 from .gta5 import GTA5Dataset
@@ -19,7 +20,7 @@ from .transforms import SegTransform, SegTransformConfig
 
 log = logging.getLogger(__name__)
 
-LABELLED_KINDS = ("cityscapes", "gta5", "synthia")  # the kinds evaluation can score
+LABELLED_KINDS = ("cityscapes", "gta5", "synthia", "camvid")  # the kinds evaluation can score
 DATASET_KINDS = (*LABELLED_KINDS, "folder")
 
 
@@ -30,6 +31,8 @@ def build_dataset(kind: str, root: str | Path, split: str | None = None, **kw: A
     gta5, synthia: no split folders exist; ``split`` names ``<root>/<split>.txt``. None
     or "all" takes every image, and so does "train" when there is no train.txt (the real
     datasets are used whole for training).
+    camvid: ``split`` is the frame folder (train, val, test), labels in ``<split>annot/``;
+    ``labels=False`` reads the frames alone.
     folder: every image below root; ``split`` is not used.
     """
     root = Path(root)
@@ -38,6 +41,8 @@ def build_dataset(kind: str, root: str | Path, split: str | None = None, **kw: A
     if kind in ("gta5", "synthia"):
         loader = GTA5Dataset if kind == "gta5" else SynthiaDataset
         return loader(root, split_file=_split_file(root, split, kind), **kw)
+    if kind == "camvid":
+        return CamVidDataset(root, split=split or "train", **kw)
     if kind == "folder":
         return ImageFolderDataset(root, **kw)
     raise ValueError(f"unknown dataset kind {kind!r}; valid kinds: {', '.join(DATASET_KINDS)}")
@@ -59,7 +64,7 @@ def _split_file(root: Path, split: str | None, kind: str) -> Path | None:
 
 
 __all__ = [
-    "DATASET_KINDS", "LABELLED_KINDS", "CityscapesDataset", "DataError", "GTA5Dataset", "ImageFolderDataset",
+    "DATASET_KINDS", "LABELLED_KINDS", "CamVidDataset", "CityscapesDataset", "DataError", "GTA5Dataset", "ImageFolderDataset",
     "RareClassSampler", "SegTransform", "SegTransformConfig", "SegmentationDataset",
     "SynthiaDataset", "build_dataset", "collate", "load_or_compute_class_stats",
 ]

@@ -14,11 +14,11 @@ from typing import Any
 
 import torch
 
-from ..cli_types import fail, int_at_least
+from ..cli_types import fail, frame_size, int_at_least
 from ..data import LABELLED_KINDS, build_dataset
 from ..device import pick_device
 from ..io import DataError, write_json
-from ..labels import NUM_TRAIN_CLASSES, PROTOCOLS
+from ..labels import ALL_PROTOCOLS, CAMVID_PROTOCOL, NUM_TRAIN_CLASSES
 from ..metrics import ConfusionMatrix
 from ..model import CheckpointError, load_model
 from ..sampling_arguments import add_sampling_arguments, sampling_from_args
@@ -34,6 +34,8 @@ datasets and splits:
   cityscapes  --split is the folder under leftImg8bit/ and gtFine/ (val, train, ...)
   gta5        --split names the list file <root>/<split>.txt; "all" takes every image
   synthia     as gta5
+  camvid      --split is the frame folder (train, val, test), labels in <split>annot/; scored with
+              protocol 11: predictions merged into CamVid's 11 classes (terrain counts as Tree)
 
 exit status: 0 on success, 2 on a usage error or an unusable checkpoint or dataset
 (one "error: ..." line on stderr).
@@ -49,8 +51,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--root", required=True, type=Path, metavar="DIR", help="the dataset's root folder")
     parser.add_argument("--split", default="val", metavar="SPLIT", help="which split to score (default val; see below)")
     add_sampling_arguments(parser, samples=False)
-    parser.add_argument("--protocol", type=int, choices=sorted(PROTOCOLS, reverse=True), default=19,
-                        help="classes in the mean: 19, 16 or 13 (default 19)")
+    parser.add_argument("--protocol", type=int, choices=sorted(ALL_PROTOCOLS, reverse=True), default=None,
+                        help="classes in the mean: 19, 16 or 13 Cityscapes classes, or 11 = CamVid's classes with "
+                             "the prediction merged into them (default 11 for --dataset camvid, else 19)")
+    parser.add_argument("--input-size", type=frame_size, default=None, metavar="WxH",
+                        help="resize each image to WxH for the model and score the prediction scaled back to the "
+                             "label's resolution (default: the label's own size)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     parser.add_argument("--max-images", type=int_at_least(1), default=None, metavar="N",
                         help="score only the first N images in name order (default: all)")
@@ -58,6 +64,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="also write the figures and settings to this file")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
+    if args.protocol is None:
+        args.protocol = CAMVID_PROTOCOL if args.dataset == "camvid" else 19
+    elif args.dataset == "camvid" and args.protocol != CAMVID_PROTOCOL:
+        parser.error(f"--dataset camvid is scored on CamVid's own classes: use --protocol {CAMVID_PROTOCOL} "
+                     f"(CamVid labels are not Cityscapes ids, so protocol {args.protocol} cannot score them)")
     # steps / strength is bounded by the model's T, checked again once the model is loaded
     args.sampling = sampling_from_args(parser, args)
     return args
@@ -86,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             raise DataError(f"dataset root {args.root} is not a folder")
         dataset = build_dataset(args.dataset, args.root, args.split, transform=eval_transform(model.config))
         metric = evaluate_model(model, dataset, args.sampling, device=device, progress=not args.no_progress,
-                                max_images=args.max_images)
+                                max_images=args.max_images, input_size=args.input_size)
     except (CheckpointError, DataError, ValueError) as error:
         return fail(error)
     images = len(dataset) if args.max_images is None else min(args.max_images, len(dataset))

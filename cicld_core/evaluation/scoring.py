@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -73,7 +74,7 @@ def same_device(a: torch.device, b: torch.device) -> bool:
 @torch.no_grad()
 def evaluate_model(model: "CICLD", dataset: "SegmentationDataset", options: SamplingOptions | None = None,
                    device: torch.device | str = "cpu", progress: bool = True, max_images: int | None = None,
-                   **changes: object) -> ConfusionMatrix:
+                   input_size: tuple[int, int] | None = None, **changes: object) -> ConfusionMatrix:
     """Segment the first ``max_images`` images (all when None) with ``options`` (SamplingOptions'
     defaults when None; keyword ``changes`` such as steps=2 replace single ones) and count them
     against the labels.
@@ -81,6 +82,10 @@ def evaluate_model(model: "CICLD", dataset: "SegmentationDataset", options: Samp
     Every image is denoised with the same seed, so an image's score does not depend on which
     images come before it or on ``max_images``. The model must already be on ``device``; it
     runs in eval mode and gets its previous mode back afterwards.
+
+    ``input_size`` (width, height): the model sees each image resized to it, as a camera
+    node with that input size would, and the prediction is scaled back (nearest) to the
+    label's resolution, where it is scored. None: the model sees the label's resolution.
     """
     check_dataset(model, dataset)
     # fail before the first image, not after loading it
@@ -97,10 +102,23 @@ def evaluate_model(model: "CICLD", dataset: "SegmentationDataset", options: Samp
     try:
         for index in tqdm(range(count), desc="evaluating", unit="image", disable=not progress):
             rgb, label = dataset.load_raw(index)
-            metric.update(segment_rgb(model, rgb, options, device).train_ids[0], label)
+            metric.update(segment_at_size(model, rgb, options, device, input_size), label)
     finally:
         model.train(was_training)
     return metric
 
 
-__all__ = ["check_dataset", "eval_transform", "evaluate_model"]
+def segment_at_size(model: "CICLD", rgb: np.ndarray, options: SamplingOptions, device: torch.device | str,
+                    input_size: tuple[int, int] | None = None) -> np.ndarray:
+    """trainIds (H, W) uint8 of one RGB image at its own size; with ``input_size`` (width,
+    height) the model sees the image resized to it (area) and the prediction is scaled back
+    (nearest), as a node whose model input size differs from its camera's does."""
+    height, width = rgb.shape[:2]
+    if input_size is None or tuple(input_size) == (width, height):
+        return segment_rgb(model, rgb, options, device).train_ids[0].cpu().numpy().astype(np.uint8)
+    small = cv2.resize(rgb, tuple(input_size), interpolation=cv2.INTER_AREA)
+    prediction = segment_rgb(model, small, options, device).train_ids[0].cpu().numpy().astype(np.uint8)
+    return cv2.resize(prediction, (width, height), interpolation=cv2.INTER_NEAREST)
+
+
+__all__ = ["check_dataset", "eval_transform", "evaluate_model", "segment_at_size"]

@@ -3,19 +3,23 @@ from __future__ import annotations
 
 import math
 
-from ..labels import CLASS_NAMES, PROTOCOLS
+from ..labels import CAMVID_CLASS_NAMES, CAMVID_PROTOCOL, CLASS_NAMES, PROTOCOLS
 from ..metrics import ConfusionMatrix
 
 
 def format_table(metric: ConfusionMatrix, protocol: int, images: int) -> str:
     """One line per class (IoU in %, '-' outside the protocol, 'n/a' when the class never
-    occurs in truth or prediction), then mIoU, pixel accuracy and the image count."""
+    occurs in truth or prediction), then mIoU, pixel accuracy and the image count. Protocol
+    11 prints CamVid's classes, truth and prediction merged into them."""
+    if protocol == CAMVID_PROTOCOL:
+        metric, protocol, names, mean_label = metric.camvid(), None, CAMVID_CLASS_NAMES, "mIoU (CamVid 11 classes)"
+        scored = set(range(len(names)))
+    else:
+        names, mean_label, scored = CLASS_NAMES, f"mIoU ({protocol} classes)", set(PROTOCOLS[protocol])
     iou = metric.iou()
-    scored = set(PROTOCOLS[protocol])
-    mean_label = f"mIoU ({protocol} classes)"
-    width = max(len(mean_label), *(len(name) for name in CLASS_NAMES)) + 2
+    width = max(len(mean_label), *(len(name) for name in names)) + 2
     lines = [f"{'class':<{width}}IoU %"]
-    for class_id, name in enumerate(CLASS_NAMES[: metric.num_classes]):
+    for class_id, name in enumerate(names[: metric.num_classes]):
         value = "-" if class_id not in scored else "n/a" if math.isnan(iou[class_id]) else f"{100 * iou[class_id]:.2f}"
         lines.append(f"{name:<{width}}{value}")
     lines.append("")

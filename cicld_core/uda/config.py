@@ -15,7 +15,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 import yaml
 
 from ..data import DATASET_KINDS
-from ..labels import NUM_TRAIN_CLASSES, PROTOCOLS
+from ..labels import ALL_PROTOCOLS, CAMVID_PROTOCOL, NUM_TRAIN_CLASSES
 from ..model import ModelConfig, SamplingOptions, preset
 
 MODES = ("cicld", "dacs", "source_only", "target_oracle")
@@ -124,6 +124,9 @@ class RunConfig:
     eval_steps: int = 2
     eval_strength: float = 0.5
     eval_protocol: int = 19
+    # (width, height) the model sees at evaluation, scored at the label's resolution; null: the
+    # label's own size. A model trained on resized frames is evaluated at that size (CamVid).
+    eval_input_size: tuple[int, int] | None = None
     device: str = "auto"
     amp: str = "auto"  # auto (bf16 on CUDA, off on CPU) | bf16 | fp16 | off
     seed: int = 0
@@ -270,14 +273,21 @@ def run_problems(run: RunConfig, val: DatasetSpec, model_config: ModelConfig) ->
         problems = [problem for problem in problems if problem not in bad_seed]
         problems.append(f"run.seed must be a whole number in [0, {MAX_SEED}] (each rank's generators are "
                         f"seeded with seed * 1000 + rank), got {run.seed!r}")
-    if run.eval_protocol not in PROTOCOLS:
-        problems.append(f"run.eval_protocol must be one of {', '.join(str(p) for p in PROTOCOLS)} (how many "
-                        f"of the {NUM_TRAIN_CLASSES} Cityscapes classes are scored), got {run.eval_protocol!r}")
+    if run.eval_protocol not in ALL_PROTOCOLS:
+        problems.append(f"run.eval_protocol must be one of {', '.join(str(p) for p in ALL_PROTOCOLS)} (how many "
+                        f"of the {NUM_TRAIN_CLASSES} Cityscapes classes are scored; 11: merged into CamVid's "
+                        f"classes), got {run.eval_protocol!r}")
+    elif (val.kind == "camvid") != (run.eval_protocol == CAMVID_PROTOCOL):
+        problems.append(f"run.eval_protocol {run.eval_protocol} with data.val.kind {val.kind}: CamVid is scored with "
+                        f"protocol {CAMVID_PROTOCOL} (its 11 classes) and only CamVid is")
     elif model_config.num_classes != NUM_TRAIN_CLASSES:
         # every dataset kind labels the Cityscapes train classes; the protocols select among them
         problems.append(f"run.eval_protocol {run.eval_protocol} scores the {NUM_TRAIN_CLASSES} Cityscapes train "
                         f"classes the datasets label, but model.num_classes is {model_config.num_classes}: "
                         f"set model.num_classes={NUM_TRAIN_CLASSES}")
+    if run.eval_input_size is not None and (len(run.eval_input_size) != 2 or min(run.eval_input_size) < 16):
+        problems.append(f"run.eval_input_size must be [width, height], each at least 16, or null, "
+                        f"got {run.eval_input_size!r}")
     if val.max_images is not None and val.max_images < 1:
         problems.append(f"data.val.max_images must be at least 1 or null (every image), got {val.max_images!r}")
     if run.threads is not None and run.threads < 0:

@@ -237,7 +237,8 @@ class Trainer:
     def evaluate(self) -> dict[str, Any]:
         run = self.config.run
         metric = evaluate_model(self.ema_model, self.val_dataset, run.eval_sampling(amp=bool(self.amp)), device=self.device,
-                                progress=False, max_images=self.config.data.val.max_images)
+                                progress=False, max_images=self.config.data.val.max_images,
+                                input_size=run.eval_input_size)
         summary = metric.summary(run.eval_protocol)
         return {"kind": "eval", "iter": self.iteration, "protocol": run.eval_protocol, "steps": run.eval_steps,
                 "miou": summary["miou"], "pixel_accuracy": summary.get("pixel_accuracy"),

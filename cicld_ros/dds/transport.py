@@ -27,6 +27,7 @@ from cyclonedds.topic import Topic
 from cyclonedds.util import duration
 
 from ..message_kinds import MessageKind, message_kind
+from ..ros_names import NodeNames, expand
 from . import cdr, idl_types
 from ._raw import take_raw, write_raw
 from .config import receive_buffer_advice, ros_topic_to_dds
@@ -165,8 +166,9 @@ class DdsTransport:
     unknown); a warning is logged at start when it cannot hold a full-size camera frame.
     ``warn_period`` spaces the log lines about each topic's malformed samples."""
 
-    def __init__(self, domain_id: int = 0, warn_period: float = WARN_PERIOD) -> None:
+    def __init__(self, domain_id: int = 0, warn_period: float = WARN_PERIOD, names: NodeNames | None = None) -> None:
         self.warn_period = warn_period
+        self.names = names  # a node's name, namespace and remappings; None: names resolve at the root
         before = open_socket_inodes()
         self.participant = DomainParticipant(domain_id)
         self._sockets = ParticipantSockets(before)
@@ -183,9 +185,22 @@ class DdsTransport:
         fragments of samples that never arrived. 0 where unknown."""
         return self._sockets.drops()
 
+    @property
+    def node_name(self) -> str | None:
+        """The node's fully qualified name (None for a transport that is no node's)."""
+        return self.names.fully_qualified_name if self.names is not None else None
+
+    def resolve(self, name: str) -> str:
+        """A topic name as rcl would resolve it for this node (namespace, ~, remappings)."""
+        if self.names is not None:
+            return self.names.resolve(name)
+        if name.startswith("~"):
+            raise ValueError(f"topic {name!r}: a private name needs a node (DdsTransport(names=...))")
+        return expand(name, "", "/")
+
     def topic(self, name: str, kind: str) -> Topic:
         idl_type = dds_type(message_kind(kind))  # an unknown kind is refused before anything is made
-        dds_name = ros_topic_to_dds(name)
+        dds_name = ros_topic_to_dds(self.resolve(name))
         if dds_name not in self._topics:
             self._topics[dds_name] = Topic(self.participant, dds_name, idl_type)
         return self._topics[dds_name]
