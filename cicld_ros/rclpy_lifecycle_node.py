@@ -13,7 +13,7 @@ from .core import SegmentationNode, StartupError
 from .lifecycle import ManagedNode
 from .painting_params import declared_painting
 from .params import NODE_NAME
-from .rclpy_node import ParameterChanges, RclpyTransport, declare_parameters, read_parameters, run_transition
+from .rclpy_adapter import ParameterChanges, RclpyTransport, declare_parameters, read_parameters, run_transition
 from .ros_params import type_fix
 
 
