@@ -25,7 +25,7 @@ INSTALL_REQUIRES = [
     "cyclonedds>=0.10.5,<12",
     "rosbags>=0.10,<0.12",
 ]
-# ONNX export (python -m cicld_core.model.export_onnx); the tests check it, so they need it.
+# ONNX export (python -m cicld_core.export_onnx); the tests check it, so they need it.
 ONNX_REQUIRES = ["onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.2"]
 TEST_REQUIRES = ["pytest>=8.0"] + ONNX_REQUIRES
 

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 from cicld_core.model import (
-    CICLD, EngineOptions, ModelConfig, SegmentationEngine, images_to_tensor, load_model, preset, save_model, segment,
+    CICLD, EngineOptions, ModelConfig, SamplingOptions, SegmentationEngine, images_to_tensor, load_model, preset,
+    save_model, segment,
 )
 
 
@@ -77,7 +78,7 @@ def check_engine(model: CICLD) -> None:
     reference = segment(model, batch, steps=4, seed=0, dtype="bf16").train_ids.cpu().numpy()
     for compile_mode in ("off", "default"):
         for graphs in (False, True):
-            engine = SegmentationEngine(model, EngineOptions(steps=4, dtype="bf16", channels_last=True,
+            engine = SegmentationEngine(model, EngineOptions(SamplingOptions(steps=4, dtype="bf16"), channels_last=True,
                                                              compile=compile_mode, cuda_graphs=graphs))
             first, second, third = engine.submit(frames), engine.submit(other), engine.submit(frames)
             results = [first.result(), second.result(), third.result()]  # three in flight over two slots

@@ -24,7 +24,7 @@ from cicld_core.cli_types import frame_size, int_at_least
 from cicld_core.device import pick_device, synchronize
 from cicld_core.io import write_json
 from cicld_core.model import (
-    CICLD, DTYPES, PRESETS, SamplingOptions, autocast, count_parameters, pad_to_multiple, preset, sampling_problems, segment,
+    CICLD, DTYPES, PRESETS, ModelConfig, SamplingOptions, autocast, count_parameters, pad_to_multiple, preset, segment,
 )
 
 PARTS = ("encoder", "decoder", "denoiser", "mask_encoder", "discriminator")
@@ -92,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int_at_least(1), default=5, help="timed runs per figure (default 5)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
-    problems = sorted({p for k in args.steps for p in sampling_problems(k, STRENGTH)})
+    # the presets' T is ModelConfig's default, the bound of steps / strength here
+    problems = sorted({p for k in args.steps
+                       for p in SamplingOptions(steps=k, strength=STRENGTH).problems(ModelConfig.num_train_timesteps)})
     if problems:
         parser.error("; ".join(problems))
     try:

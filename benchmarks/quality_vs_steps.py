@@ -29,7 +29,7 @@ from cicld_core.data import CamVidDataset, CityscapesDataset
 from cicld_core.labels import CAMVID_CLASS_NAMES, CAMVID_PROTOCOL, CLASS_NAMES
 from cicld_core.evaluation import eval_transform, evaluate_model
 from cicld_core.io import atomic_path, write_json
-from cicld_core.model import MAX_TRAIN_TIMESTEPS, CheckpointError, check_sampling, load_model, sampling_problems
+from cicld_core.model import MAX_TRAIN_TIMESTEPS, CheckpointError, SamplingOptions, load_model
 from cicld_core.synth import generate_frame, write_frame
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--plot", type=Path, default=REPO / "runs/quality_vs_steps.png")
     args = parser.parse_args(argv)
     problems = sorted({problem for k in args.steps for strength in args.strengths
-                       for problem in sampling_problems(k, strength, num_train_timesteps=MAX_TRAIN_TIMESTEPS)})
+                       for problem in SamplingOptions(steps=k, strength=strength).problems(MAX_TRAIN_TIMESTEPS)})
     if args.frames < 1:
         problems.append(f"--frames must be at least 1, got {args.frames}")
     if args.data is not None and not (args.data / "leftImg8bit" / "val").is_dir():
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> dict:
         model, _ = load_model(args.checkpoint, args.device)
         for k in args.steps:  # steps / strength is bounded by the model's T
             for strength in args.strengths:
-                check_sampling(k, strength, num_train_timesteps=model.config.num_train_timesteps)
+                SamplingOptions(steps=k, strength=strength).validate(model.config.num_train_timesteps)
     except (CheckpointError, ValueError) as error:
         parser.exit(2, f"error: {error}\n")
     results = {"checkpoint": str(args.checkpoint), "data": str(args.camvid or args.data or "v1 drive, generated"),

@@ -8,7 +8,7 @@ back on the host), for each input size and number of denoising steps K:
   matmul peak; the ratios to both are printed.
 
     python benchmarks/realtime.py --device cuda --preset cityscapes --dtype bf16 --channels-last \\
-        --compile default --json runs/realtime.json            # the GPU figures in the README
+        --compile default --json runs/realtime.json            # the GPU figures in docs/benchmarks.md
     .venv/bin/python benchmarks/realtime.py --device cpu --preset demo --sizes 512x256 --steps 0 1 2
 
 Untrained weights: speed does not depend on them (quality: benchmarks/quality_vs_steps.py).
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> dict:
                   f"{'decoder':>8} {'peak MiB':>9} {'xK=0':>6} {'floor ms':>9} {'xfloor':>7}")
             anchor = None
             for k in args.steps:
-                options = EngineOptions(steps=k, dtype=args.dtype, channels_last=args.channels_last,
+                options = EngineOptions(SamplingOptions(steps=k, dtype=args.dtype), channels_last=args.channels_last,
                                         compile=args.compile, cuda_graphs=not args.no_cuda_graphs)
                 row = time_engine(model, options, frames, args.warmup, args.repeats, device)
                 gflops = model_gflops(model, batch, size, k)

@@ -32,7 +32,7 @@ from cicld_core.data import CamVidDataset, CityscapesDataset, SegTransformConfig
 from cicld_core.evaluation import eval_transform
 from cicld_core.labels import train_ids_to_camvid
 from cicld_core.io import atomic_path, write_json
-from cicld_core.model import CheckpointError, load_model, sampling_problems, segment
+from cicld_core.model import CheckpointError, SamplingOptions, load_model, segment
 
 IGNORE = 255
 SIGNALS = ("disagreement", "one_minus_max_softmax", "combined", "k0_one_minus_max_softmax")
@@ -129,7 +129,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="write the AUROCs here")
     parser.add_argument("--plot", type=Path, help="write the ROC curves here (.png)")
     args = parser.parse_args(argv)
-    problems = sampling_problems(args.steps, args.strength, "ddim", args.samples, args.seed)
+    # the steps / strength bound is the model's T: segment() checks it once the model is loaded
+    problems = SamplingOptions(steps=args.steps, strength=args.strength, num_samples=args.samples,
+                               seed=args.seed).problems()
     if args.steps < 1 or args.samples < 2:
         problems.append("sample disagreement needs --steps 1 or more and --samples 2 or more")
     if args.frames < 1:

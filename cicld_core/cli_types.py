@@ -6,7 +6,7 @@ import re
 import sys
 from typing import Callable
 
-from .synth import check_size
+from .sizes import check_size
 
 
 def frame_size(text: str) -> tuple[int, int]:

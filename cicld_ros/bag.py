@@ -28,7 +28,7 @@ One bag for every supported distro (Humble, Jazzy, Kilted, Rolling): metadata ve
 where ``offered_qos_profiles`` is a YAML *string* with numeric policies. Version 9 (what
 Jazzy records) makes it a YAML list with named policies, which Humble's rosbag2 cannot
 parse ("yaml-cpp: bad conversion", ros2/rosbag2#2013); Jazzy and newer still read the
-string form for versions 4..8 (rosbag2_storage yaml.hpp, qos.cpp). README, "Replay
+string form for versions 4..8 (rosbag2_storage yaml.hpp, qos.cpp). docs/replay.md, "Replay
 evaluation on recorded drives", lists the sources this rests on.
 """
 from __future__ import annotations

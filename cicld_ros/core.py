@@ -30,7 +30,7 @@ import queue
 import threading
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 import cv2
@@ -38,16 +38,20 @@ import numpy as np
 import torch
 
 from cicld_core.device import pick_device
-from cicld_core.model import CheckpointError, EngineOptions, PendingResult, SegmentationEngine, load_model
+from cicld_core.model import (
+    CheckpointError, EngineOptions, PendingResult, SegmentationEngine, checkpoint_input_size, load_model,
+)
 
 from .cloud_painter import CloudPainter
 from .diagnostics import NodeDiagnostics, transport_counts
 from .image_codec import InputError, check, decode
 from .latest_frames import Arrival, LatestFrames
-from .messages import CAMERA_INFO, COMPRESSED_IMAGE, DIAGNOSTICS, IMAGE, POINTCLOUD2, Header
+from .messages import (
+    CAMERA_INFO, COMPRESSED_IMAGE, DIAGNOSTICS, IMAGE, LABEL_INFO, POINTCLOUD2, Header, LabelInfo, Time, VisionClass,
+)
 from .node_outputs import OUTPUTS, NodeOutput, SegmentedFrame
 from .painting_params import DEFAULT_OUTPUT, PaintingParams
-from .params import NODE_FQN, NODE_NAME, NodeParams, with_changes
+from .params import NODE_FQN, NODE_NAME, NodeParams, model_input_size, with_changes
 
 
 class Publisher(Protocol):
@@ -56,7 +60,8 @@ class Publisher(Protocol):
 
 
 class Transport(Protocol):
-    def publisher(self, topic: str, kind: str, reliable: bool = True, depth: int = 5) -> Publisher: ...
+    def publisher(self, topic: str, kind: str, reliable: bool = True, depth: int = 5,
+                  transient_local: bool = False) -> Publisher: ...
     def subscribe(self, topic: str, kind: str, callback: Callable[[Any], None], reliable: bool = False,
                   depth: int = 1) -> Any: ...
 
@@ -83,6 +88,18 @@ def output_topics(topic: str, output_namespace: str) -> dict[str, str]:
     """The outputs of the camera ``topic`` (the resolved input name: they follow its namespace
     and its remapping); every one is again a name the transport resolves, so it may be remapped."""
     return {output.name: f"{output_base(topic, output_namespace)}/{output.name}" for output in OUTPUTS}
+
+
+def label_info_topic(topic: str, output_namespace: str) -> str:
+    """Where a camera's class map goes: beside its masks, as segmentation nodes publish it."""
+    return f"{output_base(topic, output_namespace)}/label_info"
+
+
+def label_info(class_names: list[str], clock: Callable[[], float]) -> LabelInfo:
+    """The class map of the masks: value i of the class mask is class_names[i]. The threshold is 0:
+    every pixel gets its most probable class, none is left unlabelled."""
+    return LabelInfo(Header(Time.from_seconds(clock()), ""),
+                     [VisionClass(class_id, name) for class_id, name in enumerate(class_names)], 0.0)
 
 
 def painted_topic(image_topic: str, output_namespace: str) -> str:
@@ -126,10 +143,14 @@ class SegmentationNode:
         except ValueError as error:
             raise StartupError(str(error)) from None
         self.model = self._load_model(params)
-        try:  # steps / strength is bounded by the T this model was trained with
+        try:  # the one check of steps / strength against the T this model was trained with
             self.params = params.validate(self.model.config.num_train_timesteps)
         except ValueError as error:
             raise StartupError(str(error)) from None
+        # input_width / input_height are fixed while configured, so the size is resolved once here
+        self.input_size = model_input_size(self.params, checkpoint_input_size(self.metadata))
+        self.log.info("model input size: " + (f"{self.input_size[0]}x{self.input_size[1]} (masks are returned at "
+                                              f"the camera's size)" if self.input_size else "each frame's own"))
         # topics are keyed by their resolved names (namespace and remappings applied, as the
         # transport does); the transport is handed the configured name and resolves it itself
         self._given: dict[str, str] = {}
@@ -155,6 +176,7 @@ class SegmentationNode:
                                         POINTCLOUD2, reliable=True, depth=5) for c in painting.cameras},
             self.diagnostics, self.device if self.device.type == "cuda" else None)
         self.diagnostics_publisher = transport.publisher("/diagnostics", DIAGNOSTICS, reliable=True, depth=10)
+        self.label_info_publishers = self._publish_label_info(params)
         self._threads: list[threading.Thread] = []
         self._engines: dict[EngineOptions, SegmentationEngine] = {}
         self._in_flight: queue.Queue[Batch] = queue.Queue(maxsize=2)  # the engine's two upload slots
@@ -192,6 +214,24 @@ class SegmentationNode:
         """The node's full name as the transport knows it (namespace, __node remapping), for
         /diagnostics: '/front/segment_node' -> 'front/segment_node'."""
         return (getattr(self.transport, "node_name", None) or NODE_FQN).lstrip("/")
+
+    def _publish_label_info(self, params: NodeParams) -> dict[str, Publisher]:
+        """Each camera's class map, published once on a latched (transient-local) topic so a subscriber
+        that joins later still receives it. Where the ROS install has no vision_msgs/LabelInfo (vision_msgs
+        before 4.1.0) the node says so and runs without it."""
+        message = label_info(list(self.metadata.get("class_names") or []), self.clock)
+        publishers = {}
+        for camera in self.inputs:
+            try:
+                publisher = self.transport.publisher(label_info_topic(camera, params.output_namespace), LABEL_INFO,
+                                                     reliable=True, depth=1, transient_local=True)
+            except (ImportError, AttributeError) as error:
+                self.log.warning(f"class map not published: this ROS install has no vision_msgs/msg/LabelInfo "
+                                 f"({error}); it needs vision_msgs 4.1.0 or later (apt upgrade ros-$ROS_DISTRO-vision-msgs)")
+                return {}
+            publisher.publish(message)
+            publishers[camera] = publisher
+        return publishers
 
     def _load_model(self, params: NodeParams):
         if not params.checkpoint:
@@ -293,7 +333,7 @@ class SegmentationNode:
 
     def engine(self, params: NodeParams, with_confidence: bool) -> SegmentationEngine:
         """The engine for these parameters; a run-time change of K, strength, ... builds a new one."""
-        options = EngineOptions(**asdict(params.sampling()), channels_last=params.channels_last, compile=params.compile,
+        options = EngineOptions(params.sampling(), channels_last=params.channels_last, compile=params.compile,
                                 cuda_graphs=params.cuda_graphs, with_confidence=with_confidence)
         if options not in self._engines:
             if len(self._engines) >= 2:  # with and without confidence; older settings are dropped
@@ -305,9 +345,9 @@ class SegmentationNode:
         started = time.perf_counter()
         try:
             images = [f.rgb for f in frames]
-            if params.input_width:
-                images = [cv2.resize(i, (params.input_width, params.input_height), interpolation=cv2.INTER_AREA)
-                          for i in images]
+            if self.input_size:
+                images = [i if i.shape[1::-1] == self.input_size
+                          else cv2.resize(i, self.input_size, interpolation=cv2.INTER_AREA) for i in images]
             painted_confidence = self.painter.params.confidence_type is not None
             engine = self.engine(params, with_confidence=any(any(o.needs_confidence for o in f.outputs)
                                                              or (f.paint and painted_confidence) for f in frames))
@@ -347,11 +387,11 @@ class SegmentationNode:
     @staticmethod
     def _segmented(result, index: int, rgb: np.ndarray, params: NodeParams) -> SegmentedFrame:
         """Frame ``index`` of the engine's result, at the input's size (resized back when the
-        model ran at input_width x input_height)."""
+        model ran at another size, see model_input_size)."""
         maps = {"train_ids": result.train_ids[index],
                 "confidence": None if result.confidence is None else result.confidence[index],
                 "uncertainty": None if result.uncertainty is None else result.uncertainty[index]}
-        if params.input_width:
+        if maps["train_ids"].shape != rgb.shape[:2]:
             height, width = rgb.shape[:2]
             maps = {k: None if v is None else cv2.resize(v, (width, height), interpolation=cv2.INTER_NEAREST)
                     for k, v in maps.items()}
@@ -462,11 +502,12 @@ class SegmentationNode:
         release = getattr(self.transport, "release", None)
         for entity in [*self.subscriptions.values(), self.diagnostics_publisher,
                        *(p for outputs in self.publishers.values() for p in outputs.values()),
+                       *self.label_info_publishers.values(),
                        *(lidar.publisher for lidar in self.painter.lidars.values())]:
             if release is not None:
                 release(entity)
             elif hasattr(entity, "close"):  # a DDS subscription: its listener stops delivering
                 entity.close()
-        self.subscriptions, self.publishers = {}, {}
+        self.subscriptions, self.publishers, self.label_info_publishers = {}, {}, {}
         self.model = None
         self.release_gpu()

@@ -150,7 +150,7 @@ def summary(figures: dict, steps: int, size: tuple[int, int]) -> tuple[list[str]
     if not frames:
         return [f"error: the node answered none of the {sent} frames sent ({size[0]}x{size[1]}), so there is nothing "
                 f"to score. Large frames are lost when the DDS socket receive buffer cannot hold one (a warning "
-                f"above says so when that is the cause): see the README on CYCLONEDDS_URI"], 1
+                f"above says so when that is the cause): see docs/node.md on CYCLONEDDS_URI"], 1
     latency = figures["latency_ms"]
     quality = (f"mIoU {figures['miou']:.1f} (19 classes)" if "miou" in figures else "no ground truth, so no mIoU")
     return [f"{quality} on {frames} frames, K = {steps}",

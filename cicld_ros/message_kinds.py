@@ -13,8 +13,7 @@ from typing import Any, Callable
 
 from . import rclpy_messages as rclpy
 from .dds import cdr
-from .messages import CAMERA_INFO, COMPRESSED_IMAGE, DIAGNOSTICS, IMAGE, POINTCLOUD2
-from .pointcloud import to_rclpy_camera_info, to_rclpy_pointcloud2
+from .messages import CAMERA_INFO, COMPRESSED_IMAGE, DIAGNOSTICS, IMAGE, LABEL_INFO, POINTCLOUD2
 
 
 @dataclass(frozen=True)
@@ -48,9 +47,11 @@ KINDS: dict[str, MessageKind] = {kind.name: kind for kind in (
     MessageKind(DIAGNOSTICS, "diagnostic_msgs/msg/DiagnosticArray", cdr.encode_diagnostics, cdr.decode_diagnostics,
                 rclpy.diagnostics_to_rclpy, rclpy.diagnostics_from_rclpy),
     MessageKind(POINTCLOUD2, "sensor_msgs/msg/PointCloud2", cdr.encode_pointcloud2, cdr.decode_pointcloud2,
-                to_rclpy_pointcloud2, rclpy.pointcloud2_from_rclpy),
+                rclpy.to_rclpy_pointcloud2, rclpy.pointcloud2_from_rclpy),
     MessageKind(CAMERA_INFO, "sensor_msgs/msg/CameraInfo", cdr.encode_camera_info, cdr.decode_camera_info,
-                to_rclpy_camera_info, rclpy.camera_info_from_rclpy),
+                rclpy.to_rclpy_camera_info, rclpy.camera_info_from_rclpy),
+    MessageKind(LABEL_INFO, "vision_msgs/msg/LabelInfo", cdr.encode_label_info, cdr.decode_label_info,
+                rclpy.label_info_to_rclpy, rclpy.label_info_from_rclpy),
 )}
 
 

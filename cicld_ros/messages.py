@@ -15,6 +15,7 @@ import numpy as np
 # the kinds of topic a transport carries; cicld_ros.message_kinds gives each its ROS 2 type and codecs
 IMAGE, COMPRESSED_IMAGE, DIAGNOSTICS = "image", "compressed_image", "diagnostics"
 POINTCLOUD2, CAMERA_INFO = "pointcloud2", "camera_info"
+LABEL_INFO = "label_info"
 
 
 @dataclass
@@ -78,3 +79,17 @@ class DiagnosticStatus:
 class DiagnosticArray:
     header: Header = field(default_factory=Header)
     status: list[DiagnosticStatus] = field(default_factory=list)
+
+
+@dataclass
+class VisionClass:
+    class_id: int = 0  # uint16: the value in the mask
+    class_name: str = ""
+
+
+@dataclass
+class LabelInfo:
+    """vision_msgs/msg/LabelInfo (vision_msgs 4.1.0 and later): what each value of a class mask means."""
+    header: Header = field(default_factory=Header)
+    class_map: list[VisionClass] = field(default_factory=list)
+    threshold: float = 0.0  # float32: the confidence threshold of the inference (none here: argmax)

@@ -38,7 +38,7 @@ from cicld_core.painting import PinholeCamera, lidar_to_camera_matrix
 
 from .dds.config import ros_topic_to_dds
 from .pointcloud import CameraInfo
-from .ros_params import flatten, type_problem
+from .ros_params import flatten, read_node_parameters, type_problem
 
 SECTION = "painting"  # the key of the section in ros__parameters
 CONFIDENCE_TYPES = ("off", "float32", "uint8")
@@ -116,10 +116,9 @@ def read_node_files(paths: list[Path], node_fqn: str = "/segment_node",
     """The node's parameters in the files (for cicld_ros.params) and its painting parameters;
     a later file wins per parameter, as ROS reads several --params-file, and ``overrides``
     (-p name:=value, dotted names for the painting section) win over every file."""
-    from .params import read_params_file
-
     own, section = {}, {}
-    for values in [*(read_params_file(path, node_fqn) for path in paths), overrides or {}]:
+    # read_node_parameters is what params.read_params_file reads with (importing params here would be a circle)
+    for values in [*(read_node_parameters(path, node_fqn) for path in paths), overrides or {}]:
         file_own, file_section = split_painting(values)
         own, section = own | file_own, merge(section, file_section)
     return own, painting_params(section)

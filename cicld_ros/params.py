@@ -63,8 +63,10 @@ class NodeParams:
     compile: str = param("off", "torch.compile the model stages: off, default or max-autotune-no-cudagraphs "
                                 "(compiles on the first frame of each size; falls back to eager if it fails)")
     cuda_graphs: bool = param(True, "replay the fixed-shape pipeline as CUDA graphs (CUDA with the ddim sampler)")
-    input_width: int = param(0, "resize frames to this width before the model (0 = native)")
-    input_height: int = param(0, "resize frames to this height before the model (0 = native)")
+    input_width: int = param(-1, "resize frames to this width before the model (-1 = auto: the size the "
+                                 "checkpoint was validated at, native when it records none; 0 = native)")
+    input_height: int = param(-1, "resize frames to this height before the model (-1 = auto, as input_width; "
+                                  "0 = native)")
     max_batch: int = param(4, "most frames (from different cameras) segmented in one batch")
     max_pixels: int = param(4096 * 4096, "frames with more pixels are rejected as malformed")
     color_encoding: str = param("rgb8", "encoding of colour mask and overlay: rgb8 or bgr8", runtime=True)
@@ -73,20 +75,18 @@ class NodeParams:
     publish_color_mask: bool = param(True, "publish the colour mask", runtime=True)
     publish_overlay: bool = param(True, "publish the overlay on the input image", runtime=True)
     publish_confidence: bool = param(False, "publish max class probability as mono8 (0..255); 1 - confidence is "
-                                            "the error score to read: it finds wrong pixels best (error-detection "
-                                            "AUROC 0.79 on the shipped checkpoint; README, \"The ROS 2 node\")",
+                                            "the error score to read (docs/benchmarks.md compares the two)",
                                      runtime=True)
-    publish_uncertainty: bool = param(False, "publish noise-sample disagreement as mono8 (needs num_samples > 1); it "
-                                      "finds wrong pixels worse than 1 - confidence (AUROC 0.61 against 0.79) "
-                                      "and costs K > 0 with several samples",
+    publish_uncertainty: bool = param(False, "publish noise-sample disagreement as mono8 (needs num_samples > 1; "
+                                      "costs K > 0 with several samples)",
                                       runtime=True)
     diagnostics_period: float = param(1.0, "seconds between /diagnostics messages")
     log_period: float = param(10.0, "seconds between status lines in the log")
     warn_period: float = param(5.0, "seconds between repeated warnings of one kind per topic")
 
-    def validate(self, num_train_timesteps: int = 1000) -> "NodeParams":
+    def validate(self, num_train_timesteps: int | None = None) -> "NodeParams":
         """This record, or ValueError naming every invalid value. ``num_train_timesteps`` is the
-        loaded model's T (the default is ModelConfig's) for the steps / strength bound."""
+        loaded model's T for the steps / strength bound; None (no model loaded yet) leaves it out."""
         problems = []
         if not self.image_topics and not self.compressed_image_topics:
             problems.append("no input: set image_topics and/or compressed_image_topics")
@@ -109,13 +109,24 @@ class NodeParams:
         return self
 
     def sampling(self) -> SamplingOptions:
-        """The sampling parameters (named as SamplingOptions' fields) as segment() and the engine take them."""
+        """The sampling parameters (named as SamplingOptions' fields) as one SamplingOptions: the only form
+        they take below the node's parameters (the engine holds it whole)."""
         return SamplingOptions(**{f.name: getattr(self, f.name) for f in dataclasses.fields(SamplingOptions)})
+
+
+def model_input_size(params: NodeParams, checkpoint_size: tuple[int, int] | None) -> tuple[int, int] | None:
+    """(width, height) frames are resized to before the model, or None to run them at their own size.
+    ``checkpoint_size`` is what the loaded checkpoint records it was validated at (None: it does not say)."""
+    if params.input_width == AUTO_SIZE:
+        return checkpoint_size
+    if params.input_width == NATIVE_SIZE:
+        return None
+    return params.input_width, params.input_height
 
 
 def sampling_params(options: SamplingOptions) -> dict[str, Any]:
     """The node parameters that carry ``options``: the same names (NodeParams.sampling() reads them back)."""
-    return dataclasses.asdict(options.sampling())
+    return dataclasses.asdict(options)
 
 
 def topic_problems(params: NodeParams) -> list[str]:
@@ -131,12 +142,15 @@ def topic_problems(params: NodeParams) -> list[str]:
     return problems
 
 
+AUTO_SIZE, NATIVE_SIZE = -1, 0  # input_width / input_height: the checkpoint's size, the frame's own
+
+
 def input_size_problems(width: int, height: int, max_pixels: int) -> list[str]:
-    if width == height == 0:
+    if width == height and width in (AUTO_SIZE, NATIVE_SIZE):
         return []
     if min(width, height) < MIN_INPUT_SIDE:
-        return [f"input_width and input_height must both be 0 (native) or both at least {MIN_INPUT_SIDE} "
-                f"(the model's size multiple), got {width}x{height}"]
+        return [f"input_width and input_height must both be -1 (auto: the checkpoint's size), both 0 (native) "
+                f"or both at least {MIN_INPUT_SIDE} (the model's size multiple), got {width}x{height}"]
     if width * height > max_pixels:
         return [f"input_width x input_height = {width * height} pixels is over max_pixels = {max_pixels}"]
     return []
@@ -188,7 +202,7 @@ def coerce(name: str, value: Any) -> Any:
 
 
 def with_changes(params: NodeParams, changes: dict[str, Any], at_runtime: bool = False,
-                 num_train_timesteps: int = 1000) -> NodeParams:
+                 num_train_timesteps: int | None = None) -> NodeParams:
     """A validated copy with ``changes``; at run time only the run-time parameters may change.
     ``num_train_timesteps`` is the loaded model's T, which bounds steps / strength."""
     if at_runtime:

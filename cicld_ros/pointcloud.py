@@ -5,7 +5,7 @@ semantic point cloud the node publishes: the input cloud's points with a ``label
 
 Records follow the ROS 2 field names, so the parsing functions also take rclpy messages
 as they are (duck typing); ``cicld_ros.dds.cdr`` turns records into the CDR bytes of the
-DDS transport, and ``to_rclpy_pointcloud2`` / ``to_rclpy_camera_info`` build rclpy
+DDS transport, and ``cicld_ros.rclpy_messages`` (``to_rclpy_pointcloud2``, ``to_rclpy_camera_info``) builds rclpy
 messages (the sensor_msgs_py.point_cloud2 layout: packed fields, ``data`` appended to the
 message's array.array without the generated per-byte check).
 
@@ -211,32 +211,3 @@ def painted_cloud(source: Any, labels: np.ndarray, confidence: np.ndarray | None
         Time(source.header.stamp.sec, source.header.stamp.nanosec), source.header.frame_id)
     return build_cloud(header, cloud.xyz, labels, cloud.intensity, confidence, confidence_type, int(source.height),
                        bool(source.is_dense))
-
-
-def to_rclpy_pointcloud2(cloud: PointCloud2) -> Any:
-    """The rclpy message of ``cloud`` (sensor_msgs is imported here, not at module load)."""
-    from sensor_msgs.msg import PointCloud2 as RosPointCloud2
-    from sensor_msgs.msg import PointField as RosPointField
-
-    from .rclpy_messages import fill_uint8  # its per-byte-check-free fill (here: rclpy_messages imports this module)
-
-    msg = RosPointCloud2()
-    msg.header.stamp.sec, msg.header.stamp.nanosec = cloud.header.stamp.sec, cloud.header.stamp.nanosec
-    msg.header.frame_id = cloud.header.frame_id
-    msg.height, msg.width, msg.is_bigendian = cloud.height, cloud.width, cloud.is_bigendian
-    msg.fields = [RosPointField(name=f.name, offset=f.offset, datatype=f.datatype, count=f.count) for f in cloud.fields]
-    msg.point_step, msg.row_step, msg.is_dense = cloud.point_step, cloud.row_step, cloud.is_dense
-    fill_uint8(msg.data, cloud.data)
-    return msg
-
-
-def to_rclpy_camera_info(info: CameraInfo) -> Any:
-    from sensor_msgs.msg import CameraInfo as RosCameraInfo
-
-    msg = RosCameraInfo()
-    msg.header.stamp.sec, msg.header.stamp.nanosec = info.header.stamp.sec, info.header.stamp.nanosec
-    msg.header.frame_id = info.header.frame_id
-    msg.height, msg.width, msg.distortion_model = info.height, info.width, info.distortion_model
-    msg.d, msg.k, msg.r, msg.p = list(info.d), list(info.k), list(info.r), list(info.p)
-    msg.binning_x, msg.binning_y = info.binning_x, info.binning_y
-    return msg

@@ -101,3 +101,45 @@ def camera_info_from_rclpy(msg: Any) -> CameraInfo:
                       [float(v) for v in msg.p], msg.binning_x, msg.binning_y,
                       RegionOfInterest(roi.x_offset, roi.y_offset, roi.height, roi.width, bool(roi.do_rectify)))
 
+
+def label_info_from_rclpy(msg: Any) -> m.LabelInfo:
+    return m.LabelInfo(header_record(msg.header), [m.VisionClass(c.class_id, c.class_name) for c in msg.class_map],
+                       msg.threshold)
+
+
+def label_info_to_rclpy(record: m.LabelInfo) -> Any:
+    # vision_msgs 4.1.0 and later (Humble's first releases, 4.0.x, lack it: the node then skips the topic)
+    from vision_msgs.msg import LabelInfo, VisionClass
+
+    msg = LabelInfo()
+    fill_header(msg.header, record.header)
+    msg.class_map = [VisionClass(class_id=c.class_id, class_name=c.class_name) for c in record.class_map]
+    msg.threshold = float(record.threshold)
+    return msg
+
+
+def to_rclpy_pointcloud2(cloud: PointCloud2) -> Any:
+    """The rclpy message of ``cloud`` (sensor_msgs is imported here, not at module load)."""
+    from sensor_msgs.msg import PointCloud2 as RosPointCloud2
+    from sensor_msgs.msg import PointField as RosPointField
+
+    msg = RosPointCloud2()
+    msg.header.stamp.sec, msg.header.stamp.nanosec = cloud.header.stamp.sec, cloud.header.stamp.nanosec
+    msg.header.frame_id = cloud.header.frame_id
+    msg.height, msg.width, msg.is_bigendian = cloud.height, cloud.width, cloud.is_bigendian
+    msg.fields = [RosPointField(name=f.name, offset=f.offset, datatype=f.datatype, count=f.count) for f in cloud.fields]
+    msg.point_step, msg.row_step, msg.is_dense = cloud.point_step, cloud.row_step, cloud.is_dense
+    fill_uint8(msg.data, cloud.data)
+    return msg
+
+
+def to_rclpy_camera_info(info: CameraInfo) -> Any:
+    from sensor_msgs.msg import CameraInfo as RosCameraInfo
+
+    msg = RosCameraInfo()
+    msg.header.stamp.sec, msg.header.stamp.nanosec = info.header.stamp.sec, info.header.stamp.nanosec
+    msg.header.frame_id = info.header.frame_id
+    msg.height, msg.width, msg.distortion_model = info.height, info.width, info.distortion_model
+    msg.d, msg.k, msg.r, msg.p = list(info.d), list(info.k), list(info.r), list(info.p)
+    msg.binning_x, msg.binning_y = info.binning_x, info.binning_y
+    return msg

@@ -40,7 +40,7 @@ from cicld_core.labels import ALL_PROTOCOLS, CAMVID_PROTOCOL, overlay
 from cicld_core.metrics import ConfusionMatrix
 from cicld_core.cli_types import fail, frame_size
 from cicld_core.evaluation import segment_at_size
-from cicld_core.model import CheckpointError, load_model
+from cicld_core.model import CheckpointError, checkpoint_input_size, load_model
 from cicld_core.sampling_arguments import add_sampling_arguments, sampling_from_args
 
 from .bag_reader import BagError, no_frames, read_frames
@@ -300,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
                              "11 classes (default 19)")
     parser.add_argument("--input-size", type=frame_size, default=None, metavar="WxH",
                         help="the model's input size: frames are resized to it and masks scaled back to the "
-                             "frame (live: the node's input_width/input_height; default: the frame's own size)")
+                             "frame (live: the node's input_width/input_height; default, as the node's: the size the checkpoint "
+                             "records it was validated at, else the frame's own)")
     parser.add_argument("--image-topic", help="camera topic (default: the bag's only Image/CompressedImage topic)")
     parser.add_argument("--gt-topic", help="ground-truth topic (default: a mono8 Image topic named like ground_truth)")
     parser.add_argument("--device", default="auto")
@@ -314,6 +315,9 @@ def main(argv: list[str] | None = None) -> int:
         model, metadata = load_model(args.checkpoint, device)
         args.sampling.validate(model.config.num_train_timesteps)
         if args.mode == "offline":
+            # as the node's default (input_width/input_height -1): the size the checkpoint records
+            if args.input_size is None:
+                args.input_size = checkpoint_input_size(metadata)
             scores, info = run_offline(args, model, device)
         else:
             scores, info = run_live(args)

@@ -13,7 +13,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${CICLD_VENV:-$repo/.venv}"
 python="${CICLD_PYTHON:-python3}"
 torch_spec="${CICLD_TORCH_SPEC:-torch==2.13.0}"
-# colcon from PyPI, as a ROS 2 machine's venv gets it (README, "Quick start"); the tests build the
+# colcon from PyPI, as a ROS 2 machine's venv gets it (docs/install.md, "On a ROS 2 machine"); the tests build the
 # package with it (test/test_colcon.py reads these pins)
 colcon_spec="colcon-core==0.21.3 colcon-common-extensions==0.3.0"
 

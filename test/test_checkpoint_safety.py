@@ -64,6 +64,8 @@ def test_a_small_file_claiming_a_huge_model_is_refused_without_allocating_it(che
     ({"model_config": [1]}, "'model_config' must be a JSON object"),
     ({"model_config": {"latent_channels": "eight"}}, "latent_channels must be a whole number"),
     ({"class_names": "road"}, "'class_names' must be a JSON list"),
+    ({"input_size": [256]}, "'input_size' must be null or \\[width, height\\]"),
+    ({"input_size": [256, -128]}, "'input_size' must be null"), ({"input_size": "256x128"}, "'input_size' must be"),
     ({}, "no model config"),
 ])
 def test_metadata_of_the_wrong_type_is_refused_in_one_line(checkpoint, tmp_path, capsys, metadata, message):

@@ -255,7 +255,7 @@ def test_4000x3000_frames_cross_where_the_kernel_allows_a_large_buffer(monkeypat
     with DdsTransport(domain + 1) as probe:
         if probe.receive_buffer_bytes is None or probe.receive_buffer_bytes < 64 * 2**20:
             pytest.skip("a 36 MB frame needs a 32 MiB+ socket receive buffer: sudo sysctl -w "
-                        "net.core.rmem_max=67108864 (see the README on CYCLONEDDS_URI)")
+                        "net.core.rmem_max=67108864 (see docs/node.md on CYCLONEDDS_URI)")
     transport, received, _ = full_size_frames(domain, monkeypatch, LOOPBACK_XML, ["4000x3000"])
     with transport:
         assert received == [(4000, 3000)] * 3

@@ -2,13 +2,16 @@
 prepared once per shape, with compilation that falls back instead of failing."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import numpy as np
 import pytest
 import torch
 
-from cicld_core.model import CICLD, EngineOptions, ModelConfig, SegmentationEngine, images_to_tensor, segment
+from cicld_core.model import (
+    CICLD, EngineOptions, ModelConfig, SamplingOptions, SegmentationEngine, images_to_tensor, segment,
+)
 from cicld_core.model.sampling import DenoisePlan, denoising_schedule
 from tiny import TINY
 
@@ -51,17 +54,24 @@ def test_ddim_plan_is_bit_identical_to_the_diffusers_step(model, steps, strength
     assert plan.graph_safe
 
 
+def engine_options(**options) -> EngineOptions:
+    """EngineOptions from flat keywords: the sampling ones go into its one SamplingOptions."""
+    names = {f.name for f in dataclasses.fields(SamplingOptions)}
+    return EngineOptions(SamplingOptions(**{k: v for k, v in options.items() if k in names}),
+                         **{k: v for k, v in options.items() if k not in names})
+
+
 @pytest.mark.parametrize("options", [
     dict(steps=0), dict(steps=2), dict(steps=3, strength=1.0), dict(steps=2, sampler="dpmsolver"),
     dict(steps=2, num_samples=3, with_confidence=True), dict(steps=1, channels_last=True)])
 def test_engine_gives_exactly_the_masks_of_segment(model, options):
     images = frames()
-    engine = SegmentationEngine(model, EngineOptions(**options))
+    engine = SegmentationEngine(model, engine_options(**options))
     for _ in range(2):  # the second call reuses the prepared shape
         result = engine(images)
-    o = engine.options
+    o = engine.options.sampling
     expected = reference(model, images, steps=o.steps, strength=o.strength, seed=o.seed, num_samples=o.num_samples,
-                         sampler=o.sampler, with_confidence=o.with_confidence)
+                         sampler=o.sampler, with_confidence=engine.options.with_confidence)
     assert result.train_ids.dtype == np.uint8 and result.train_ids.shape == images.shape[:3]
     np.testing.assert_array_equal(result.train_ids, expected.train_ids.numpy())
     for name in ("confidence", "uncertainty"):
@@ -73,18 +83,18 @@ def test_engine_gives_exactly_the_masks_of_segment(model, options):
 
 def test_a_fixed_seed_repeats_and_no_seed_draws_fresh_noise(model):
     images = frames(batch=1)
-    engine = SegmentationEngine(model, EngineOptions(steps=2, seed=None))
+    engine = SegmentationEngine(model, engine_options(steps=2, seed=None))
     engine(images)
     shape = engine._shapes[(1, 37, 70)]
     first_noise = shape.noise.clone()
     engine(images)
     assert not torch.equal(first_noise, shape.noise)
-    fixed = SegmentationEngine(model, EngineOptions(steps=2, seed=5))
+    fixed = SegmentationEngine(model, engine_options(steps=2, seed=5))
     np.testing.assert_array_equal(fixed(images).train_ids, fixed(images).train_ids)
 
 
 def test_shapes_are_prepared_once_and_the_oldest_is_dropped(model):
-    engine = SegmentationEngine(model, EngineOptions(steps=1, max_shapes=2))
+    engine = SegmentationEngine(model, engine_options(steps=1, max_shapes=2))
     for height in (32, 40, 32, 48):
         result = engine(frames(batch=1, height=height))
         assert result.train_ids.shape == (1, height, 70)
@@ -92,14 +102,14 @@ def test_shapes_are_prepared_once_and_the_oldest_is_dropped(model):
 
 
 def test_profiling_splits_the_time_into_stages(model):
-    result = SegmentationEngine(model, EngineOptions(steps=2))(frames(), profile=True)
+    result = SegmentationEngine(model, engine_options(steps=2))(frames(), profile=True)
     assert set(result.stage_ms) == {"encoder", "denoise", "decoder"}
     assert all(ms >= 0 for ms in result.stage_ms.values())
 
 
 def test_compiled_stages_give_the_same_masks(model):
     images = frames(batch=1)
-    engine = SegmentationEngine(model, EngineOptions(steps=2, compile="default", compile_backend="eager"))
+    engine = SegmentationEngine(model, engine_options(steps=2, compile="default", compile_backend="eager"))
     result = engine(images)
     assert engine.compiled and "compile=default" in engine.describe()
     np.testing.assert_array_equal(result.train_ids, reference(model, images, steps=2, seed=0).train_ids.numpy())
@@ -113,7 +123,7 @@ def broken_backend(graph_module, example_inputs):
 def test_a_failed_compilation_falls_back_to_eager_with_a_warning(model, backend, caplog):
     images = frames(batch=1)
     with caplog.at_level(logging.WARNING):
-        engine = SegmentationEngine(model, EngineOptions(steps=2, compile="default", compile_backend=backend))
+        engine = SegmentationEngine(model, engine_options(steps=2, compile="default", compile_backend=backend))
         result = engine(images)
     assert not engine.compiled
     assert "torch.compile failed" in caplog.text and "running eagerly" in caplog.text
@@ -121,7 +131,7 @@ def test_a_failed_compilation_falls_back_to_eager_with_a_warning(model, backend,
 
 
 def test_cuda_graphs_are_off_on_the_cpu(model):
-    engine = SegmentationEngine(model, EngineOptions(steps=2, cuda_graphs=True))
+    engine = SegmentationEngine(model, engine_options(steps=2, cuda_graphs=True))
     engine(frames(batch=1))
     assert not engine.use_graphs and "cuda_graphs=off" in engine.describe()
 
@@ -131,7 +141,7 @@ def test_cuda_graphs_are_off_on_the_cpu(model):
     (np.zeros((1, 4, 16, 3), np.uint8), "at least 8x8"), (np.zeros((0, 16, 16, 3), np.uint8), "RGB uint8")])
 def test_bad_frames_are_refused_clearly(model, bad, message):
     with pytest.raises(ValueError, match=message):
-        SegmentationEngine(model, EngineOptions())(bad)
+        SegmentationEngine(model, engine_options())(bad)
 
 
 @pytest.mark.parametrize("options,message", [
@@ -142,4 +152,4 @@ def test_bad_frames_are_refused_clearly(model, bad, message):
     (dict(seed=99999999999999999999), "seed"), (dict(max_shapes=0), "max_shapes")])
 def test_bad_options_are_refused_clearly(model, options, message):
     with pytest.raises(ValueError, match=message):
-        SegmentationEngine(model, EngineOptions(**options))
+        SegmentationEngine(model, engine_options(**options))

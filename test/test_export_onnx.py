@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from cicld_core.model import images_to_tensor, load_model, pad_to_multiple, segment
-from cicld_core.model.export_onnx import OWN_FILES, main
+from cicld_core.export_onnx import main
+from cicld_core.model.export_onnx import OWN_FILES
 
 
 def run(path, **inputs):

@@ -9,7 +9,7 @@ import pytest
 from cicld_ros.core import output_topics
 from cicld_ros.dds.transport import IDL_TYPES, DdsTransport, dds_type
 from cicld_ros.message_kinds import KINDS, message_kind
-from cicld_ros.messages import Header, Image, Time
+from cicld_ros.messages import Header, Image, LabelInfo, Time, VisionClass
 from cicld_ros.node_outputs import OUTPUTS
 from cicld_ros.params import FIELDS, NodeParams
 from cicld_ros.pointcloud import CameraInfo, build_cloud
@@ -17,11 +17,12 @@ from cicld_ros.rclpy_node import RclpyTransport
 
 
 def test_every_kind_has_its_dds_type_named_after_its_ros_type():
-    assert set(KINDS) == {"image", "compressed_image", "diagnostics", "pointcloud2", "camera_info"}
+    assert set(KINDS) == {"image", "compressed_image", "diagnostics", "pointcloud2", "camera_info", "label_info"}
     for kind in KINDS.values():
         assert dds_type(kind).__idl_typename__ == kind.ros_type.replace("/msg/", "::msg::dds_::") + "_"
     assert message_kind("pointcloud2").ros_type == "sensor_msgs/msg/PointCloud2"
     assert "sensor_msgs::msg::dds_::CameraInfo_" in IDL_TYPES
+    assert message_kind("label_info").ros_type == "vision_msgs/msg/LabelInfo"
 
 
 @pytest.mark.parametrize("kind,record", [
@@ -29,6 +30,7 @@ def test_every_kind_has_its_dds_type_named_after_its_ros_type():
     ("pointcloud2", build_cloud(Header(Time(5, 6), "lidar"), np.arange(12.0).reshape(4, 3), np.arange(4))),
     ("camera_info", CameraInfo.from_dict({"width": 8, "height": 4, "k": [2, 0, 4, 0, 2, 2, 0, 0, 1]},
                                          Header(Time(7, 8), "cam"))),
+    ("label_info", LabelInfo(Header(Time(9, 10), ""), [VisionClass(0, "road"), VisionClass(18, "bicycle")], 0.25)),
 ])
 def test_a_kinds_codec_round_trips_its_record(kind, record):
     codec = message_kind(kind)

@@ -422,7 +422,7 @@ def test_one_set_of_sampling_defaults_everywhere():
     from cicld_ros.params import NodeParams
 
     defaults = SamplingOptions()
-    assert EngineOptions().sampling() == defaults
+    assert EngineOptions().sampling == defaults
     assert NodeParams().sampling() == defaults
     for parse in (predict_args, evaluate_args):
         args = parse(["--checkpoint", "c", "--input", "i", "--output", "o"] if parse is predict_args

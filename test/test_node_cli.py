@@ -168,15 +168,17 @@ def test_sighup_without_a_params_file_is_logged_and_ignored(checkpoint):
     ({"sampler": "euler"}, "sampler must be one of ddim, dpmsolver"),
     ({"input_width": 1, "input_height": 1}, f"both at least {MIN_INPUT_SIDE}"),
     ({"input_width": 640, "input_height": 0}, "both at least"),
+    ({"input_width": -1, "input_height": 0}, r"both be -1 \(auto"), ({"input_width": -2, "input_height": -2}, r"both 0 \(native\)"),
     ({"input_width": 8192, "input_height": 8192, "max_pixels": 1_000_000}, "over max_pixels"),
 ])
 def test_values_that_fail_every_frame_are_refused_at_start_and_at_run_time(changes, message):
+    # the node checks against its loaded model's T (here the default model's, 1000) at configure and on a change
     with pytest.raises(ValueError, match=message):
-        with_changes(NodeParams(), changes)
+        with_changes(NodeParams(), changes, num_train_timesteps=1000)
     runtime = {k: v for k, v in changes.items() if k in ("steps", "strength", "seed", "num_samples", "sampler")}
     if runtime:
         with pytest.raises(ValueError, match=message):
-            with_changes(NodeParams(), runtime, at_runtime=True)
+            with_changes(NodeParams(), runtime, at_runtime=True, num_train_timesteps=1000)
 
 
 def test_sizes_from_the_model_s_multiple_up_are_accepted():

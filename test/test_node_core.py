@@ -238,7 +238,7 @@ class MemoryTransport:
         self.callbacks: dict[str, object] = {}
         self.subscriptions: dict[str, MemorySubscription] = {}
 
-    def publisher(self, topic, kind, reliable=True, depth=5):
+    def publisher(self, topic, kind, reliable=True, depth=5, transient_local=False):
         return self.publishers.setdefault(topic, MemoryPublisher())
 
     def subscribe(self, topic, kind, callback, reliable=False, depth=1):
@@ -327,10 +327,10 @@ def test_a_run_time_change_of_k_takes_effect_on_the_next_frame(checkpoint):
         mask = transport.publishers["/front/segmentation/class_mask"].messages[-1]
         expected = segment(node.model, batch, steps=steps, strength=strength, seed=0).train_ids[0].numpy()
         np.testing.assert_array_equal(np.frombuffer(bytes(mask.data), np.uint8).reshape(30, 50), expected)
-        assert node.engine(node.params, with_confidence=False).options.steps == steps
-    # every sampling parameter reaches the engine (it is built from params.sampling(), no restated defaults)
+        assert node.engine(node.params, with_confidence=False).options.sampling.steps == steps
+    # every sampling parameter reaches the engine as one SamplingOptions (params.sampling(), carried whole)
     changed = with_changes(node.params, {"num_samples": 3, "seed": 7, "strength": 0.75})
-    assert node.engine(changed, with_confidence=True).options.sampling() == changed.sampling()
+    assert node.engine(changed, with_confidence=True).options.sampling == changed.sampling()
     assert len(node._engines) <= 2
     with pytest.raises(ValueError, match="compile cannot change while the node runs"):
         node.set_params({"compile": "default"})

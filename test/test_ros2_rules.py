@@ -282,7 +282,8 @@ def test_outputs_fill_uint8_fields_without_humble_s_per_byte_check(humble_sensor
     """Defect 3: ``msg.data = bytes`` ran the generated check over every byte (0.7 s per 1080p
     frame for three outputs). cv_bridge appends to the array instead (ros-perception/vision_opencv
     humble, cv_bridge/core.py: img_msg.data.frombytes(...)); so do we."""
-    from cicld_ros.pointcloud import build_cloud, to_rclpy_pointcloud2
+    from cicld_ros.pointcloud import build_cloud
+    from cicld_ros.rclpy_messages import to_rclpy_pointcloud2
     from cicld_ros.rclpy_messages import compressed_image_to_rclpy, image_to_rclpy
 
     pixels = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)

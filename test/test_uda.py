@@ -265,6 +265,9 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(synth_root, tmp_p
         assert (tmp_path / "straight" / name).is_file(), name
     model, metadata = load_model(tmp_path / "straight/best.safetensors")
     assert metadata["provenance"]["command"] == "test" and model.config.latent_channels == 8
+    # both record the size the run validated at (the validation frames of synth_root), for the node to follow
+    assert metadata["input_size"] == [64, 32]
+    assert load_model(tmp_path / "straight/latest.safetensors")[1]["input_size"] == [64, 32]
 
 
 @pytest.mark.parametrize("ema_bn_statistics", ["student", "target"])

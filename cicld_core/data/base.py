@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..image_header import encoded_image_size
 from ..io import DataError, read_label_indices, read_rgb
 from .transforms import SegTransform, SegTransformConfig
 
@@ -24,6 +25,9 @@ log = logging.getLogger(__name__)
 
 # How many offending files or ids an error message lists before it says "and N more".
 MAX_LISTED = 5
+
+# enough for a PNG header and a JPEG whose EXIF block is not huge (common_image_size)
+HEADER_BYTES = 1 << 16
 
 
 class Sample(NamedTuple):
@@ -115,6 +119,20 @@ class SegmentationDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.samples)
+
+    def common_image_size(self, limit: int | None = None) -> tuple[int, int] | None:
+        """(width, height) that the first ``limit`` images (all when None) share, read from their PNG/JPEG
+        headers without decoding; None when their sizes differ or a header does not say."""
+        sizes = set()
+        for sample in self.samples[:limit]:
+            with open(sample.image, "rb") as handle:
+                size = encoded_image_size(handle.read(HEADER_BYTES))
+            if size is None:
+                return None
+            sizes.add(size)
+            if len(sizes) > 1:
+                return None
+        return sizes.pop() if sizes else None
 
     @property
     def has_labels(self) -> bool:

@@ -9,7 +9,7 @@ The inference stack, top to bottom: ``SamplingOptions`` (options) -> ``Segmentat
 (engine: prepares per input shape and streams) -> ``segment`` (inference: one batch) ->
 ``DenoisePlan`` (sampling: the K-step schedule) -> ``CICLD`` (cicld: the modules).
 """
-from .checkpoint import CheckpointError, load_model, save_model
+from .checkpoint import CheckpointError, checkpoint_input_size, load_model, save_model
 from .cicld import CICLD, count_parameters
 from .config import IMAGENET_MEAN, IMAGENET_STD, MAX_TRAIN_TIMESTEPS, PRESETS, ModelConfig, preset
 from .discriminator import MIXED, SOURCE, TARGET, DomainDiscriminator
@@ -23,17 +23,14 @@ from .losses import (
     DiffusionBranch, confusion_loss, discriminator_loss, discriminator_step, kl_to_uniform, latent_diffusion_loss,
     segmentation_loss,
 )
-from .options import (
-    DEFAULT_STEPS, DEFAULT_STRENGTH, DTYPES, SAMPLER_NAMES, SamplingOptions, check_sampling, parse_dtype,
-    sampling_problems,
-)
+from .options import DEFAULT_STEPS, DEFAULT_STRENGTH, DTYPES, SAMPLER_NAMES, SamplingOptions, parse_dtype
 
 __all__ = [
     "CICLD", "COMPILE_MODES", "CheckpointError", "DEFAULT_STEPS", "DEFAULT_STRENGTH", "DTYPES", "DiffusionBranch",
     "DomainDiscriminator", "Encoded", "EngineOptions", "EngineResult", "IMAGENET_MEAN", "IMAGENET_STD",
     "MAX_TRAIN_TIMESTEPS", "MIN_IMAGE_SIZE", "MIXED", "ModelConfig", "PRESETS", "PendingResult",
     "SAMPLER_NAMES", "SOURCE", "STAGES", "SamplingOptions", "Segmentation", "SegmentationEngine", "TARGET",
-    "autocast", "check_sampling", "confusion_loss", "count_parameters", "discriminator_loss", "discriminator_step", "images_to_tensor",
+    "autocast", "checkpoint_input_size", "confusion_loss", "count_parameters", "discriminator_loss", "discriminator_step", "images_to_tensor",
     "kl_to_uniform", "latent_diffusion_loss", "load_model", "pad_to_multiple", "parse_dtype", "preset",
-    "sampling_problems", "save_model", "segment", "segment_rgb", "segmentation_loss",
+    "save_model", "segment", "segment_rgb", "segmentation_loss",
 ]

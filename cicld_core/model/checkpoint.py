@@ -26,6 +26,7 @@ FORMAT_NAME = "cicld-checkpoint"
 FORMAT_VERSION = 1
 MODEL_GROUP = "model"
 MAX_HEADER_BYTES = 100_000_000  # the largest header safetensors reads
+MAX_INPUT_SIDE = 65_535  # the largest side a PNG or JPEG header records: a bound, not a size anyone trains at
 
 
 class CheckpointError(RuntimeError):
@@ -45,12 +46,13 @@ def describe_unreadable(path: Path) -> str:
     size = path.stat().st_size
     with open(path, "rb") as handle:
         head = handle.read(8)
-        if head[:2] == b"PK" or head[:1] == b"\x80":
-            return (f"{path} looks like a PyTorch pickle (torch.save), which is never loaded because unpickling runs "
-                    "arbitrary code; convert it with safetensors on a machine you trust")
-        # safetensors: an 8-byte little-endian header length, a JSON header, then the tensor data
+        # safetensors: an 8-byte little-endian header length, a JSON header, then the tensor data. Checked
+        # first: a header length whose low byte is 0x80 starts like a pickle's protocol marker
         header_size = int.from_bytes(head, "little") if len(head) == 8 else 0
         if len(head) < 8 or not 2 <= header_size <= MAX_HEADER_BYTES or handle.read(2) not in (b'{"', b"{}"):
+            if head[:2] == b"PK" or head[:1] == b"\x80":
+                return (f"{path} looks like a PyTorch pickle (torch.save), which is never loaded because unpickling "
+                        "runs arbitrary code; convert it with safetensors on a machine you trust")
             return f"{path} is not a safetensors file"
         needed = 8 + header_size
         if size >= needed:
@@ -116,6 +118,12 @@ def metadata_problems(metadata: object) -> list[str]:
                 for key, kind in expected.items() if key in metadata and not isinstance(metadata[key], kind)]
     if isinstance(metadata.get("class_names"), list) and not all(isinstance(n, str) for n in metadata["class_names"]):
         problems.append("'class_names' must be a list of strings")
+    size = metadata.get("input_size")
+    if size is not None and not (isinstance(size, list) and len(size) == 2
+                                 and all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_INPUT_SIDE
+                                         for v in size)):
+        problems.append(f"'input_size' must be null or [width, height], each a whole number in "
+                        f"[1, {MAX_INPUT_SIDE}], got {size!r}")
     return problems
 
 
@@ -169,7 +177,10 @@ def check_state_fits(module: torch.nn.Module, state: dict[str, torch.Tensor | tu
         raise CheckpointError(f"{where} does not fit the model its metadata describes: " + "; ".join(problems))
 
 
-def model_metadata(model: CICLD, provenance: dict[str, Any] | None = None) -> dict[str, Any]:
+def model_metadata(model: CICLD, provenance: dict[str, Any] | None = None,
+                   input_size: tuple[int, int] | None = None) -> dict[str, Any]:
+    """The metadata of a checkpoint. ``input_size`` is (width, height) of the frames the model was
+    validated at (what its scores mean); a node with ``input_width/input_height: -1`` resizes to it."""
     import diffusers
 
     from .. import __version__
@@ -181,6 +192,7 @@ def model_metadata(model: CICLD, provenance: dict[str, Any] | None = None) -> di
         else [f"class_{i}" for i in range(model.config.num_classes)],
         "normalisation": {"mean": config["mean"], "std": config["std"], "input": "RGB in 0..1"},
         "provenance": provenance or {},
+        "input_size": list(input_size) if input_size else None,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "versions": {"cicld_ros": __version__, "torch": torch.__version__, "diffusers": diffusers.__version__},
     }
@@ -188,10 +200,17 @@ def model_metadata(model: CICLD, provenance: dict[str, Any] | None = None) -> di
 
 def save_model(path: str | os.PathLike, model: CICLD, provenance: dict[str, Any] | None = None,
                extra_tensors: dict[str, torch.Tensor] | None = None, extra_metadata: dict[str, Any] | None = None,
-               ) -> None:
-    """Save the model's weights (group ``model``) with the metadata to rebuild it."""
+               input_size: tuple[int, int] | None = None) -> None:
+    """Save the model's weights (group ``model``) with the metadata to rebuild it (``input_size``: see
+    model_metadata)."""
     tensors = {f"{MODEL_GROUP}.{k}": v for k, v in model.state_dict().items()} | (extra_tensors or {})
-    save_checkpoint(path, tensors, model_metadata(model, provenance) | (extra_metadata or {}))
+    save_checkpoint(path, tensors, model_metadata(model, provenance, input_size) | (extra_metadata or {}))
+
+
+def checkpoint_input_size(metadata: dict[str, Any]) -> tuple[int, int] | None:
+    """The (width, height) a checkpoint was validated at, or None when it does not say (older files)."""
+    size = metadata.get("input_size")
+    return (int(size[0]), int(size[1])) if size else None
 
 
 def model_config(metadata: dict[str, Any], where: str) -> ModelConfig:

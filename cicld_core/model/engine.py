@@ -37,8 +37,9 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class EngineOptions(SamplingOptions):
-    """The sampling options (the same fields, defaults and checks as segment()'s) and how the engine runs them."""
+class EngineOptions:
+    """One SamplingOptions, carried whole (segment()'s fields, defaults and check), and how the engine runs it."""
+    sampling: SamplingOptions = field(default_factory=SamplingOptions)
     channels_last: bool = False
     compile: str = "off"  # torch.compile mode for each stage, or "off"
     compile_backend: str | Callable = "inductor"  # torch.compile backend (a name, or a callable for debugging)
@@ -46,14 +47,21 @@ class EngineOptions(SamplingOptions):
     with_confidence: bool = False
     max_shapes: int = 4  # input shapes kept prepared at once (each holds its buffers and graphs)
 
-    def problems(self, num_train_timesteps: int = 1000) -> list[str]:
+    def problems(self, num_train_timesteps: int | None = None) -> list[str]:
         """SamplingOptions.problems, then the engine's own."""
-        problems = super().problems(num_train_timesteps)
+        problems = self.sampling.problems(num_train_timesteps)
         if self.compile not in COMPILE_MODES:
             problems.append(f"compile must be one of {COMPILE_MODES}, got {self.compile!r}")
         if not isinstance(self.max_shapes, int) or self.max_shapes < 1:
             problems.append(f"max_shapes must be at least 1, got {self.max_shapes!r}")
         return problems
+
+    def validate(self, num_train_timesteps: int | None = None) -> "EngineOptions":
+        """These options, or ValueError naming every invalid one."""
+        problems = self.problems(num_train_timesteps)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 @dataclass
@@ -114,14 +122,14 @@ class _Shape:
     def _draw_noise(self, shape: torch.Size) -> torch.Tensor:
         # segment() reseeds per call, so a fixed seed means the same noise for every frame
         if self.noise is None:
-            seed = self.engine.options.seed
+            seed = self.engine.options.sampling.seed
             generator = torch.Generator(device=self.engine.device).manual_seed(seed) if seed is not None else None
             self.noise = torch.randn(shape, generator=generator, device=self.engine.device, dtype=torch.float32)
         return self.noise
 
     # -- running ---------------------------------------------------------------------------------
     def run(self, profile: bool) -> dict[str, float]:
-        if self.noise is not None and self.engine.options.seed is None:
+        if self.noise is not None and self.engine.options.sampling.seed is None:
             self.noise.normal_()  # fresh noise per batch, outside any graph
         times: dict[str, float] = {}
         if profile and self.cuda:
@@ -206,16 +214,17 @@ class SegmentationEngine:
     def __init__(self, model, options: EngineOptions, logger: logging.Logger | None = None) -> None:
         self.model, self.options, self.log = model, options.validate(model.config.num_train_timesteps), logger or log
         self.device = next(model.parameters()).device
-        self.dtype = options.torch_dtype
+        sampling = options.sampling
+        self.dtype = sampling.torch_dtype
         config = model.config
         self.mean = torch.tensor(config.mean, device=self.device).view(1, 3, 1, 1)
         self.std = torch.tensor(config.std, device=self.device).view(1, 3, 1, 1)
-        self.samples = options.noise_samples
-        self.plan = plan_for(model, options, self.device)
+        self.samples = sampling.noise_samples
+        self.plan = plan_for(model, sampling, self.device)
         self._shapes: OrderedDict[tuple[int, int, int], _Shape] = OrderedDict()
         self.use_graphs = options.cuda_graphs and self.device.type == "cuda"
         if self.use_graphs and self.plan is not None and not self.plan.graph_safe:
-            self.log.info(f"sampler {options.sampler!r} is multistep: running without CUDA graphs (use ddim for them)")
+            self.log.info(f"sampler {sampling.sampler!r} is multistep: running without CUDA graphs (use ddim for them)")
             self.use_graphs = False
         self.compiled = False
         self._eager_stages = (self._first_pass, self._denoise, self._decode)
@@ -333,8 +342,8 @@ class SegmentationEngine:
         self.compiled = False
 
     def describe(self) -> str:
-        o = self.options
-        return (f"K={o.steps} strength={o.strength} {o.sampler} {o.dtype}"
+        o, s = self.options, self.options.sampling
+        return (f"K={s.steps} strength={s.strength} {s.sampler} {s.dtype}"
                 f"{' channels_last' if o.channels_last else ''} compile={o.compile if self.compiled else 'off'} "
                 f"cuda_graphs={'on' if self.use_graphs else 'off'} on {self.device}")
 

@@ -2,23 +2,22 @@
 one denoising step eps_theta(z_t, t, c) and the decoder D + f_cls, each checked against
 PyTorch with ONNX Runtime before anything is kept.
 
-    python -m cicld_core.model.export_onnx --checkpoint CKPT --size 1024x512 --out runs/onnx
+    export(model, batch=1, size=(1024, 512), out=Path("runs/onnx"), steps=1, strength=0.25)
+
+(the command is ``python -m cicld_core.export_onnx``).
 
 The schedule stays outside the graphs: the DDIM update between two eps_theta calls is
 z_prev = sqrt(abar_prev) * (z_t - sqrt(1 - abar_t) * eps) / sqrt(abar_t) + sqrt(1 - abar_prev) * eps,
 with the coefficients written to export.json for the K and strength given. f_mask (the
 mask tokens) and the first pass run as in PyTorch; the tokens are the denoiser's input.
 Shapes are fixed (one batch size and input size per export), as TensorRT engines want.
-Into an existing --out folder only the files named above are written; nothing else there
+Into an existing ``out`` folder only the files named above are written; nothing else there
 is ever removed or replaced.
 """
 from __future__ import annotations
 
-import argparse
-import importlib.util
 import os
 import shutil
-import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -27,10 +26,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..cli_types import fail, frame_size, int_at_least
 from ..io import current_umask, write_json
-from ..sampling_arguments import add_sampling_arguments, sampling_from_args
-from .checkpoint import CheckpointError, load_model
 from .inference import pad_to_multiple
 from .options import DEFAULT_STEPS, DEFAULT_STRENGTH, SamplingOptions
 from .sampling import DenoisePlan
@@ -154,7 +150,7 @@ def is_own_file(name: str) -> bool:
 
 def check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
-        raise ExportError(f"--out {out} is a file; give a folder for the .onnx files and export.json")
+        raise ExportError(f"{out} is a file; give a folder for the .onnx files and export.json")
 
 
 def install(staging: Path, out: Path) -> None:
@@ -175,42 +171,3 @@ def install(staging: Path, out: Path) -> None:
             (out / name).unlink()
     for name in written:
         os.replace(staging / name, out / name)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cicld_core.model.export_onnx", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", required=True, type=Path, help="a CICLD .safetensors checkpoint")
-    parser.add_argument("--size", type=frame_size, default=(1024, 512), metavar="WxH", help="input size (default 1024x512)")
-    parser.add_argument("--batch", type=int_at_least(1), default=1, help="cameras per batch (default 1)")
-    parser.add_argument("--out", required=True, type=Path,
-                        help="folder for the .onnx files and export.json; in an existing folder only those "
-                             "files are replaced, nothing else is touched")
-    parser.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
-    add_sampling_arguments(parser, sampler=False, samples=False, seed=False, dtype=False)  # the schedule in export.json
-    args = parser.parse_args(argv)
-    # steps / strength is bounded by the model's T, known once it is loaded; the rest is checked now
-    sampling = sampling_from_args(parser, args)
-    if args.checkpoint.resolve().parent == args.out.resolve() and is_own_file(args.checkpoint.name):
-        parser.error(f"the export would replace the checkpoint {args.checkpoint}: choose another --out")
-    if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None:
-        return fail("ONNX export needs onnx and onnxruntime: pip install -e .[onnx]")
-    try:
-        check_out(args.out)
-        model, _ = load_model(args.checkpoint, "cpu")
-        sampling.validate(model.config.num_train_timesteps)
-    except (CheckpointError, ValueError) as error:
-        return fail(error)
-    try:
-        report = export(model, args.batch, args.size, args.out, args.opset, sampling.steps, sampling.strength)
-    except (RuntimeError, OSError) as error:
-        return fail(error, status=1)
-    for name, graph in report["graphs"].items():
-        print(f"{args.out / (name + '.onnx')}: max |ONNX Runtime - PyTorch| = {graph['max_abs_diff']:.2e} "
-              f"(values up to {graph['max_abs_value']:.2f})")
-    print(f"{args.out / 'export.json'}: shapes, checks and the K={args.steps} DDIM schedule")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -94,7 +94,7 @@ def segment(model: "CICLD", images: torch.Tensor, options: SamplingOptions | Non
     probabilities, and reports per-pixel disagreement as ``uncertainty``. A fixed ``seed``
     makes the result deterministic on CPU.
     """
-    options = (options or SamplingOptions()).sampling().replace(**changes).validate(model.config.num_train_timesteps)
+    options = (options or SamplingOptions()).replace(**changes).validate(model.config.num_train_timesteps)
     images = check_images(images)
     device = images.device
     height, width = images.shape[-2:]

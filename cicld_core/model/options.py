@@ -1,9 +1,12 @@
 """The sampling options of few-step inference: one frozen record, one validation, one set of defaults.
 
-Every path that segments reads its K, strength, sampler, noise samples, seed and precision from a
-``SamplingOptions``: ``segment()``, the streaming engine (``EngineOptions`` extends it), the node's
-parameters, the commands (``cicld_core.sampling_arguments``) and the trainer's evaluation. This module
-imports nothing else of the model, so any layer can use it.
+Every path that segments reads its K, strength, sampler, noise samples, seed and precision from one
+``SamplingOptions`` object, carried whole: ``segment()``, the streaming engine (``EngineOptions`` holds
+one), the node (``NodeParams.sampling()`` makes it from the flat ROS parameters), the commands
+(``cicld_core.sampling_arguments``) and the trainer's evaluation. ``problems`` / ``validate`` is the one
+check. Its steps / strength bound is the loaded model's T; before a model is loaded the check leaves
+that bound out (``num_train_timesteps=None``). This module imports nothing else of the model, so any
+layer can use it.
 """
 from __future__ import annotations
 
@@ -13,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-# From benchmarks/quality_vs_steps.py on the shipped checkpoint (README, "The model", its quality
-# versus steps figures): the fewest steps within 0.1 mIoU of K = 50 at the best strength.
+# The fewest steps within 0.1 mIoU of K = 50 at the best strength on the shipped checkpoint
+# (benchmarks/quality_vs_steps.py; the figures are in docs/benchmarks.md).
 DEFAULT_STEPS = 1
 DEFAULT_STRENGTH = 0.25
 SAMPLER_NAMES = ("ddim", "dpmsolver")  # sampling.SAMPLERS builds each
@@ -33,15 +36,39 @@ class SamplingOptions:
     seed: int | None = 0  # None: fresh noise on every call
     dtype: str = "fp32"  # compute precision, a key of DTYPES
 
-    def problems(self, num_train_timesteps: int = 1000) -> list[str]:
+    def problems(self, num_train_timesteps: int | None = None) -> list[str]:
         """Every reason these options cannot run, as messages naming the option and its bounds (empty
-        when they can). ``num_train_timesteps`` is the model's T, which bounds steps / strength: a value
-        accepted at start-up must never make every frame fail later."""
-        return sampling_problems(self.steps, self.strength, self.sampler, self.num_samples, self.seed,
-                                 num_train_timesteps) + dtype_problems(self.dtype)
+        when they can). ``num_train_timesteps`` is the loaded model's T, which bounds steps / strength
+        (a value accepted at start-up must never make every frame fail later); None leaves that bound
+        to the check made once the model is loaded."""
+        problems = []
+        steps, strength = self.steps, self.strength
+        whole = isinstance(steps, (int, np.integer)) and not isinstance(steps, bool)
+        if not whole or not 0 <= steps <= MAX_STEPS:
+            problems.append(f"steps must be a whole number in [0, {MAX_STEPS}], got {steps!r}")
+        number = isinstance(strength, (int, float, np.floating, np.integer)) and not isinstance(strength, bool)
+        if not number or not 0 < strength <= 1:
+            problems.append(f"strength must be in (0, 1], got {strength!r}")
+        elif whole and 0 < steps <= MAX_STEPS and num_train_timesteps is not None \
+                and round(steps / strength) > num_train_timesteps:
+            # the schedule spaces steps / strength timesteps over the T the model was trained with
+            problems.append(f"steps / strength must be at most {num_train_timesteps} (the model's training "
+                            f"timesteps), got {steps} / {strength}: use fewer steps or a higher strength")
+        if self.sampler not in SAMPLER_NAMES:
+            problems.append(f"sampler must be one of {', '.join(sorted(SAMPLER_NAMES))}, got {self.sampler!r}")
+        samples = self.num_samples
+        if not isinstance(samples, (int, np.integer)) or isinstance(samples, bool) or not 1 <= samples <= MAX_SAMPLES:
+            problems.append(f"num_samples must be a whole number in [1, {MAX_SAMPLES}], got {samples!r}")
+        seed = self.seed
+        if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool)
+                                 or not SEED_RANGE[0] <= seed <= SEED_RANGE[1]):
+            problems.append(f"seed must be a whole number in [0, 2**63 - 1], got {seed!r}")
+        if not (isinstance(self.dtype, str) and self.dtype in DTYPES):
+            problems.append(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        return problems
 
-    def validate(self, num_train_timesteps: int = 1000) -> "SamplingOptions":
-        """These options, or ValueError naming every invalid one."""
+    def validate(self, num_train_timesteps: int | None = None) -> "SamplingOptions":
+        """These options, or ValueError naming every invalid one (see problems)."""
         problems = self.problems(num_train_timesteps)
         if problems:
             raise ValueError("; ".join(problems))
@@ -58,49 +85,6 @@ class SamplingOptions:
     @property
     def torch_dtype(self) -> torch.dtype:
         return parse_dtype(self.dtype)
-
-    def sampling(self) -> "SamplingOptions":
-        """Only the sampling fields (a subclass such as EngineOptions adds its own)."""
-        return SamplingOptions(**{f.name: getattr(self, f.name) for f in dataclasses.fields(SamplingOptions)})
-
-
-def sampling_problems(steps: object, strength: object, sampler: object = "ddim", num_samples: object = 1,
-                      seed: object = 0, num_train_timesteps: int = 1000) -> list[str]:
-    """SamplingOptions.problems without the dtype, for values that are not a record yet."""
-    problems = []
-    whole = isinstance(steps, (int, np.integer)) and not isinstance(steps, bool)
-    if not whole or not 0 <= steps <= MAX_STEPS:
-        problems.append(f"steps must be a whole number in [0, {MAX_STEPS}], got {steps!r}")
-    number = isinstance(strength, (int, float, np.floating, np.integer)) and not isinstance(strength, bool)
-    if not number or not 0 < strength <= 1:
-        problems.append(f"strength must be in (0, 1], got {strength!r}")
-    elif whole and 0 < steps <= MAX_STEPS and round(steps / strength) > num_train_timesteps:
-        # the schedule spaces steps / strength timesteps over the T the model was trained with
-        problems.append(f"steps / strength must be at most {num_train_timesteps} (the model's training "
-                        f"timesteps), got {steps} / {strength}: use fewer steps or a higher strength")
-    if sampler not in SAMPLER_NAMES:
-        problems.append(f"sampler must be one of {', '.join(sorted(SAMPLER_NAMES))}, got {sampler!r}")
-    if not isinstance(num_samples, (int, np.integer)) or isinstance(num_samples, bool) \
-            or not 1 <= num_samples <= MAX_SAMPLES:
-        problems.append(f"num_samples must be a whole number in [1, {MAX_SAMPLES}], got {num_samples!r}")
-    if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool)
-                             or not SEED_RANGE[0] <= seed <= SEED_RANGE[1]):
-        problems.append(f"seed must be a whole number in [0, 2**63 - 1], got {seed!r}")
-    return problems
-
-
-def check_sampling(steps: object, strength: object, sampler: object = "ddim", num_samples: object = 1,
-                   seed: object = 0, num_train_timesteps: int = 1000) -> None:
-    """Raise ValueError naming every invalid sampling option (see sampling_problems)."""
-    problems = sampling_problems(steps, strength, sampler, num_samples, seed, num_train_timesteps)
-    if problems:
-        raise ValueError("; ".join(problems))
-
-
-def dtype_problems(dtype: object) -> list[str]:
-    if isinstance(dtype, str) and dtype in DTYPES:
-        return []
-    return [f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}"]
 
 
 def parse_dtype(dtype: str | torch.dtype | None) -> torch.dtype:

@@ -17,8 +17,6 @@ import torch
 from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
 
 from .options import SAMPLER_NAMES, SamplingOptions
-# still importable from here for cicld_ros/demo.py and benchmarks/quality_vs_steps.py; new code imports cicld_core.model
-from .options import DEFAULT_STEPS, DEFAULT_STRENGTH, check_sampling, sampling_problems  # noqa: F401
 
 if TYPE_CHECKING:
     from .cicld import CICLD

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..sizes import MAX_SIZE, MIN_SIZE, check_size  # noqa: F401 - part of this package's API
 from .layouts import CITIES, LAYOUTS, image_relpath, write_frame, write_split_list
 from .render import STYLES, render_image
 from .scene import APPEARANCE_STREAM, GEOMETRY_STREAM, SPLIT_CODES, build_scene, frame_rng, make_camera, rasterise, sample_layout
@@ -37,7 +38,6 @@ from .styles import DEFAULT_VERSION, VERSIONS, ContentStyle, check_version, cont
 # other frames must become a new version, never change an existing one.
 GENERATOR_VERSION = str(DEFAULT_VERSION)
 SPLITS = tuple(SPLIT_CODES)
-MIN_SIZE, MAX_SIZE = 16, 8192
 
 
 @dataclass
@@ -46,16 +46,6 @@ class SynthFrame:
     train_ids: np.ndarray  # (H, W) uint8, trainIds 0..18, 255 ignore
     instance_ids: np.ndarray  # (H, W) int32, 0 = not an instance, else unique in the frame
     sensors: SensorFrame | None = None  # depth, LiDAR and calibration, when asked for
-
-
-def check_size(size: tuple[int, int]) -> tuple[int, int]:
-    try:
-        width, height = (int(v) for v in size)
-    except (TypeError, ValueError):
-        raise ValueError(f"size must be (width, height), got {size!r}") from None
-    if not (MIN_SIZE <= width <= MAX_SIZE and MIN_SIZE <= height <= MAX_SIZE):
-        raise ValueError(f"size {width}x{height} out of range: width and height must be in {MIN_SIZE}..{MAX_SIZE}")
-    return width, height
 
 
 def generate_frame(seed: int, index: int, size: tuple[int, int], style: str, split: str = "train",

@@ -30,7 +30,7 @@ The same arguments always give byte-identical files; --split val draws different
 than --split train. --version 1 is the first benchmark (both styles of one --seed show the
 same streets, only the rendering differs); --version 2 (default) keeps that source style
 and also changes the target's content: camera, class frequencies, shapes, layout, weather.
---lidar adds lidar/, depth/ and calib/ folders (see README, "The procedural driving-scene
+--lidar adds lidar/, depth/ and calib/ folders (see docs/data.md, "The procedural driving-scene
 generator"); the images and labels are the same with or without it.
 """
 

@@ -80,7 +80,7 @@ class UDAConfig:
     denoised_max_strength: float = 0.5  # t for step 7 drawn below this share of T, as inference noises
     ema_alpha: float = 0.999
     # target: the EMA model keeps BatchNorm statistics of its own, from the target batches it
-    # labels (measured better: README, adaptation benchmark) | student: copied from the student,
+    # labels (measured better: docs/benchmarks.md, adaptation benchmark) | student: copied from the student,
     # as DAFormer does (its MiT encoder has no BatchNorm), a mix of source, mixed and target
     ema_bn_statistics: str = "target"
     color_jitter: float = 0.2

@@ -1,7 +1,8 @@
 """One CICLD training iteration (docs/design.md section 2, steps 1-9), as loss terms.
 
 ``adaptation_losses`` builds every term that updates E, D, eps_theta and f_mask, and
-returns the branches the discriminator step reads; ``supervised_losses`` is the
+returns the branches the discriminator step reads: steps 1-4 are shared, then
+``paper_losses`` or ``decoupled_losses`` (ROUTINGS) adds its routing's own; ``supervised_losses`` is the
 round-1 recipe on one labelled stream (source-only and target-oracle runs).
 
 Terms by routing (``uda.routing``; ``uda.mode=dacs`` keeps only the two ``seg_`` terms):
@@ -81,12 +82,25 @@ def supervised_losses(model: CICLD, images: torch.Tensor, labels: torch.Tensor, 
     return out
 
 
+@dataclass
+class SharedSteps:
+    """What steps 1-4, common to both routings, leave for the routing's own steps."""
+    out: StepLosses
+    source_labels: torch.Tensor
+    mixed_labels: torch.Tensor
+    mixed_weight: torch.Tensor
+    encoded: dict[int, object]  # domain -> Encoded
+    conditions: dict[int, torch.Tensor]  # domain -> the trainId map f_mask encodes
+    branches: dict[int, DiffusionBranch]  # domain -> its latent diffusion branch (step 4)
+
+
 def adaptation_losses(model: CICLD, ema_model: CICLD, source_images: torch.Tensor, source_labels: torch.Tensor,
                       target_images: torch.Tensor, config: UDAConfig, mean: tuple[float, ...], std: tuple[float, ...],
                       generator: torch.Generator | None, cpu_generator: torch.Generator | None) -> StepLosses:
     """Every term of one adaptation step under ``config.mode`` (cicld or dacs) and
-    ``config.routing``. The decoupled routing with label conditioning and eps_hat for f_dis
-    draws the same random numbers in the same order as round 1, so it is round 1 exactly."""
+    ``config.routing`` (ROUTINGS: one function each after the shared steps 1-4). The decoupled
+    routing with label conditioning and eps_hat for f_dis draws the same random numbers in the
+    same order as round 1, so it is round 1 exactly."""
     out = StepLosses()
     # 1. pseudo-labels from the EMA model
     with target_batch_statistics(ema_model, enabled=config.ema_bn_statistics == "target"):
@@ -100,16 +114,14 @@ def adaptation_losses(model: CICLD, ema_model: CICLD, source_images: torch.Tenso
         mixed_images = gaussian_blur(mixed_images, cpu_generator)
     # 3. segmentation on source and mixed; the 1/4-resolution logits are also the first pass
     # inference conditions on (segmentation_loss upsamples them as decode(size=) would)
-    size = source_labels.shape[-2:]
     encoded_s, encoded_m = model.encode(source_images), model.encode(mixed_images)
     logits_s, logits_m = model.decode(encoded_s.z0, encoded_s.skips), model.decode(encoded_m.z0, encoded_m.skips)
     out.terms["seg_source"] = segmentation_loss(logits_s, source_labels)
     out.terms["seg_mixed"] = segmentation_loss(logits_m, mixed.labels, mixed.pixel_weight)
     if config.mode == "dacs":
         return out  # DACS: no diffusion, no adversarial term, nothing of them computed
-    adversarial_z0_hat = config.adversarial != "none" and config.discriminator_input == "z0_hat"
     # the target latent carries E's graph only where the confusion term may reach E through it
-    with torch.set_grad_enabled(adversarial_z0_hat and config.confusion_to_encoder):
+    with torch.set_grad_enabled(reads_z0_hat(config) and config.confusion_to_encoder):
         encoded_t = model.encode(target_images)
     encoded = {SOURCE: encoded_s, MIXED: encoded_m, TARGET: encoded_t}
     logits_t = None
@@ -122,11 +134,24 @@ def adaptation_losses(model: CICLD, ema_model: CICLD, source_images: torch.Tenso
     branches = {domain: latent_diffusion_loss(model, encoded[domain].z0, conditions[domain], generator)
                 for domain in (SOURCE, MIXED, TARGET)}
     out.terms["ldm"] = config.lambda_ldm * torch.stack([b.loss for b in branches.values()]).mean()
-    # 5. paper routing: CE on the denoised latent, reaching D, eps_theta, f_mask and E
+    shared = SharedSteps(out, source_labels, mixed.labels, mixed.pixel_weight, encoded, conditions, branches)
+    return ROUTINGS[config.routing](model, config, shared, generator)
+
+
+def reads_z0_hat(config: UDAConfig) -> bool:
+    """f_dis reads the denoised latent z0_hat (rather than the ldm branches' eps_hat)."""
+    return config.adversarial != "none" and config.discriminator_input == "z0_hat"
+
+
+def paper_losses(model: CICLD, config: UDAConfig, shared: SharedSteps,
+                 generator: torch.Generator | None) -> StepLosses:
+    """The paper routing after steps 1-4: CE on the denoised latent (step 5), reaching D,
+    eps_theta, f_mask and E; then the confusion term (steps 6-7)."""
+    out, encoded, conditions = shared.out, shared.encoded, shared.conditions
     denoised: dict[int, tuple[DenoisedBranch, torch.Tensor | None]] = {}
-    if config.routing == "paper" and (config.lambda_denoised > 0 or adversarial_z0_hat):
-        for domain, labels, weight, name in ((SOURCE, source_labels, None, "source"),
-                                             (MIXED, mixed.labels, mixed.pixel_weight, "mixed")):
+    if config.lambda_denoised > 0 or reads_z0_hat(config):
+        for domain, labels, weight, name in ((SOURCE, shared.source_labels, None, "source"),
+                                             (MIXED, shared.mixed_labels, shared.mixed_weight, "mixed")):
             tokens = condition_tokens(model, conditions[domain])
             branch = denoise_with_gradients(model, encoded[domain].z0, tokens, config.denoised_max_strength,
                                             config.unroll_steps, generator)
@@ -134,28 +159,49 @@ def adaptation_losses(model: CICLD, ema_model: CICLD, source_images: torch.Tenso
             if config.lambda_denoised > 0:
                 out.terms[f"seg_denoised_{name}"] = config.lambda_denoised * segmentation_loss(
                     model.decode(branch.z0_hat, encoded[domain].skips), labels, weight)
-    # 6-7. confusion against a frozen discriminator; its own step uses the branches later
-    if config.adversarial != "none":
-        domains = [SOURCE, MIXED, TARGET] if config.adversarial == "3class" else [SOURCE, TARGET]
-        if adversarial_z0_hat:
-            out.adversarial_branches = [adversarial_view(model, config, domain, encoded[domain].z0,
-                                                         conditions[domain], denoised.get(domain), generator)
-                                        for domain in domains]
-        else:
-            out.adversarial_branches = [branches[d] for d in domains]
-        # 2-class discriminators number the domains 0 (source) and 1 (target)
-        out.adversarial_domains = list(range(len(domains)))
-        out.adversarial_names = [DOMAIN_NAMES[d] for d in domains]
-        model.discriminator.requires_grad_(False)
-        out.terms["adv"] = config.lambda_adv * confusion_loss(model, out.adversarial_branches)
-        model.discriminator.requires_grad_(True)
-    # 8. decoupled routing: D on latents of the frozen denoiser, source and mixed
-    if config.routing == "decoupled" and config.lambda_denoised > 0:
-        out.terms["dec_denoised"] = config.lambda_denoised * 0.5 * (
-            denoised_decoding_loss(model, encoded_s, source_labels, config, generator, condition=conditions[SOURCE])
-            + denoised_decoding_loss(model, encoded_m, mixed.labels, config, generator, mixed.pixel_weight,
-                                     condition=conditions[MIXED]))
+    confusion_term(model, config, shared, denoised, generator)
     return out
+
+
+def decoupled_losses(model: CICLD, config: UDAConfig, shared: SharedSteps,
+                     generator: torch.Generator | None) -> StepLosses:
+    """The decoupled routing after steps 1-4: the confusion term (steps 6-7), then D trained on
+    latents of the frozen denoiser, source and mixed (step 8)."""
+    out, encoded, conditions = shared.out, shared.encoded, shared.conditions
+    confusion_term(model, config, shared, {}, generator)
+    if config.lambda_denoised > 0:
+        out.terms["dec_denoised"] = config.lambda_denoised * 0.5 * (
+            denoised_decoding_loss(model, encoded[SOURCE], shared.source_labels, config, generator,
+                                   condition=conditions[SOURCE])
+            + denoised_decoding_loss(model, encoded[MIXED], shared.mixed_labels, config, generator,
+                                     shared.mixed_weight, condition=conditions[MIXED]))
+    return out
+
+
+def confusion_term(model: CICLD, config: UDAConfig, shared: SharedSteps,
+                   denoised: dict[int, tuple[DenoisedBranch, torch.Tensor | None]],
+                   generator: torch.Generator | None) -> None:
+    """Steps 6-7: confusion against a frozen discriminator; its own step uses the branches later."""
+    if config.adversarial == "none":
+        return
+    out, encoded = shared.out, shared.encoded
+    domains = [SOURCE, MIXED, TARGET] if config.adversarial == "3class" else [SOURCE, TARGET]
+    if reads_z0_hat(config):
+        out.adversarial_branches = [adversarial_view(model, config, domain, encoded[domain].z0,
+                                                     shared.conditions[domain], denoised.get(domain), generator)
+                                    for domain in domains]
+    else:
+        out.adversarial_branches = [shared.branches[d] for d in domains]
+    # 2-class discriminators number the domains 0 (source) and 1 (target)
+    out.adversarial_domains = list(range(len(domains)))
+    out.adversarial_names = [DOMAIN_NAMES[d] for d in domains]
+    model.discriminator.requires_grad_(False)
+    out.terms["adv"] = config.lambda_adv * confusion_loss(model, out.adversarial_branches)
+    model.discriminator.requires_grad_(True)
+
+
+# uda.routing -> the steps after 1-4 (docs/design.md section 2)
+ROUTINGS = {"paper": paper_losses, "decoupled": decoupled_losses}
 
 
 def branch_conditions(model: CICLD, config: UDAConfig, generator: torch.Generator | None,

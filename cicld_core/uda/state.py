@@ -38,7 +38,8 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch
 
 def save_training_state(path: Path, *, model: CICLD, ema_model: CICLD, optimizer, dis_optimizer, scheduler,
                         dis_scheduler, generators: dict[str, torch.Generator], iteration: int,
-                        training: dict[str, Any], provenance: dict[str, Any]) -> None:
+                        training: dict[str, Any], provenance: dict[str, Any],
+                        input_size: tuple[int, int] | None = None) -> None:
     tensors = {f"model.{k}": v for k, v in ema_model.state_dict().items()}
     tensors |= {f"train_model.{k}": v for k, v in model.state_dict().items()}
     opt_tensors, opt_info = flatten_optimizer(optimizer, "optimizer")
@@ -48,7 +49,7 @@ def save_training_state(path: Path, *, model: CICLD, ema_model: CICLD, optimizer
     if torch.cuda.is_available():
         tensors["rng.cuda"] = torch.cuda.get_rng_state()
     tensors |= {f"rng.{name}": g.get_state() for name, g in generators.items()}
-    metadata = model_metadata(ema_model, provenance)
+    metadata = model_metadata(ema_model, provenance, input_size)
     metadata["training"] = training | {
         "iteration": iteration, "optimizer": opt_info, "dis_optimizer": dis_info,
         "scheduler": scheduler.state_dict(), "dis_scheduler": dis_scheduler.state_dict(),

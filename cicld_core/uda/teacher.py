@@ -6,7 +6,7 @@ they are ``model`` and ``ema_model``. The EMA model labels the target images. Wi
 q, the share of its pixels whose top probability reaches the threshold; with ``pixel``
 weighting each pixel gets 1 if it reaches the threshold and 0 otherwise (FixMatch's hard
 mask), which keeps low-confidence labels out entirely (on the synthetic benchmark it did
-worse than ``share``: README, adaptation benchmark).
+worse than ``share``: docs/benchmarks.md, adaptation benchmark).
 """
 from __future__ import annotations
 

@@ -127,6 +127,8 @@ class Trainer:
                                          seed=run.seed)
         if not self.val_dataset.has_labels:
             raise DataError(f"data.val ({val.kind} at {val.root}) has no labels: evaluation needs them")
+        # what the scores are measured at, recorded in every checkpoint for the node to resize to
+        self.input_size = self.val_dataset.common_image_size(val.max_images)
 
     @staticmethod
     def _pixel_scale(dataset, resize: tuple[int, int] | None) -> float:
@@ -272,7 +274,7 @@ class Trainer:
         miou = record["miou"]  # None when no scored class occurs in truth or prediction
         if miou is not None and miou > self.best["miou"]:
             self.best = {"miou": miou, "iter": self.iteration}
-            save_model(self.work_dir / BEST, self.ema_model, provenance=self.provenance())
+            save_model(self.work_dir / BEST, self.ema_model, provenance=self.provenance(), input_size=self.input_size)
         return miou
 
     def save_latest(self) -> None:
@@ -283,7 +285,7 @@ class Trainer:
             self.work_dir / LATEST, model=self.model, ema_model=self.ema_model, optimizer=self.optimizer,
             dis_optimizer=self.dis_optimizer, scheduler=self.scheduler, dis_scheduler=self.dis_scheduler,
             generators=self.generators, iteration=self.iteration, training={"best": self.best},
-            provenance=self.provenance())
+            provenance=self.provenance(), input_size=self.input_size)
 
     def log_record(self, record: dict[str, Any]) -> None:
         if self.dist.is_main:

@@ -43,9 +43,17 @@ class Writer:
     def u8(self, value: int) -> None:
         self.buffer.append(value & 0xFF)
 
+    def u16(self, value: int) -> None:
+        self.align(2)
+        self.buffer += struct.pack("<H", value)
+
     def u32(self, value: int) -> None:
         self.align(4)
         self.buffer += struct.pack("<I", value)
+
+    def f32(self, value: float) -> None:
+        self.align(4)
+        self.buffer += struct.pack("<f", value)
 
     def i32(self, value: int) -> None:
         self.align(4)
@@ -137,10 +145,24 @@ class Reader:
         self.pos += 1
         return self.view[self.pos - 1]
 
+    def u16(self, what: str) -> int:
+        self.align(2)
+        self.need(2, what)
+        value = struct.unpack_from("<H", self.view, self.pos)[0]
+        self.pos += 2
+        return value
+
     def u32(self, what: str) -> int:
         self.align(4)
         self.need(4, what)
         value = struct.unpack_from("<I", self.view, self.pos)[0]
+        self.pos += 4
+        return value
+
+    def f32(self, what: str) -> float:
+        self.align(4)
+        self.need(4, what)
+        value = struct.unpack_from("<f", self.view, self.pos)[0]
         self.pos += 4
         return value
 
@@ -288,3 +310,27 @@ def decode_camera_info(buffer):
     binning_x, binning_y = r.u32("binning_x"), r.u32("binning_y")
     roi = RegionOfInterest(*(r.u32(f"roi.{n}") for n in ("x_offset", "y_offset", "height", "width")), bool(r.u8("roi.do_rectify")))
     return CameraInfo(header, height, width, model, d, k, rect, p, binning_x, binning_y, roi)
+
+
+def encode_label_info(msg) -> bytes:
+    """``cicld_ros.messages.LabelInfo`` -> CDR bytes of vision_msgs/msg/LabelInfo."""
+    w = Writer()
+    w.header(msg.header)
+    w.u32(len(msg.class_map))
+    for entry in msg.class_map:
+        w.u16(entry.class_id)
+        w.string(entry.class_name)
+    w.f32(msg.threshold)
+    return bytes(w.buffer)
+
+
+def decode_label_info(buffer):
+    from ..messages import LabelInfo, VisionClass
+
+    r = Reader(buffer)
+    header = r.header()
+    count = r.u32("class_map length")
+    r.need(count * 6, "class_map")  # each entry is at least a uint16 and a string's length: refuse a huge count
+    class_map = [VisionClass(r.u16(f"class_map[{i}].class_id"), r.string(f"class_map[{i}].class_name"))
+                 for i in range(count)]
+    return LabelInfo(header, class_map, r.f32("threshold"))

@@ -47,7 +47,7 @@ def receive_buffer_advice(obtained: int | None, rmem_max: int | None, uri: str |
                      f"sudo sysctl -w net.core.rmem_max={SUGGESTED_RMEM_MAX}")
     return (f"Cyclone DDS got a {obtained / 2**20:.1f} MiB socket receive buffer: best-effort camera frames larger "
             f"than about {obtained / 1e6:.0f} MB (1920x1080 rgb8 is 6.2 MB) will be lost; "
-            + ("; ".join(fixes) if fixes else "see the README section on CYCLONEDDS_URI"))
+            + ("; ".join(fixes) if fixes else "see docs/node.md on CYCLONEDDS_URI"))
 
 
 def _uri_text(uri: str) -> str:

@@ -7,7 +7,7 @@ a message kind's type here by its type name (cicld_ros.message_kinds: MessageKin
 from dataclasses import dataclass
 
 from cyclonedds.idl import IdlStruct
-from cyclonedds.idl.types import int32, sequence, uint8, uint32
+from cyclonedds.idl.types import float32, int32, sequence, uint8, uint16, uint32
 
 
 @dataclass
@@ -106,3 +106,16 @@ class CameraInfo_(IdlStruct, typename="sensor_msgs::msg::dds_::CameraInfo_"):
     binning_x: uint32
     binning_y: uint32
     roi: RegionOfInterest_
+
+
+@dataclass
+class VisionClass_(IdlStruct, typename="vision_msgs::msg::dds_::VisionClass_"):
+    class_id: uint16
+    class_name: str
+
+
+@dataclass
+class LabelInfo_(IdlStruct, typename="vision_msgs::msg::dds_::LabelInfo_"):
+    header: Header_
+    class_map: sequence[VisionClass_]
+    threshold: float32

@@ -49,11 +49,12 @@ def dds_type(kind: MessageKind) -> type:
                          f"declare it in cicld_ros/dds/idl_types.py") from None
 
 
-def make_qos(reliable: bool, depth: int, keep_all: bool = False) -> Qos:
+def make_qos(reliable: bool, depth: int, keep_all: bool = False, transient_local: bool = False) -> Qos:
     history = Policy.History.KeepAll if keep_all else Policy.History.KeepLast(depth)
     reliability = (Policy.Reliability.Reliable(max_blocking_time=duration(seconds=1)) if reliable
                    else Policy.Reliability.BestEffort)
-    return Qos(reliability, history, Policy.Durability.Volatile)
+    # transient local: the writer keeps its last samples for readers that join later (a latched topic)
+    return Qos(reliability, history, Policy.Durability.TransientLocal if transient_local else Policy.Durability.Volatile)
 
 
 class DdsPublisher:
@@ -93,6 +94,9 @@ class DdsSubscription:
         self._lock = threading.Lock()
         self.reader = DataReader(transport.participant, topic, qos=qos, listener=Listener(
             on_data_available=self._on_data, on_sample_lost=self._on_lost, on_sample_rejected=self._on_rejected))
+        # a transient-local writer's kept samples can arrive while DataReader is still being built, when
+        # the listener has no reader to take them with: take them now
+        self._on_data(self.reader)
 
     def publication_count(self) -> int:
         """Writers matched so far (from the matched status, as DdsPublisher.subscription_count)."""
@@ -128,7 +132,9 @@ class DdsSubscription:
                         sum(self._held_back.values()), by_reason, self.malformed)
             self._held_back = {}
 
-    def _on_data(self, reader: DataReader) -> None:
+    def _on_data(self, reader: DataReader | None) -> None:
+        if reader is None or getattr(reader, "_ref", None) is None:
+            return  # called from inside DataReader's construction: __init__ takes the samples once it is built
         with self._lock:  # one drain at a time, so callbacks see samples in order
             while True:
                 samples = take_raw(reader)
@@ -200,15 +206,18 @@ class DdsTransport:
         return self._topics[dds_name]
 
     def publisher(self, topic: str, kind: str, reliable: bool = True, depth: int = 5,
-                  keep_all: bool = False) -> DdsPublisher:
-        writer = DataWriter(self.participant, self.topic(topic, kind), qos=make_qos(reliable, depth, keep_all))
+                  keep_all: bool = False, transient_local: bool = False) -> DdsPublisher:
+        writer = DataWriter(self.participant, self.topic(topic, kind),
+                            qos=make_qos(reliable, depth, keep_all, transient_local))
         return DdsPublisher(writer, kind)
 
     def subscribe(self, topic: str, kind: str, callback: Callable[[Any], None], reliable: bool = False,
-                  depth: int = 1, keep_all: bool = False, raw: bool = False) -> DdsSubscription:
-        """Sensor-data QoS by default (best effort, keep last 1); ``raw`` hands the callback CDR bytes."""
+                  depth: int = 1, keep_all: bool = False, raw: bool = False,
+                  transient_local: bool = False) -> DdsSubscription:
+        """Sensor-data QoS by default (best effort, keep last 1); ``raw`` hands the callback CDR bytes;
+        ``transient_local`` also receives what a latched writer sent before this reader joined."""
         subscription = DdsSubscription(self, self.topic(topic, kind), kind, callback,
-                                       make_qos(reliable, depth, keep_all), raw, self.warn_period)
+                                       make_qos(reliable, depth, keep_all, transient_local), raw, self.warn_period)
         self._subscriptions.append(subscription)
         return subscription
 
