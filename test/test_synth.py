@@ -358,8 +358,8 @@ def opencv_baseline():
         cv2.setUseOptimized(optimized)
 
 
-DIGEST_SMALL = [(1 + i % 3, i, (256, 128), style, split) for style in ("source", "target") for split in ("train", "val")
-            for i in range(6)]
+DIGEST_SMALL = [(1 + i % 3, i, (256, 128), style, split)
+                for style in ("source", "target") for split in ("train", "val") for i in range(6)]
 DIGEST_LARGE = [(0, 3, (512, 256), style, "val") for style in ("source", "target")]
 
 
