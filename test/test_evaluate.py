@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -162,10 +163,14 @@ def test_refuses_unlabelled_augmented_or_wrongly_normalised_datasets(cityscapes)
 def test_command_line_end_to_end_matches_evaluate_model(cityscapes, checkpoint, tmp_path):
     root, _ = cityscapes
     out = tmp_path / "eval.json"
+    # the same thread count as this process: float32 logits change in the last bits with it
+    # (measured here: 2e-6 between 1 and 2 threads), which can swap a near tie and so the mIoU;
+    # pytest's own count is whatever earlier tests left, a child's would be the core count
     done = subprocess.run([sys.executable, "-m", "cicld_core.evaluate", "--checkpoint", str(checkpoint),
                            "--dataset", "cityscapes", "--root", str(root), "--steps", "1", "--strength", "0.7",
                            "--seed", "4", "--device", "cpu", "--json", str(out), "--no-progress"],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
+                          cwd=REPO, capture_output=True, text=True, timeout=120,
+                          env=os.environ | {"OMP_NUM_THREADS": str(torch.get_num_threads())})
     assert done.returncode == 0, done.stderr
     report = json.loads(out.read_text())
     expected = evaluate_model(tiny_model(seed=1), val_dataset(root), steps=1, strength=0.7, seed=4, progress=False)

@@ -15,13 +15,39 @@ import torch
 
 from cicld_core.model import images_to_tensor, load_model, pad_to_multiple, segment
 from cicld_core.export_onnx import main
-from cicld_core.model.export_onnx import OWN_FILES
+from cicld_core.model.export_onnx import OWN_FILES, DecoderGraph, example_inputs
 
 
 def run(path, **inputs):
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return session.run(None, {name: value.numpy() if isinstance(value, torch.Tensor) else value
                               for name, value in inputs.items()})
+
+
+# ONNX Runtime and PyTorch run other float32 kernels (and both pick theirs by the CPU), so
+# their logits agree to rounding, not bit for bit. The budget is the one the export itself
+# accepts per graph, 1e-4 of the values' scale (measured here: 1.4e-6 on logits up to 1.8
+# after the 4 graph runs of K = 2, under ATEN_CPU_CAPABILITY default and avx512). A pixel
+# whose two best classes are closer than twice that may go either way on another CPU; every
+# other pixel must get the same class.
+def budget(logits: torch.Tensor) -> float:
+    return 1e-4 * max(1.0, logits.abs().max().item())
+
+
+def near_ties(logits: torch.Tensor, difference: float) -> torch.Tensor:
+    """(B, H, W): pixels whose two best classes are within 2 * difference of each other."""
+    best = logits.topk(2, dim=1).values
+    return best[:, 0] - best[:, 1] <= 2 * difference
+
+
+def assert_same_classes(got: torch.Tensor, expected: torch.Tensor) -> None:
+    """``got`` logits within the budget of ``expected``, and the same class on every pixel
+    that is not a near tie (at least 99% of them, so the check cannot go empty)."""
+    difference = budget(expected)
+    torch.testing.assert_close(got, expected, rtol=0, atol=difference)
+    settled = ~near_ties(expected, difference)
+    assert settled.float().mean() > 0.99
+    assert torch.equal(got.argmax(1)[settled], expected.argmax(1)[settled])
 
 
 def test_exported_graphs_and_schedule_reproduce_segment(checkpoint, tmp_path, capsys):
@@ -31,21 +57,33 @@ def test_exported_graphs_and_schedule_reproduce_segment(checkpoint, tmp_path, ca
     assert "max |ONNX Runtime - PyTorch|" in capsys.readouterr().out
     report = json.loads((out / "export.json").read_text())
     assert set(report["graphs"]) == {"encoder", "denoiser", "decoder"}
-    assert report["graphs"]["decoder"]["argmax_agreement"] == 1.0
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
     names = {p.name for p in out.iterdir()}
     assert {"decoder.onnx", "denoiser.onnx", "encoder.onnx", "export.json"} <= names <= OWN_FILES
     assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~umask()  # a plain folder, not mkdtemp's 0700
 
-    # the whole few-step pipeline through the ONNX graphs, the schedule from export.json
+    # the export's own check of the decoder: the classes differ at most where the difference
+    # it measured could swap the two best ones (no pixel of these inputs, on the machines tried)
     model, _ = load_model(checkpoint, "cpu")
+    with torch.no_grad():
+        decoder_logits = DecoderGraph(model.float().eval())(*example_inputs(model, 2, (64, 32))["decoder"])
+    decoder = report["graphs"]["decoder"]
+    assert decoder["max_abs_diff"] <= budget(decoder_logits)
+    assert decoder["argmax_agreement"] >= 1 - near_ties(decoder_logits, decoder["max_abs_diff"]).float().mean().item()
+
+    # the whole few-step pipeline through the ONNX graphs, the schedule from export.json
     rgb = np.random.default_rng(0).integers(0, 256, (2, 32, 64, 3), dtype=np.uint8)
     images = pad_to_multiple(images_to_tensor(rgb, model.config.mean, model.config.std), model.config.size_multiple)
     z0, *skips = run(out / "encoder.onnx", images=images)
     skip_inputs = {f"skip{i}": s for i, s in enumerate(skips)}
-    first_logits = run(out / "decoder.onnx", latent=z0, **skip_inputs)[0]
+    first_logits = torch.from_numpy(run(out / "decoder.onnx", latent=z0, **skip_inputs)[0])
     with torch.no_grad():
-        tokens = model.mask_encoder(torch.from_numpy(first_logits).argmax(1))
+        encoded = model.encode(images)
+        torch_first_logits = model.decode(encoded.z0, encoded.skips)
+        assert_same_classes(first_logits, torch_first_logits)
+        # f_mask (PyTorch in both) reads segment()'s own first pass: the classes were compared
+        # just above, and a near tie swapped by rounding would change the condition, not a graph
+        tokens = model.mask_encoder(torch_first_logits.argmax(1))
     noise = torch.randn(z0.shape, generator=torch.Generator().manual_seed(0)).numpy()
     schedule = report["schedule"]
     signal, noise_scale = schedule["noise_scales"]
@@ -56,10 +94,9 @@ def test_exported_graphs_and_schedule_reproduce_segment(checkpoint, tmp_path, ca
         latent = (step["sqrt_alpha_prev"] * z0_hat + step["direction"] * eps).astype(np.float32)
     logits = torch.from_numpy(run(out / "decoder.onnx", latent=latent, **skip_inputs)[0])
     logits = torch.nn.functional.interpolate(logits, size=images.shape[-2:], mode="bilinear", align_corners=False)
-    onnx_ids = logits[..., :32, :64].argmax(1).numpy()
     expected = segment(model, images_to_tensor(rgb, model.config.mean, model.config.std), steps=2, strength=0.5,
-                             seed=0).train_ids.numpy()
-    assert (onnx_ids == expected).mean() > 0.999
+                       seed=0, return_logits=True)
+    assert_same_classes(logits[..., :32, :64], expected.logits)
 
 
 def test_a_bad_checkpoint_stops_export_and_writes_nothing(tmp_path, capsys):

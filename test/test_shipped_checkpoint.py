@@ -20,6 +20,13 @@ from test_node_core import image_msg, make_node
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "checkpoints/cicld_synth.safetensors"
 README_MIOU = 21.6  # docs/training.md, "The shipped checkpoint" (and the README's headline numbers): the 100-frame validation drive of benchmarks/uda_table.py --prepare
+# The README rounds to 0.1, so the value lies within 0.05 of it. Another CPU moves it only by
+# argmax flips of pixels within float32 rounding of a tie (and by the few JPEG values OpenCV's
+# SIMD level changes in the frames, see test_synth.opencv_baseline): 21.5762 under
+# ATEN_CPU_CAPABILITY default / avx2 / avx512 at 1 and 2 threads, 21.576 on frames made by
+# OpenCV's baseline; 0.02 is 100 times that. The strength or step changes the sweep in the
+# README measured move it by more (K = 0: 21.93, strength 0.25: 21.81).
+MIOU_TOLERANCE = 0.05 + 0.02
 
 
 def test_shipped_checkpoint_loads_with_its_provenance():
@@ -35,10 +42,14 @@ def test_shipped_checkpoint_reaches_the_stated_miou(tmp_path):
     for index in range(100):
         write_frame(tmp_path, "cityscapes", "val", index, generate_frame(3, index, (256, 128), "target", "val"))
     model, _ = load_model(SHIPPED)
+    threads = torch.get_num_threads()
     torch.set_num_threads(2)
-    dataset = CityscapesDataset(tmp_path, split="val", transform=eval_transform(model.config))
-    metric = evaluate_model(model, dataset, steps=2, strength=0.5, seed=0, progress=False)
-    assert metric.summary(19)["miou"] == pytest.approx(README_MIOU, abs=0.3)
+    try:
+        dataset = CityscapesDataset(tmp_path, split="val", transform=eval_transform(model.config))
+        metric = evaluate_model(model, dataset, steps=2, strength=0.5, seed=0, progress=False)
+    finally:
+        torch.set_num_threads(threads)  # later tests keep the thread count pytest started with
+    assert metric.summary(19)["miou"] == pytest.approx(README_MIOU, abs=MIOU_TOLERANCE)
 
 
 def test_shipped_checkpoint_records_the_size_it_was_validated_at():
