@@ -313,16 +313,19 @@ def test_a_dacs_run_trains_no_diffusion(synth_root, tmp_path):
 
 # ---- latent consistency on the target (issue 25) ------------------------------------------
 
-@pytest.mark.parametrize("routing", ["decoupled", "paper"])
+@pytest.mark.parametrize("routing", [{"routing": "decoupled"}, {"routing": "paper"},
+                                     {"routing": "paper", "condition_on": "mix", "discriminator_input": "z0_hat"}])
 @pytest.mark.parametrize("denoise", [True, False])
 def test_latent_consistency_reaches_its_modules_and_leaves_the_other_terms_alone(routing, denoise):
     # the random teacher is never 0.968 sure: with every pixel confident the pseudo-labels weigh 1
-    _, without = step(UDAConfig(routing=routing, pseudo_label_threshold=1e-3))
-    model, losses = step(UDAConfig(routing=routing, pseudo_label_threshold=1e-3, lambda_latent_consistency=1.0,
+    _, without = step(UDAConfig(**routing, pseudo_label_threshold=1e-3))
+    model, losses = step(UDAConfig(**routing, pseudo_label_threshold=1e-3, lambda_latent_consistency=1.0,
                                    latent_consistency_denoise=denoise))
     assert set(losses.terms) == set(without.terms) | {"latent_consistency"}
     for name, term in without.terms.items():  # drawn last: every other term is what it was
         assert losses.terms[name].item() == term.item(), name
+    if "adv" in losses.terms:  # E's target latent now has a graph: the confusion term must still not reach E
+        assert "E" not in reach(model, losses.terms["adv"])[0]
     nonzero, zero = reach(model, losses.terms["latent_consistency"])
     assert nonzero == (SEG | DIFFUSION if denoise else SEG) and "f_dis" in zero
 
