@@ -26,6 +26,12 @@ skipped, so the table can be built over several sessions.
     .venv/bin/python benchmarks/uda_table.py --best cicld_paper_labels      # start the ablations before the paper rows end
     .venv/bin/python benchmarks/uda_table.py --table-only         # rebuild the table from finished runs
 
+Issue 25's variants (VARIANTS) run only when named: latent_mic (the paper/mix row with D reading
+the f1 skip only and the latent consistency term on the target), latent_mic_no_denoiser (its
+control: the noised latent decoded directly) and dacs_latent_mic (DACS with that control term).
+
+    .venv/bin/python benchmarks/uda_table.py --only dacs cicld_paper_mix latent_mic latent_mic_no_denoiser dacs_latent_mic
+
 Sim-to-real (issue 25): the same rows with CamVid train (unlabelled) as the target, scored on
 CamVid val with protocol 11 (config/uda/synth_to_camvid.yaml; the source is generated at 256x192,
 CamVid's 4:3 aspect). CamVid is CC BY-NC 4.0: it is read from DIR, never copied.
@@ -93,6 +99,18 @@ ABLATIONS: dict[str, Row] = {row.name: row for row in [
     Row("adversarial_none", "ablation: adversarial none", ("uda.adversarial=none",), True),
     Row("adversarial_2class", "ablation: adversarial 2-class", ("uda.adversarial=2class",), True),
 ]}
+# issue 25's experiments: run only when named with --only, listed in the table once measured.
+# Latent consistency with D reading only f1 (so it must read the latent), its control without the
+# denoiser, and DACS with the same control term (no denoiser at all, so scored at K = 0 as DACS).
+_LATENT_MIC = ("model.inter_coder_skips=1", "uda.lambda_latent_consistency=1", "uda.latent_consistency_max_strength=0.5")
+VARIANTS: dict[str, Row] = {row.name: row for row in [
+    Row("latent_mic", "CICLD paper/mix, f1 skip only, latent consistency on the target",
+        (*MAIN_ROWS["cicld_paper_mix"].overrides, *_LATENT_MIC, "uda.latent_consistency_denoise=true"), True),
+    Row("latent_mic_no_denoiser", "the same, the noised latent decoded without the denoiser",
+        (*MAIN_ROWS["cicld_paper_mix"].overrides, *_LATENT_MIC, "uda.latent_consistency_denoise=false"), True),
+    Row("dacs_latent_mic", "DACS, f1 skip only, latent consistency without denoiser (K = 0)",
+        (*MAIN_ROWS["dacs"].overrides, *_LATENT_MIC, "uda.latent_consistency_denoise=false")),
+]}
 # derived rows: name -> the run whose final model they start from (no training of their own)
 DERIVED = {"source_only_adabn": "source_only"}
 DERIVED_LABELS = {"source_only_adabn": "source-only + AdaBN (target BatchNorm statistics, no training)"}
@@ -107,12 +125,17 @@ K_MARGIN = 1.0  # goal: default K beats K = 0 by this many points on every seed
 
 
 def label(name: str) -> str:
-    return DERIVED_LABELS.get(name) or (MAIN_ROWS.get(name) or ABLATIONS[name]).label
+    return DERIVED_LABELS.get(name) or (MAIN_ROWS.get(name) or VARIANTS.get(name) or ABLATIONS[name]).label
 
 
 def is_cicld(name: str) -> bool:
-    row = MAIN_ROWS.get(name) or ABLATIONS.get(name)
+    row = MAIN_ROWS.get(name) or VARIANTS.get(name) or ABLATIONS.get(name)
     return bool(row and row.cicld)
+
+
+def table_order(present: set[str] | dict) -> list[str]:
+    """ORDER, with the variants that were measured before the oracle."""
+    return [*ORDER[:-1], *[n for n in VARIANTS if n in present], ORDER[-1]]
 
 
 def merge_overrides(*groups: list[str] | tuple[str, ...]) -> list[str]:
@@ -133,7 +156,7 @@ def row_overrides(name: str, best: str | None) -> list[str]:
         if best is None:
             raise ValueError(f"{name} is an ablation of the best CICLD row, which is not known yet")
         return merge_overrides(MAIN_ROWS[best].overrides, ABLATIONS[name].overrides)
-    return list(MAIN_ROWS[name].overrides)
+    return list((MAIN_ROWS.get(name) or VARIANTS[name]).overrides)
 
 
 def run_name(name: str, seed: int, best: str | None) -> str:
@@ -406,7 +429,7 @@ def summarize(measured: Measured, best: str | None) -> dict[str, Any]:
     K = 0 of the same checkpoints; then the gap figures. Rows with no finished seed are left out."""
     figures: dict[str, Any] = {}
     dacs = {s: m["miou"] for s, m in measured.get("dacs", {}).items()}
-    for name in ORDER:
+    for name in table_order(measured):
         runs = measured.get(name) or {}
         if not runs:
             continue
@@ -495,7 +518,7 @@ def _cell(result: dict | None) -> str:
 def format_table(figures: dict, checks: list[dict[str, str]], best_how: str) -> str:
     lines = ["| row | target mIoU, default K (mean ± std) | per seed | K = 0 (mean ± std) | default K - K = 0, paired "
              "| - DACS, paired | train min / run |", "|---|---|---|---|---|---|---|"]
-    for name in ORDER:
+    for name in table_order(figures):
         row = figures.get(name)
         title = label(name) + (f" (on {figures['best']})" if name in ABLATIONS and figures.get("best") else "")
         if name == figures.get("best"):
@@ -524,7 +547,7 @@ def format_table(figures: dict, checks: list[dict[str, str]], best_how: str) -> 
 
 def measure(out: Path, seeds: list[int], best: str | None) -> Measured:
     measured: Measured = {}
-    for name in ORDER:
+    for name in [*ORDER, *VARIANTS]:
         if name in ABLATIONS and best is None:
             continue
         for seed in seeds:
@@ -565,7 +588,7 @@ def build_table(out: Path, seeds: list[int], best: str | None = None, best_how: 
 def plot(figures: dict, path: Path) -> None:
     from matplotlib.figure import Figure
 
-    names = [n for n in ORDER if n in figures]
+    names = [n for n in table_order(figures) if n in figures]
     if not names:
         return
     fig = Figure(figsize=(11, 4.2), layout="constrained")
@@ -612,7 +635,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", default="256x128", help="frame size for --prepare (default 256x128)")
     parser.add_argument("--data-version", type=int, choices=(1, 2), default=2,
                         help="benchmark version --prepare generates (default 2; 1 reproduces the first table)")
-    parser.add_argument("--only", nargs="+", choices=ORDER, help="run only these rows")
+    parser.add_argument("--only", nargs="+", choices=[*ORDER, *VARIANTS],
+                        help=f"run only these rows (the variants {', '.join(VARIANTS)} run only when named here)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=None, help="runs and table (default runs/uda_table)")
     parser.add_argument("--data", type=Path, default=None,
@@ -651,7 +675,7 @@ def main(argv: list[str] | None = None) -> None:
         missing = [args.data / folder for folder in folders if not (args.data / folder).is_dir()]
         if missing and not args.dry_run:
             parser.error(f"no generated data in {', '.join(map(str, missing))}: run with --prepare first")
-        main_rows = [n for n in selected if n in MAIN_ROWS]
+        main_rows = [n for n in selected if n in MAIN_ROWS or n in VARIANTS]
         todo = plan(main_rows, args.seeds, args.data, args.out, args.extra, args.best, camvid)
         adabn = not args.only or bool({"source_only", "source_only_adabn"} & set(args.only))
         if args.dry_run:

@@ -90,6 +90,34 @@ def test_inter_coder_switch_removes_the_skips_and_narrows_the_decoder():
     assert not torch.allclose(with_skips.decode(encoded.z0, encoded.skips), with_skips.decode(encoded.z0, changed))
 
 
+def test_inter_coder_skips_one_keeps_only_f1_so_d_must_read_the_latent():
+    full, f1_only = tiny_model(), tiny_model(inter_coder_skips=1)
+    assert full.config.inter_coder_skips == 3 and len(full.decoder.skip_projs) == 3
+    assert len(f1_only.decoder.skip_projs) == 1
+    assert f1_only.decoder.skip_projs[0][0].in_channels == f1_only.encoder.skip_channels[0]  # f1's width
+    # only the last (finest) fuse is widened by a skip
+    assert [f[0].in_channels for f in f1_only.decoder.fuses] == [8, 8, 16]
+    encoded = f1_only.encode(images())
+    f1, f2, f3 = encoded.skips
+    base = f1_only.decode(encoded.z0, encoded.skips)
+    assert base.shape == (2, 19, 16, 32)
+    torch.testing.assert_close(f1_only.decode(encoded.z0, (f1, torch.randn_like(f2), torch.randn_like(f3))), base)
+    assert not torch.allclose(f1_only.decode(encoded.z0, (torch.randn_like(f1), f2, f3)), base)
+    assert not torch.allclose(f1_only.decode(torch.randn_like(encoded.z0), encoded.skips), base)
+    assert segment(f1_only, images(), steps=1, seed=0).train_ids.shape == (2, 64, 128)
+
+
+def test_inter_coder_skips_zero_is_inter_coder_off():
+    def shapes(model: CICLD) -> dict[str, tuple[int, ...]]:
+        return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+    assert shapes(tiny_model(inter_coder_skips=0)) == shapes(tiny_model(inter_coder=False))
+    assert tiny_model(inter_coder=False).config.kept_skips == 0  # off wins over the default count
+    for bad in (4, -1):
+        with pytest.raises(ValueError, match=r"inter_coder_skips must be in \[0, 3\]"):
+            ModelConfig(inter_coder_skips=bad)
+
+
 def test_conditioning_follows_eq5_and_its_switch():
     model = tiny_model()
     features, tokens = torch.randn(2, 16, 2, 4), torch.randn(2, 5, 16)
@@ -330,6 +358,24 @@ def test_save_then_load_rebuilds_the_exact_model(tmp_path):
     torch.testing.assert_close(segment(loaded, x, steps=2, seed=5, return_logits=True).logits,
                                segment(model, x, steps=2, seed=5, return_logits=True).logits, rtol=0, atol=0)
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"], "no temporary file left behind"
+
+
+def test_a_checkpoint_written_before_inter_coder_skips_loads_with_all_three(tmp_path):
+    # the shipped checkpoint predates the key: its metadata does not name it
+    assert "inter_coder_skips" not in read_header(REPO / "checkpoints/cicld_synth.safetensors")["model_config"]
+    shipped, _ = load_model(REPO / "checkpoints/cicld_synth.safetensors")
+    assert shipped.config.inter_coder_skips == 3 and len(shipped.decoder.skip_projs) == 3
+    # a tiny one with the key taken out loads to the same model and the same output
+    model = tiny_model(seed=2)
+    path = tmp_path / "old.safetensors"
+    save_model(path, model)
+    metadata = read_header(path)
+    metadata["model_config"].pop("inter_coder_skips")
+    save_checkpoint(path, {f"model.{k}": v for k, v in model.state_dict().items()}, metadata)
+    loaded, _ = load_model(path)
+    assert loaded.config == model.config
+    x = images()
+    torch.testing.assert_close(loaded(x), model(x), rtol=0, atol=0)
 
 
 def test_pickles_and_foreign_files_are_refused(tmp_path):

@@ -21,10 +21,11 @@ from cicld_core.uda.adabn import target_batch_statistics
 from cicld_core.uda.classmix import classmix, colour_jitter, gaussian_blur
 from cicld_core.uda.conditioning import condition_labels, corrupt_regions, first_pass_labels
 from cicld_core.uda.config import ConfigError, UDAConfig, load_config
-from cicld_core.uda.denoised_path import denoise_with_gradients, step_timesteps, unroll
+from cicld_core.uda.denoised_path import denoise_with_gradients, draw_start, step_timesteps, unroll
 from cicld_core.uda.iteration import StepLosses, adaptation_losses, denoised_decoding_loss
+from cicld_core.uda.latent_consistency import latent_consistency_loss
 from cicld_core.uda.report import discriminator_summary
-from cicld_core.uda.teacher import make_ema_model, pseudo_labels
+from cicld_core.uda.teacher import PseudoLabels, make_ema_model, pseudo_labels
 from cicld_core.uda.trainer import Trainer
 from tiny import TINY, TINY_RUN, tiny_overrides
 
@@ -426,3 +427,75 @@ def test_a_dacs_run_trains_no_diffusion(synth_root, tmp_path):
                          for r in train)
     assert [r["steps"] for r in records if r["kind"] == "eval"] == [0]
     assert "## Discriminator" not in (tmp_path / "report.md").read_text()
+
+
+# ---- latent consistency on the target (issue 25) ------------------------------------------
+
+@pytest.mark.parametrize("routing", [{"routing": "decoupled"}, {"routing": "paper"},
+                                     {"routing": "paper", "condition_on": "mix", "discriminator_input": "z0_hat"}])
+@pytest.mark.parametrize("denoise", [True, False])
+def test_latent_consistency_reaches_its_modules_and_leaves_the_other_terms_alone(routing, denoise):
+    # the random teacher is never 0.968 sure: with every pixel confident the pseudo-labels weigh 1
+    _, without = step(UDAConfig(**routing, pseudo_label_threshold=1e-3))
+    model, losses = step(UDAConfig(**routing, pseudo_label_threshold=1e-3, lambda_latent_consistency=1.0,
+                                   latent_consistency_denoise=denoise))
+    assert set(losses.terms) == set(without.terms) | {"latent_consistency"}
+    for name, term in without.terms.items():  # drawn last: every other term is what it was
+        assert losses.terms[name].item() == term.item(), name
+    if "adv" in losses.terms:  # E's target latent now has a graph: the confusion term must still not reach E
+        assert "E" not in reach(model, losses.terms["adv"])[0]
+    nonzero, zero = reach(model, losses.terms["latent_consistency"])
+    assert nonzero == (SEG | DIFFUSION if denoise else SEG) and "f_dis" in zero
+
+
+def test_the_default_config_has_no_latent_consistency_term():
+    assert UDAConfig().lambda_latent_consistency == 0
+    _, losses = step(UDAConfig())
+    assert set(losses.terms) == set(ROUND_1_TERMS)  # and their values: test_decoupled_routing_is_round_1_bit_for_bit
+
+
+def test_dacs_with_latent_consistency_needs_no_denoiser():
+    model, ema, source, labels, target = seeded_inputs()
+    calls = {"denoiser": 0, "mask_encoder": 0, "discriminator": 0}
+    for name in calls:
+        getattr(model, name).register_forward_hook(lambda *_, name=name: calls.__setitem__(name, calls[name] + 1))
+    generator = torch.Generator().manual_seed(2)
+    config = UDAConfig(mode="dacs", pseudo_label_threshold=1e-3, lambda_latent_consistency=1.0,
+                       latent_consistency_denoise=False)
+    losses = adaptation_losses(model, ema, source, labels, target, config, model.config.mean, model.config.std,
+                               generator, generator)
+    assert calls == {"denoiser": 0, "mask_encoder": 0, "discriminator": 0}
+    assert_reach(model, losses, {"seg_source": SEG, "seg_mixed": SEG, "latent_consistency": SEG})
+
+
+def test_the_control_decodes_the_noised_latent_scaled_back():
+    torch.manual_seed(0)
+    model = CICLD(ModelConfig(**TINY)).eval()
+    encoded = model.encode(torch.randn(2, 3, 32, 64, generator=torch.Generator().manual_seed(1)))
+    pseudo = PseudoLabels(labels=torch.randint(0, 19, (2, 32, 64), generator=torch.Generator().manual_seed(2)),
+                          pixel_weight=torch.rand(2, 32, 64, generator=torch.Generator().manual_seed(3)),
+                          confident_share=torch.ones(2))
+    config = UDAConfig(lambda_latent_consistency=1.0, latent_consistency_denoise=False,
+                       latent_consistency_max_strength=0.3)
+    loss = latent_consistency_loss(model, encoded, pseudo, config, torch.Generator().manual_seed(4))
+    t, noise = draw_start(model, encoded.z0, 0.3, torch.Generator().manual_seed(4))
+    assert (t < 300).all()
+    abar = model.noise_schedule.alphas_cumprod[t].view(-1, 1, 1, 1)
+    z = (abar.sqrt() * encoded.z0 + (1 - abar).sqrt() * noise) / abar.sqrt()  # z0 + sqrt((1 - abar) / abar) eps
+    expected = segmentation_loss(model.decode(z, encoded.skips), pseudo.labels, pseudo.pixel_weight)
+    torch.testing.assert_close(loss, expected)
+
+
+def test_latent_consistency_keys_are_checked(synth_root):
+    base = [f"data.source.root={synth_root / 'source'}", f"data.target.root={synth_root / 'target'}",
+            f"data.val.root={synth_root / 'target'}"]
+    config = load_config(CONFIG, base)
+    assert (config.uda.lambda_latent_consistency, config.uda.latent_consistency_max_strength,
+            config.uda.latent_consistency_denoise) == (0.0, 0.5, True)
+    dacs = ["uda.mode=dacs", "run.eval_steps=0", "uda.lambda_latent_consistency=1"]
+    for overrides, message in ((["uda.lambda_latent_consistency=-1"], "lambda_latent_consistency must be at least 0"),
+                               (["uda.latent_consistency_max_strength=0"], r"max_strength must be in \(0, 1\]"),
+                               (dacs, "set uda.latent_consistency_denoise=false")):
+        with pytest.raises(ConfigError, match=message):
+            load_config(CONFIG, [*base, *overrides])
+    assert load_config(CONFIG, [*base, *dacs, "uda.latent_consistency_denoise=false"]).uda.mode == "dacs"

@@ -251,3 +251,42 @@ def test_every_rows_overrides_are_a_valid_training_config():
     assert ablated["no_conditioning"].model["conditioning"] is False and ablated["no_inter_coder"].model["inter_coder"] is False
     assert ablated["adversarial_none"].uda.adversarial == "none" and ablated["adversarial_2class"].uda.adversarial == "2class"
     assert ablated["no_conditioning"].uda.condition_on == "mix" and ablated["no_conditioning"].uda.adversarial == "3class"
+
+
+# --------------------------------------------------------------------------- issue 25's variants
+
+
+def test_variants_are_valid_configs_run_only_when_named_and_keep_the_table_order():
+    from cicld_core.uda.config import load_config
+
+    assert set(uda_table.VARIANTS) == {"latent_mic", "latent_mic_no_denoiser", "dacs_latent_mic"}
+    assert not set(uda_table.VARIANTS) & set(uda_table.ORDER)  # the default table runs none of them
+    configs = {name: load_config(uda_table.CONFIG, uda_table.row_overrides(name, None)) for name in uda_table.VARIANTS}
+    mix = load_config(uda_table.CONFIG, uda_table.row_overrides("cicld_paper_mix", None))
+    for name in ("latent_mic", "latent_mic_no_denoiser"):
+        config = configs[name]
+        assert uda_table.is_cicld(name) and config.run.eval_steps > 0  # scored at K = 0 too
+        assert (config.uda.mode, config.uda.routing, config.uda.condition_on) == ("cicld", "paper", "mix")
+        assert config.uda.discriminator_input == mix.uda.discriminator_input == "z0_hat"
+        assert config.model["inter_coder_skips"] == 1 and config.uda.lambda_latent_consistency == 1
+    assert configs["latent_mic"].uda.latent_consistency_denoise
+    assert not configs["latent_mic_no_denoiser"].uda.latent_consistency_denoise
+    dacs = configs["dacs_latent_mic"]
+    assert not uda_table.is_cicld("dacs_latent_mic") and dacs.uda.mode == "dacs" and dacs.run.eval_steps == 0
+    assert dacs.model["inter_coder_skips"] == 1 and not dacs.uda.latent_consistency_denoise
+    assert uda_table.table_order({"latent_mic"})[-2:] == ["latent_mic", "target_oracle"]
+    assert uda_table.table_order({}) == uda_table.ORDER
+
+
+@pytest.mark.parametrize("name", ["latent_mic", "latent_mic_no_denoiser", "dacs_latent_mic"])
+def test_each_variant_trains_four_iterations(name, synth_root, tmp_path):
+    from cicld_core.uda.config import load_config
+    from cicld_core.uda.metrics_log import read_metrics
+    from cicld_core.uda.trainer import Trainer
+
+    overrides = uda_table.merge_overrides([*TINY_RUN, *tiny_overrides()], uda_table.data_roots(synth_root),
+                                          uda_table.row_overrides(name, None))
+    Trainer(load_config(uda_table.CONFIG, overrides), tmp_path, command="test").run()
+    train, evals = read_metrics(tmp_path / "metrics.jsonl")
+    assert [r["iter"] for r in train] == [2, 4] and all("loss/latent_consistency" in r for r in train)
+    assert evals[-1]["miou"] is not None and evals[-1]["steps"] == (0 if name == "dacs_latent_mic" else 1)

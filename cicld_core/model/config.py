@@ -17,13 +17,14 @@ MAX_TRAIN_TIMESTEPS = 10000
 SIZE_BOUNDS = {"num_classes": (2, 1024), "latent_channels": (1, MAX_WIDTH), "decoder_channels": (1, MAX_WIDTH),
                "skip_channels": (1, MAX_WIDTH), "unet_layers_per_block": (1, 16), "mask_hidden_channels": (1, MAX_WIDTH),
                "discriminator_hidden": (1, 16384), "num_train_timesteps": (1, MAX_TRAIN_TIMESTEPS),
-               "norm_groups": (1, 1024)}
+               "norm_groups": (1, 1024), "inter_coder_skips": (0, 3)}
 LIST_BOUNDS = {"cnn_widths": (4, 2, MAX_WIDTH), "cnn_depths": (4, 1, 64), "unet_channels": (6, 1, MAX_WIDTH),
                "discriminator_channels": (6, 1, MAX_WIDTH)}
 BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2", "sigmoid")  # the ones diffusers' DDPMScheduler knows
 FIELD_KINDS = {"num_classes": "int", "backbone": "str", "backbone_weights": "path", "cnn_widths": "ints",
                "cnn_depths": "ints", "latent_stride": "int", "latent_channels": "int", "decoder_channels": "int",
-               "skip_channels": "int", "inter_coder": "bool", "unet_channels": "ints", "unet_layers_per_block": "int",
+               "skip_channels": "int", "inter_coder": "bool", "inter_coder_skips": "int",
+               "unet_channels": "ints", "unet_layers_per_block": "int",
                "conditioning": "bool", "mask_hidden_channels": "int", "discriminator_channels": "ints",
                "discriminator_hidden": "int", "num_domains": "int", "num_train_timesteps": "int",
                "beta_schedule": "str", "norm_groups": "int", "mean": "floats", "std": "floats"}
@@ -53,6 +54,9 @@ class ModelConfig:
     decoder_channels: int = 32
     skip_channels: int = 16
     inter_coder: bool = True
+    # how many of E's skips D reads, finest first: 3 = f1, f2, f3; 1 = f1 only. With a stride-16
+    # latent f3 has z0's resolution and D can decode from it without reading z0; f1 alone cannot.
+    inter_coder_skips: int = 3
     unet_channels: tuple[int, ...] = (48, 96)
     unet_layers_per_block: int = 1
     conditioning: bool = True
@@ -125,6 +129,11 @@ class ModelConfig:
             if not 1 <= len(values) <= length or not all(low <= v <= high for v in values):
                 problems.append(f"{name} needs 1 to {length} entries, each in [{low}, {high}], got {list(values)}")
         return problems
+
+    @property
+    def kept_skips(self) -> int:
+        """How many inter-coder skips D reads (0 with ``inter_coder: false``)."""
+        return self.inter_coder_skips if self.inter_coder else 0
 
     @property
     def size_multiple(self) -> int:

@@ -99,6 +99,12 @@ class UDAConfig:
     # What f_dis reads: eps_hat of L_ldm (round 1) | z0_hat of the denoised path (the latent D reads)
     discriminator_input: str = "eps_hat"
     confusion_to_encoder: bool = False  # z0_hat only: the confusion gradient also reaches E through z_t
+    # Latent consistency on the target (issue 25): D decodes a one-step denoised noisy target latent
+    # against the EMA teacher's pseudo-labels of the clean image. 0: off.
+    lambda_latent_consistency: float = 0.0
+    latent_consistency_max_strength: float = 0.5  # t drawn below this share of T
+    # false: decode the noised latent scaled back, z_t / sqrt(abar_t), with no denoiser (the control)
+    latent_consistency_denoise: bool = True
 
 
 @dataclass
@@ -244,7 +250,7 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
 
 
 def uda_problems(uda: UDAConfig, run: RunConfig) -> list[str]:
-    """The routing, conditioning and discriminator keys of issue 16."""
+    """The routing, conditioning and discriminator keys of issue 16; the latent consistency keys of issue 25."""
     problems = []
     for key, value, options in (("routing", uda.routing, ROUTINGS), ("condition_on", uda.condition_on, CONDITION_ON),
                                 ("discriminator_input", uda.discriminator_input, DISCRIMINATOR_INPUTS)):
@@ -259,6 +265,15 @@ def uda_problems(uda: UDAConfig, run: RunConfig) -> list[str]:
         # eps_hat comes from L_ldm, whose z0 is detached: the switch would silently do nothing
         problems.append("uda.confusion_to_encoder needs uda.discriminator_input=z0_hat (L_ldm's eps_hat "
                         "never reaches E)")
+    if uda.lambda_latent_consistency < 0:
+        problems.append(f"uda.lambda_latent_consistency must be at least 0, got {uda.lambda_latent_consistency}")
+    if not 0 < uda.latent_consistency_max_strength <= 1:
+        problems.append(f"uda.latent_consistency_max_strength must be in (0, 1], "
+                        f"got {uda.latent_consistency_max_strength}")
+    if uda.mode == "dacs" and uda.lambda_latent_consistency > 0 and uda.latent_consistency_denoise:
+        # nothing else trains the denoiser in DACS: the term would decode an untrained network's output
+        problems.append("uda.mode=dacs trains no denoiser: with uda.lambda_latent_consistency > 0 set "
+                        "uda.latent_consistency_denoise=false")
     if uda.mode == "dacs" and run.eval_steps != 0:
         # a DACS run trains no denoiser: denoising with it would score noise, not the baseline
         problems.append(f"uda.mode=dacs trains no denoiser: set run.eval_steps=0 (got {run.eval_steps})")

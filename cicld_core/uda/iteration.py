@@ -5,7 +5,8 @@ returns the branches the discriminator step reads: steps 1-4 are shared, then
 ``paper_losses`` or ``decoupled_losses`` (ROUTINGS) adds its routing's own; ``supervised_losses`` is the
 round-1 recipe on one labelled stream (source-only and target-oracle runs).
 
-Terms by routing (``uda.routing``; ``uda.mode=dacs`` keeps only the two ``seg_`` terms):
+Terms by routing (``uda.routing``; ``uda.mode=dacs`` keeps only the two ``seg_`` terms, and
+``latent_consistency`` when it is on):
 
 | term | decoupled | paper |
 |---|---|---|
@@ -14,6 +15,7 @@ Terms by routing (``uda.routing``; ``uda.mode=dacs`` keeps only the two ``seg_``
 | seg_denoised_source/_mixed | - | CE on the denoised z0_hat: E, D, eps_theta, f_mask |
 | adv | confusion on f_dis(eps_hat of ldm) or f_dis(z0_hat); E only with confusion_to_encoder | same |
 | dec_denoised | D (and E via skips) on latents of a frozen denoiser | - |
+| latent_consistency | target, lambda_latent_consistency > 0: E, D, eps_theta, f_mask (E, D without the denoiser) | same |
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from .classmix import classmix, colour_jitter, gaussian_blur
 from .conditioning import condition_labels, first_pass_labels
 from .config import UDAConfig
 from .denoised_path import DenoisedBranch, denoise_with_gradients, rerun_detached
+from .latent_consistency import latent_consistency_loss
 from .teacher import pseudo_labels
 
 DOMAIN_NAMES = {SOURCE: "source", MIXED: "mixed", TARGET: "target"}
@@ -118,10 +121,13 @@ def adaptation_losses(model: CICLD, ema_model: CICLD, source_images: torch.Tenso
     logits_s, logits_m = model.decode(encoded_s.z0, encoded_s.skips), model.decode(encoded_m.z0, encoded_m.skips)
     out.terms["seg_source"] = segmentation_loss(logits_s, source_labels)
     out.terms["seg_mixed"] = segmentation_loss(logits_m, mixed.labels, mixed.pixel_weight)
-    if config.mode == "dacs":
-        return out  # DACS: no diffusion, no adversarial term, nothing of them computed
-    # the target latent carries E's graph only where the confusion term may reach E through it
-    with torch.set_grad_enabled(reads_z0_hat(config) and config.confusion_to_encoder):
+    if config.mode == "dacs":  # DACS: no diffusion, no adversarial term, nothing of them computed
+        if config.lambda_latent_consistency > 0:
+            add_latent_consistency(model, config, out, model.encode(target_images), pseudo, generator)
+        return out
+    # the target latent carries E's graph only where a term may reach E through it
+    with torch.set_grad_enabled((reads_z0_hat(config) and config.confusion_to_encoder)
+                                or config.lambda_latent_consistency > 0):
         encoded_t = model.encode(target_images)
     encoded = {SOURCE: encoded_s, MIXED: encoded_m, TARGET: encoded_t}
     logits_t = None
@@ -135,7 +141,16 @@ def adaptation_losses(model: CICLD, ema_model: CICLD, source_images: torch.Tenso
                 for domain in (SOURCE, MIXED, TARGET)}
     out.terms["ldm"] = config.lambda_ldm * torch.stack([b.loss for b in branches.values()]).mean()
     shared = SharedSteps(out, source_labels, mixed.labels, mixed.pixel_weight, encoded, conditions, branches)
-    return ROUTINGS[config.routing](model, config, shared, generator)
+    out = ROUTINGS[config.routing](model, config, shared, generator)
+    if config.lambda_latent_consistency > 0:  # last, so the other terms draw what they drew without it
+        add_latent_consistency(model, config, out, encoded_t, pseudo, generator)
+    return out
+
+
+def add_latent_consistency(model: CICLD, config: UDAConfig, out: StepLosses, encoded_t, pseudo,
+                           generator: torch.Generator | None) -> None:
+    out.terms["latent_consistency"] = config.lambda_latent_consistency * latent_consistency_loss(
+        model, encoded_t, pseudo, config, generator)
 
 
 def reads_z0_hat(config: UDAConfig) -> bool:
