@@ -5,7 +5,8 @@ If the skips carry the decision, z0 barely matters and refining it by diffusion 
 the score. This scores, with the skips of the image itself in every row:
 
 - ``plain``: D(z0) (the model's K = 0 output);
-- ``swapped``: D(z0 of another image) (the next one in the split, cyclically);
+- ``swapped``: D(z0 of another image): the one half the split away, cyclically, so on a drive
+  in time order it is a different street, not the next, near-identical frame;
 - ``zero``: D(0);
 - ``noised s``: D(z0 noised to strength s, not denoised);
 - ``K = k, s``: the model's own k-step refinement from strength s.
@@ -59,7 +60,7 @@ def probe(model, dataset, input_size: tuple[int, int] | None, strengths: list[fl
         padded = pad_to_multiple(tensor, model.config.size_multiple)
         encoded = model.encode(padded)
         z0, label = encoded.z0, loaded[index][1]
-        decoded = {"plain": z0, "swapped": latents[(index + 1) % count], "zero": torch.zeros_like(z0)}
+        decoded = {"plain": z0, "swapped": latents[(index + count // 2) % count], "zero": torch.zeros_like(z0)}
         for strength in strengths:
             plan = plan_for(model, SamplingOptions(steps=1, strength=strength), torch.device("cpu"))
             decoded[f"noised {strength:g}"] = plan.add_noise(z0, torch.randn(z0.shape, generator=generator))
