@@ -124,8 +124,7 @@ def to_rclpy_pointcloud2(cloud: PointCloud2) -> Any:
     from sensor_msgs.msg import PointField as RosPointField
 
     msg = RosPointCloud2()
-    msg.header.stamp.sec, msg.header.stamp.nanosec = cloud.header.stamp.sec, cloud.header.stamp.nanosec
-    msg.header.frame_id = cloud.header.frame_id
+    fill_header(msg.header, cloud.header)
     msg.height, msg.width, msg.is_bigendian = cloud.height, cloud.width, cloud.is_bigendian
     msg.fields = [RosPointField(name=f.name, offset=f.offset, datatype=f.datatype, count=f.count) for f in cloud.fields]
     msg.point_step, msg.row_step, msg.is_dense = cloud.point_step, cloud.row_step, cloud.is_dense
@@ -137,8 +136,7 @@ def to_rclpy_camera_info(info: CameraInfo) -> Any:
     from sensor_msgs.msg import CameraInfo as RosCameraInfo
 
     msg = RosCameraInfo()
-    msg.header.stamp.sec, msg.header.stamp.nanosec = info.header.stamp.sec, info.header.stamp.nanosec
-    msg.header.frame_id = info.header.frame_id
+    fill_header(msg.header, info.header)
     msg.height, msg.width, msg.distortion_model = info.height, info.width, info.distortion_model
     msg.d, msg.k, msg.r, msg.p = list(info.d), list(info.k), list(info.r), list(info.p)
     msg.binning_x, msg.binning_y = info.binning_x, info.binning_y
