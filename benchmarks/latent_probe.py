@@ -51,22 +51,20 @@ def probe(model, dataset, input_size: tuple[int, int] | None, strengths: list[fl
             *[f"K = {steps}, strength {s:g}" for s in strengths]]
     metrics = {row: ConfusionMatrix(model.config.num_classes) for row in rows}
     generator = torch.Generator().manual_seed(seed)
-    latents = []
-    for rgb in images:  # every image's z0 first, so a swap can take the next one's
-        padded = pad_to_multiple(images_to_tensor(rgb, model.config.mean, model.config.std), model.config.size_multiple)
-        latents.append(model.encode(padded).z0)
+    tensors = [images_to_tensor(rgb, model.config.mean, model.config.std) for rgb in images]
+    padded_size = pad_to_multiple(tensors[0], model.config.size_multiple).shape[-2:]
+    # every image encoded once, first, so a swap can take another one's z0
+    encodings = [model.encode(pad_to_multiple(t, model.config.size_multiple)) for t in tensors]
     for index in tqdm(range(count), desc="latent probe", unit="image"):
-        tensor = images_to_tensor(images[index], model.config.mean, model.config.std)
-        padded = pad_to_multiple(tensor, model.config.size_multiple)
-        encoded = model.encode(padded)
+        tensor, encoded = tensors[index], encodings[index]
         z0, label = encoded.z0, loaded[index][1]
-        decoded = {"plain": z0, "swapped": latents[(index + count // 2) % count], "zero": torch.zeros_like(z0)}
+        decoded = {"plain": z0, "swapped": encodings[(index + count // 2) % count].z0, "zero": torch.zeros_like(z0)}
         for strength in strengths:
             plan = plan_for(model, SamplingOptions(steps=1, strength=strength), torch.device("cpu"))
             decoded[f"noised {strength:g}"] = plan.add_noise(z0, torch.randn(z0.shape, generator=generator))
         for row, latent in decoded.items():
             logits = model.decode(latent, encoded.skips)
-            train_ids = finish(logits, padded.shape[-2:], tensor.shape[-2:], 1).train_ids[0].numpy()
+            train_ids = finish(logits, padded_size, tensor.shape[-2:], 1).train_ids[0].numpy()
             metrics[row].update(to_label(train_ids, label), label)
         for strength in strengths:
             result = segment(model, tensor, steps=steps, strength=strength, seed=seed)
