@@ -270,6 +270,29 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(synth_root, tmp_p
     assert load_model(tmp_path / "straight/latest.safetensors")[1]["input_size"] == [64, 32]
 
 
+def test_a_warm_start_begins_every_row_from_the_source_runs_scored_weights(synth_root, tmp_path):
+    source = trainer(synth_root, tmp_path / "source", "uda.mode=source_only", "run.iters=2")
+    source.run()
+    scored = {k: v.clone() for k, v in source.ema_model.state_dict().items()}
+    init = f"run.init_checkpoint={tmp_path / 'source/latest.safetensors'}"
+    # a different seed draws different fresh weights; the warm start replaces them all, in student and teacher
+    for extra in (("uda.mode=dacs", "run.seed=3", "run.eval_steps=0"), ("uda.adversarial=2class", "run.seed=4")):
+        warm = trainer(synth_root, tmp_path / "_".join(extra), init, *extra)
+        fresh_discriminator = "uda.adversarial=2class" in extra  # 2 domains: the file's 3-way head does not fit
+        for model in (warm.model, warm.ema_model):
+            for name, value in model.state_dict().items():
+                if name.startswith("discriminator.") and fresh_discriminator:
+                    continue
+                torch.testing.assert_close(value, scored[name], rtol=0, atol=0, msg=name)
+        warm.run()  # and it trains from there
+        assert (tmp_path / "_".join(extra) / "latest.safetensors").is_file()
+    with pytest.raises(ConfigError, match="run.init_checkpoint: no file at"):
+        load_config(CONFIG, overrides(synth_root, f"run.init_checkpoint={tmp_path / 'missing.safetensors'}"))
+    from cicld_core.model import CheckpointError
+    with pytest.raises(CheckpointError, match=r"different model config \(latent_channels\)"):
+        trainer(synth_root, tmp_path / "other", init, "model.latent_channels=16")
+
+
 @pytest.mark.parametrize("ema_bn_statistics", ["student", "target"])
 def test_two_processes_train_and_agree(synth_root, tmp_path, ema_bn_statistics):
     result = tmp_path / "ddp.json"

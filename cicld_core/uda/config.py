@@ -137,6 +137,9 @@ class RunConfig:
     amp: str = "auto"  # auto (bf16 on CUDA, off on CPU) | bf16 | fp16 | off
     seed: int = 0
     threads: int | None = None
+    # a checkpoint to start from instead of random weights (the paper's source pre-training; see
+    # uda/warm_start.py); null: from scratch
+    init_checkpoint: str | None = None
 
     def eval_sampling(self, amp: bool = False) -> SamplingOptions:
         """The options evaluation segments with (bf16 when training runs under autocast)."""
@@ -307,6 +310,9 @@ def run_problems(run: RunConfig, val: DatasetSpec, model_config: ModelConfig) ->
         problems.append(f"data.val.max_images must be at least 1 or null (every image), got {val.max_images!r}")
     if run.threads is not None and run.threads < 0:
         problems.append(f"run.threads must be at least 0 (0 or null: torch's default), got {run.threads!r}")
+    if run.init_checkpoint is not None and not Path(run.init_checkpoint).is_file():
+        problems.append(f"run.init_checkpoint: no file at {run.init_checkpoint} (give a checkpoint a run or the "
+                        "project wrote, or null to start from scratch)")
     return problems
 
 

@@ -29,6 +29,7 @@ from .metrics_log import DIS_ACCURACY_PREFIX, best_eval_record, latest_per_iter,
 from .report_markdown import write_report
 from .state import load_training_state, save_training_state
 from .teacher import make_ema_model, update_ema
+from .warm_start import load_warm_start
 
 log = logging.getLogger(__name__)
 LATEST, BEST, METRICS = "latest.safetensors", "best.safetensors", "metrics.jsonl"
@@ -77,6 +78,8 @@ class Trainer:
         model_config = config.model_config()
         model_config.num_domains = 2 if config.uda.adversarial == "2class" else 3
         self.model = CICLD(model_config).to(self.device).train()
+        if run.init_checkpoint and not resume:  # a resumed run reads its own state instead
+            load_warm_start(self.model, run.init_checkpoint)
         self.ema_model = make_ema_model(self.model)
         self.optimizer = build_optimizer(self.model, config.optim)
         self.dis_optimizer = build_discriminator_optimizer(self.model, config.optim)
