@@ -244,6 +244,37 @@ def test_diffusion_prior_trains_only_the_diffusion_part(camvid_root, synth_root,
     assert results["miou"]["K=0"] == round(k0["miou"], 2) and set(results["miou"]) == {"K=0", "K=1 s=0.25"}
 
 
+@pytest.mark.parametrize("train_on", ["source", "source+target"])
+def test_label_diffusion_refines_the_frozen_models_first_pass(camvid_root, synth_root, checkpoint, tmp_path, train_on):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import label_diffusion
+    from safetensors.torch import load_file
+
+    results = label_diffusion.main(["--checkpoint", str(checkpoint), "--camvid", str(camvid_root), "--source",
+                                    str(synth_root / "source"), "--train-on", train_on, "--input-size", "32x24",
+                                    "--frames", "4", "--iters", "3", "--batch", "2", "--width", "16",
+                                    "--steps", "0", "1", "2", "--strengths", "0.25", "--out", str(tmp_path)])
+    model, _ = load_model(checkpoint)
+    dataset = build_dataset("camvid", camvid_root, "val", transform=eval_transform(model.config))
+    k0 = evaluate_model(model, dataset, steps=0, progress=False, input_size=(32, 24)).summary(CAMVID_PROTOCOL)
+    # K = 0 is the checkpoint's own score, computed the way evaluate scores it
+    assert results["miou"]["K=0"] == round(k0["miou"], 2)
+    assert set(results["miou"]) == {"K=0", "K=1 s=0.25", "K=2 s=0.25"} and np.isfinite(results["final_loss"])
+    assert results["frames"] == (4 if train_on == "source" else 4 + 4)  # camvid_root has 4 train frames
+    denoiser = label_diffusion.LabelDenoiser(model.config.num_classes, model.config.decoder_channels, width=16)
+    denoiser.load_state_dict(load_file(tmp_path / "label_denoiser.safetensors"))
+
+
+def test_label_diffusion_pseudo_labels_keep_only_confident_pixels():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import label_diffusion
+
+    logits = torch.zeros(1, 3, 1, 2)
+    logits[0, 2, 0, 0] = 10.0  # confident class 2; the second pixel is a three-way tie
+    labels = label_diffusion.pseudo_labelled({"logits": logits, "labels": torch.zeros(1, 1, 2)})["labels"]
+    assert labels.tolist() == [[[2, IGNORE_INDEX]]]
+
+
 SHIPPED_CAMVID = REPO / "checkpoints/cicld_camvid.safetensors"
 # docs/camvid.md: 19.78 at K = 2, strength 0.5 (the trainer's own evaluation). Rounded to 0.01 in
 # the docs; thread counts and CPU kernels move it by flipping near-tie pixels of the 256x192

@@ -31,12 +31,13 @@ SAMPLERS = {
 assert set(SAMPLERS) == set(SAMPLER_NAMES), "options.SAMPLER_NAMES lists the samplers built here"
 
 
-def denoising_schedule(model: "CICLD", sampler: str, steps: int, strength: float):
+def denoising_schedule(model: "CICLD", sampler: str, steps: int, strength: float, prediction_type: str = "epsilon"):
     """A fresh sampler and its last ``steps`` timesteps of a ``steps / strength`` schedule:
-    the start timestep is about strength * T."""
+    the start timestep is about strength * T. ``prediction_type``: what the network predicts
+    (eps_theta: the noise; a label denoiser: the clean sample)."""
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")
-    scheduler = SAMPLERS[sampler](model.noise_schedule.config)
+    scheduler = SAMPLERS[sampler]({**model.noise_schedule.config, "prediction_type": prediction_type})
     total = max(steps, round(steps / strength))
     scheduler.set_timesteps(total)
     if hasattr(scheduler, "set_begin_index"):
