@@ -28,7 +28,8 @@ skipped, so the table can be built over several sessions.
 
 Issue 25's variants (VARIANTS) run only when named: latent_mic (the paper/mix row with D reading
 the f1 skip only and the latent consistency term on the target), latent_mic_no_denoiser (its
-control: the noised latent decoded directly) and dacs_latent_mic (DACS with that control term).
+control: the noised latent decoded directly), dacs_latent_mic (DACS with that control term) and
+f1_skip_only (the skips dropped without the term, to separate the two changes).
 
     .venv/bin/python benchmarks/uda_table.py --only dacs cicld_paper_mix latent_mic latent_mic_no_denoiser dacs_latent_mic
 
@@ -110,6 +111,9 @@ VARIANTS: dict[str, Row] = {row.name: row for row in [
         (*MAIN_ROWS["cicld_paper_mix"].overrides, *_LATENT_MIC, "uda.latent_consistency_denoise=false"), True),
     Row("dacs_latent_mic", "DACS, f1 skip only, latent consistency without denoiser (K = 0)",
         (*MAIN_ROWS["dacs"].overrides, *_LATENT_MIC, "uda.latent_consistency_denoise=false")),
+    # separates the two changes of latent_mic: the skips dropped, without the term
+    Row("f1_skip_only", "CICLD paper/mix, f1 skip only, no latent consistency",
+        (*MAIN_ROWS["cicld_paper_mix"].overrides, "model.inter_coder_skips=1"), True),
 ]}
 # derived rows: name -> the run whose final model they start from (no training of their own)
 DERIVED = {"source_only_adabn": "source_only"}

@@ -259,7 +259,7 @@ def test_every_rows_overrides_are_a_valid_training_config():
 def test_variants_are_valid_configs_run_only_when_named_and_keep_the_table_order():
     from cicld_core.uda.config import load_config
 
-    assert set(uda_table.VARIANTS) == {"latent_mic", "latent_mic_no_denoiser", "dacs_latent_mic"}
+    assert set(uda_table.VARIANTS) == {"latent_mic", "latent_mic_no_denoiser", "dacs_latent_mic", "f1_skip_only"}
     assert not set(uda_table.VARIANTS) & set(uda_table.ORDER)  # the default table runs none of them
     configs = {name: load_config(uda_table.CONFIG, uda_table.row_overrides(name, None)) for name in uda_table.VARIANTS}
     mix = load_config(uda_table.CONFIG, uda_table.row_overrides("cicld_paper_mix", None))
@@ -274,6 +274,10 @@ def test_variants_are_valid_configs_run_only_when_named_and_keep_the_table_order
     dacs = configs["dacs_latent_mic"]
     assert not uda_table.is_cicld("dacs_latent_mic") and dacs.uda.mode == "dacs" and dacs.run.eval_steps == 0
     assert dacs.model["inter_coder_skips"] == 1 and not dacs.uda.latent_consistency_denoise
+    # the control that drops the skips alone: latent_mic less its term, the paper/mix row less f2 and f3
+    skips_only = configs["f1_skip_only"]
+    assert skips_only.model["inter_coder_skips"] == 1 and skips_only.uda.lambda_latent_consistency == 0
+    assert (skips_only.uda, skips_only.run) == (mix.uda, mix.run) and uda_table.is_cicld("f1_skip_only")
     assert uda_table.table_order({"latent_mic"})[-2:] == ["latent_mic", "target_oracle"]
     assert uda_table.table_order({}) == uda_table.ORDER
 
