@@ -11,6 +11,16 @@ from cicld_core.synth import generate_frame, write_frame
 from tiny import TINY
 
 
+@pytest.fixture(autouse=True)
+def torch_threads_restored():
+    """The trainer and some benchmarks set torch's thread count for their process; in the test
+    process that would leak into every later test (slower, and a different summation order)."""
+    threads = torch.get_num_threads()
+    yield
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def checkpoint(tmp_path_factory) -> Path:
     """A saved, untrained tiny model (weights from seed 0)."""
