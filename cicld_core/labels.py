@@ -139,6 +139,33 @@ CAMVID_TO_TRAIN_ID: tuple[int, ...] = (10, 2, 5, 0, 1, 8, 7, 4, 13, 11, 12)
 assert all(TRAIN_ID_TO_CAMVID[t] == c for c, t in enumerate(CAMVID_TO_TRAIN_ID))
 ALL_PROTOCOLS: tuple[int, ...] = (*PROTOCOLS, CAMVID_PROTOCOL)
 
+# The original CamVid release (Brostow et al.) labels 32 classes, each a colour listed by name in
+# its label_colors.txt. SegNet's 11-class version merges them as below; Void is unlabelled.
+# Source: MathWorks' "Semantic Segmentation Using Deep Learning" example, camvidPixelLabelIDs
+# ("group them into 11 classes following the original SegNet training methodology"). Other
+# public merges differ in a few names (Animal as Tree or void, RoadShoulder as Road, TrafficCone
+# as SignSymbol, MotorcycleScooter as Car), so a frame of either layout can differ there.
+CAMVID_ORIGINAL_MERGE: dict[str, tuple[str, ...]] = {
+    "Sky": ("Sky",),
+    "Building": ("Building", "Wall", "Bridge", "Tunnel", "Archway"),
+    "Pole": ("Column_Pole", "TrafficCone"),
+    "Road": ("Road", "LaneMkgsDriv", "LaneMkgsNonDriv"),
+    "Pavement": ("Sidewalk", "ParkingBlock", "RoadShoulder"),
+    "Tree": ("Tree", "VegetationMisc"),
+    "SignSymbol": ("SignSymbol", "Misc_Text", "TrafficLight"),
+    "Fence": ("Fence",),
+    "Car": ("Car", "SUVPickupTruck", "Truck_Bus", "Train", "OtherMoving"),
+    "Pedestrian": ("Pedestrian", "Child", "CartLuggagePram", "Animal"),
+    "Bicyclist": ("Bicyclist", "MotorcycleScooter"),
+}
+CAMVID_ORIGINAL_VOID = "Void"
+# original class name -> CamVid class index (CAMVID_IGNORE_ID for Void)
+CAMVID_ORIGINAL_TO_CAMVID: dict[str, int] = {
+    **{name: CAMVID_CLASS_NAMES.index(merged) for merged, names in CAMVID_ORIGINAL_MERGE.items() for name in names},
+    CAMVID_ORIGINAL_VOID: CAMVID_IGNORE_ID,
+}
+assert tuple(CAMVID_ORIGINAL_MERGE) == CAMVID_CLASS_NAMES and len(CAMVID_ORIGINAL_TO_CAMVID) == 32
+
 
 def camvid_to_train_ids(camvid: np.ndarray) -> np.ndarray:
     """CamVid class indices (11 = unlabelled) -> representative trainIds (255 ignore)."""

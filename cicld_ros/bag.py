@@ -6,7 +6,7 @@ ground-truth masks.
         [--lidar [--lidar-topic /lidar/points] [--lidar-gt-topic /lidar/ground_truth]]
     python -m cicld_ros.bag --from-camvid ROOT --split val --out BAG --compressed [--sequence 0016E5]
 
-CamVid (SegNet's layout, ``cicld_core.data.camvid``): frames are written in time order (their
+CamVid (either layout ``cicld_core.data.camvid`` reads): frames are written in time order (their
 stems are ``<sequence>_<frame number>``; one sequence with --sequence), as JPEG
 CompressedImage with --compressed, as a camera driver publishes them; the ground truth holds
 the trainIds that merge back to CamVid's classes, so replay evaluation scores it with
@@ -176,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--from-cityscapes", dest="root", type=Path,
                         help="a Cityscapes-layout root (leftImg8bit/, gtFine/)")
     source.add_argument("--from-camvid", dest="camvid", type=Path,
-                        help="a CamVid root in SegNet's layout (<split>/, <split>annot/): a real drive in time order")
+                        help="a CamVid root (SegNet's layout, <split>/ and <split>annot/, or the original "
+                             "release's): a real drive in time order")
     parser.add_argument("--sequence", default=None,
                         help="CamVid: write only this sequence (e.g. 0016E5, the val split's only one)")
     parser.add_argument("--split", default="val")

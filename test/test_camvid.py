@@ -19,8 +19,8 @@ from cicld_core.data import CamVidDataset, build_dataset
 from cicld_core.evaluation import eval_transform, evaluate_model
 from cicld_core.io import DataError
 from cicld_core.labels import (
-    CAMVID_CLASS_NAMES, CAMVID_PROTOCOL, CAMVID_TO_TRAIN_ID, IGNORE_INDEX, NUM_TRAIN_CLASSES, TRAIN_ID_BY_NAME,
-    TRAIN_ID_TO_CAMVID, camvid_to_train_ids, train_ids_to_camvid,
+    CAMVID_CLASS_NAMES, CAMVID_ORIGINAL_MERGE, CAMVID_ORIGINAL_TO_CAMVID, CAMVID_PROTOCOL, CAMVID_TO_TRAIN_ID,
+    IGNORE_INDEX, NUM_TRAIN_CLASSES, TRAIN_ID_BY_NAME, TRAIN_ID_TO_CAMVID, camvid_to_train_ids, train_ids_to_camvid,
 )
 from cicld_core.metrics import ConfusionMatrix
 from cicld_core.model import load_model
@@ -123,6 +123,148 @@ def test_loader_says_what_is_wrong(camvid_root, tmp_path):
     cv2.imwrite(str(bad / "valannot" / "0016E5_00000.png"), np.full((36, 48), 12, np.uint8))
     with pytest.raises(DataError, match="ids \\[12\\] outside the CamVid 11-class id set"):
         build_dataset("camvid", bad, "val").load_raw(0)
+
+
+# --------------------------------------------------------------------------- the original release's layout
+
+# label_colors.txt as the release ships it (tabs, some doubled); the loader reads whatever it lists
+ORIGINAL_COLOURS = {
+    "Animal": (64, 128, 64), "Archway": (192, 0, 128), "Bicyclist": (0, 128, 192), "Bridge": (0, 128, 64),
+    "Building": (128, 0, 0), "Car": (64, 0, 128), "CartLuggagePram": (64, 0, 192), "Child": (192, 128, 64),
+    "Column_Pole": (192, 192, 128), "Fence": (64, 64, 128), "LaneMkgsDriv": (128, 0, 192),
+    "LaneMkgsNonDriv": (192, 0, 64), "Misc_Text": (128, 128, 64), "MotorcycleScooter": (192, 0, 192),
+    "OtherMoving": (128, 64, 64), "ParkingBlock": (64, 192, 128), "Pedestrian": (64, 64, 0), "Road": (128, 64, 128),
+    "RoadShoulder": (128, 128, 192), "Sidewalk": (0, 0, 192), "SignSymbol": (192, 128, 128), "Sky": (128, 128, 128),
+    "SUVPickupTruck": (64, 128, 192), "TrafficCone": (0, 0, 64), "TrafficLight": (0, 64, 64), "Train": (192, 64, 128),
+    "Tree": (128, 128, 0), "Truck_Bus": (192, 128, 192), "Tunnel": (64, 0, 64), "VegetationMisc": (192, 192, 0),
+    "Void": (0, 0, 0), "Wall": (64, 192, 0),
+}
+# the documented merge (docs/camvid.md), written out independently of labels.CAMVID_ORIGINAL_MERGE
+DOCUMENTED_MERGE = {
+    "Sky": "Sky", "Building": "Building", "Wall": "Building", "Bridge": "Building", "Tunnel": "Building",
+    "Archway": "Building", "Column_Pole": "Pole", "TrafficCone": "Pole", "Road": "Road", "LaneMkgsDriv": "Road",
+    "LaneMkgsNonDriv": "Road", "Sidewalk": "Pavement", "ParkingBlock": "Pavement", "RoadShoulder": "Pavement",
+    "Tree": "Tree", "VegetationMisc": "Tree", "SignSymbol": "SignSymbol", "Misc_Text": "SignSymbol",
+    "TrafficLight": "SignSymbol", "Fence": "Fence", "Car": "Car", "SUVPickupTruck": "Car", "Truck_Bus": "Car",
+    "Train": "Car", "OtherMoving": "Car", "Pedestrian": "Pedestrian", "Child": "Pedestrian",
+    "CartLuggagePram": "Pedestrian", "Animal": "Pedestrian", "Bicyclist": "Bicyclist",
+    "MotorcycleScooter": "Bicyclist", "Void": None,
+}
+ORIGINAL_STEMS = ("0001TP_006690", "0001TP_006720", "Seq05VD_f00000", "Seq05VD_f00030")
+
+
+def original_scene(index: int, size: tuple[int, int] = (64, 32)) -> tuple[np.ndarray, list[str]]:
+    """A frame's original class names as an (H, W) grid of indices into sorted(ORIGINAL_COLOURS):
+    every class appears in every frame, in a different place per frame."""
+    width, height = size
+    names = sorted(ORIGINAL_COLOURS)
+    cells = np.roll(np.arange(width * height) % len(names), index * 5).reshape(height, width)
+    return cells, names
+
+
+def write_original_camvid(root: Path, stems=ORIGINAL_STEMS, colours=ORIGINAL_COLOURS, splits=None) -> None:
+    """The original release's layout: PNG stills, <stem>_L.png colour labels, label_colors.txt."""
+    (root / "701_StillsRaw_full").mkdir(parents=True, exist_ok=True)
+    (root / "LabeledApproved_full").mkdir(parents=True, exist_ok=True)
+    (root / "label_colors.txt").write_text("".join(
+        f"{r} {g} {b}{chr(9) * (1 + (len(name) < 7))}{name}\n" for name, (r, g, b) in colours.items()))
+    rng = np.random.default_rng(3)
+    for index, stem in enumerate(stems):
+        cells, names = original_scene(index)
+        rgb = np.array([ORIGINAL_COLOURS[n] for n in names], np.uint8)[cells]
+        cv2.imwrite(str(root / "701_StillsRaw_full" / f"{stem}.png"), rng.integers(0, 255, (*cells.shape, 3), np.uint8))
+        cv2.imwrite(str(root / "LabeledApproved_full" / f"{stem}_L.png"), rgb[..., ::-1])
+    for split, lines in (splits or {}).items():
+        (root / f"{split}.txt").write_text("".join(f"{line}\n" for line in lines))
+
+
+def write_segnet_copy(original: Path, segnet: Path, split: str) -> None:
+    """The same frames and scenes in SegNet's layout, labels merged by DOCUMENTED_MERGE."""
+    (segnet / split).mkdir(parents=True)
+    (segnet / f"{split}annot").mkdir(parents=True)
+    for index, stem in enumerate(ORIGINAL_STEMS):
+        cells, names = original_scene(index)
+        merged = [CAMVID_CLASS_NAMES.index(DOCUMENTED_MERGE[n]) if DOCUMENTED_MERGE[n] else 11 for n in names]
+        cv2.imwrite(str(segnet / f"{split}annot" / f"{stem}.png"), np.array(merged, np.uint8)[cells])
+        (segnet / split / f"{stem}.png").write_bytes((original / "701_StillsRaw_full" / f"{stem}.png").read_bytes())
+
+
+SEGNET_LIST = [f"/SegNet/CamVid/train/{s}.png /SegNet/CamVid/trainannot/{s}.png" for s in ORIGINAL_STEMS[:2]]
+
+
+@pytest.fixture(scope="module")
+def original_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("camvid_original")
+    write_original_camvid(root, splits={"train": SEGNET_LIST, "val": ["# stems or file names", "Seq05VD_f00030.png",
+                                                                      "", "Seq05VD_f00000"]})
+    return root
+
+
+def test_the_documented_merge_is_the_one_the_loader_uses():
+    assert set(DOCUMENTED_MERGE) == set(ORIGINAL_COLOURS) == set(CAMVID_ORIGINAL_TO_CAMVID)
+    for name, merged in DOCUMENTED_MERGE.items():
+        assert CAMVID_ORIGINAL_TO_CAMVID[name] == (CAMVID_CLASS_NAMES.index(merged) if merged else 11), name
+    docs = (REPO / "docs/camvid.md").read_text()
+    for merged, names in CAMVID_ORIGINAL_MERGE.items():
+        assert f"| {merged} | {', '.join(names)} |" in docs, merged
+
+
+def test_the_original_layout_loads_and_maps_every_class(original_root):
+    dataset = build_dataset("camvid", original_root, "all", transform=eval_transform())
+    assert isinstance(dataset, CamVidDataset) and dataset.layout == "original" and dataset.has_labels
+    assert [s.name for s in dataset.samples] == sorted(ORIGINAL_STEMS) and dataset.tag == "camvid_all"
+    for index in range(len(dataset)):
+        image, label = dataset.load_raw(index)
+        assert image.shape == (32, 64, 3) and label.shape == (32, 64) and label.dtype == np.uint8
+        cells, names = original_scene(ORIGINAL_STEMS.index(dataset.samples[index].name))
+        for class_index, name in enumerate(names):
+            merged = DOCUMENTED_MERGE[name]
+            expected = CAMVID_TO_TRAIN_ID[CAMVID_CLASS_NAMES.index(merged)] if merged else IGNORE_INDEX  # Void: ignored
+            assert set(np.unique(label[cells == class_index])) == {expected}, name
+    train = build_dataset("camvid", original_root, None)  # the default split, train, from SegNet's own list
+    assert [s.name for s in train.samples] == list(ORIGINAL_STEMS[:2]) and train.tag == "camvid_train"
+    val = build_dataset("camvid", original_root, "val", labels=False)
+    assert [s.name for s in val.samples] == ["Seq05VD_f00000", "Seq05VD_f00030"] and not val.has_labels
+
+
+def test_a_scene_in_either_layout_gives_the_same_labels(original_root, tmp_path):
+    write_segnet_copy(original_root, tmp_path, "all")
+    original = build_dataset("camvid", original_root, "all")
+    segnet = build_dataset("camvid", tmp_path, "all")
+    assert segnet.layout == "segnet" and [s.name for s in segnet.samples] == [s.name for s in original.samples]
+    for index in range(len(original)):
+        (image_a, label_a), (image_b, label_b) = original.load_raw(index), segnet.load_raw(index)
+        np.testing.assert_array_equal(image_a, image_b)
+        np.testing.assert_array_equal(label_a, label_b)
+
+
+def test_the_original_layout_says_what_is_wrong(original_root, tmp_path):
+    with pytest.raises(DataError, match=r"split 'test' needs the list file .*test\.txt.*Splits here: all, train, val"):
+        build_dataset("camvid", original_root, "test")
+    unknown = tmp_path / "unknown_colour"
+    write_original_camvid(unknown, stems=ORIGINAL_STEMS[:1])
+    label_path = unknown / "LabeledApproved_full" / f"{ORIGINAL_STEMS[0]}_L.png"
+    label = cv2.imread(str(label_path))
+    label[:2, :3] = (3, 2, 1)  # BGR: RGB (1, 2, 3) on 6 pixels
+    cv2.imwrite(str(label_path), label)
+    dataset = build_dataset("camvid", unknown, "all")
+    with pytest.raises(DataError, match=r"label LabeledApproved_full/0001TP_006690_L\.png holds colours that "
+                                        r".*label_colors\.txt does not list: \(1, 2, 3\) on 6 pixels"):
+        dataset.load_raw(0)
+    # a colour the file leaves out is unknown too, even one the release defines
+    subset = tmp_path / "subset"
+    write_original_camvid(subset, stems=ORIGINAL_STEMS[:1], colours={n: c for n, c in ORIGINAL_COLOURS.items()
+                                                                     if n != "Animal"})
+    with pytest.raises(DataError, match=r"does not list: \(64, 128, 64\)"):
+        build_dataset("camvid", subset, "all").load_raw(0)
+    renamed = tmp_path / "renamed"
+    write_original_camvid(renamed, stems=ORIGINAL_STEMS[:1], colours={**ORIGINAL_COLOURS, "Horse": (1, 1, 1)})
+    with pytest.raises(DataError, match=r"label_colors\.txt line 33 names the class 'Horse'"):
+        build_dataset("camvid", renamed, "all")
+    listed = tmp_path / "listed"
+    write_original_camvid(listed, stems=ORIGINAL_STEMS[:1], splits={"val": ["0001TP_009999"]})
+    with pytest.raises(DataError, match=r"val\.txt lists frames missing from .*701_StillsRaw_full: 0001TP_009999"):
+        build_dataset("camvid", listed, "val")
 
 
 # --------------------------------------------------------------------------- evaluation

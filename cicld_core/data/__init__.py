@@ -31,8 +31,10 @@ def build_dataset(kind: str, root: str | Path, split: str | None = None, **kw: A
     gta5, synthia: no split folders exist; ``split`` names ``<root>/<split>.txt``. None
     or "all" takes every image, and so does "train" when there is no train.txt (the real
     datasets are used whole for training).
-    camvid: ``split`` is the frame folder (train, val, test), labels in ``<split>annot/``;
-    ``labels=False`` reads the frames alone.
+    camvid: SegNet's layout: ``split`` is the frame folder (train, val, test), labels in
+    ``<split>annot/``. The original release (a root with ``label_colors.txt`` and
+    ``LabeledApproved_full/``): "all" takes every labelled frame, any other split names
+    ``<root>/<split>.txt``. ``labels=False`` reads the frames alone.
     folder: every image below root; ``split`` is not used.
     """
     root = Path(root)

@@ -35,7 +35,9 @@ datasets and splits:
   gta5        --split names the list file <root>/<split>.txt; "all" takes every image
   synthia     as gta5
   camvid      --split is the frame folder (train, val, test), labels in <split>annot/; scored with
-              protocol 11: predictions merged into CamVid's 11 classes (terrain counts as Tree)
+              protocol 11: predictions merged into CamVid's 11 classes (terrain counts as Tree).
+              The original release (label_colors.txt, LabeledApproved_full/): --split all, or
+              the list file <root>/<split>.txt (SegNet's val.txt works)
 
 exit status: 0 on success, 2 on a usage error or an unusable checkpoint or dataset
 (one "error: ..." line on stderr).
