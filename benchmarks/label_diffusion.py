@@ -34,6 +34,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from diffusers.models.embeddings import TimestepEmbedding, Timesteps
 from diffusers.models.resnet import ResnetBlock2D
+from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from cicld_core.cli_types import frame_size
@@ -190,6 +191,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--steps", nargs="+", type=int, default=[0, 1, 3])
     parser.add_argument("--strengths", nargs="+", type=float, default=[0.1, 0.25, 0.5])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--denoiser", type=Path, default=None, metavar="FILE",
+                        help="score this run's label_denoiser.safetensors instead of training one (same --width)")
     parser.add_argument("--out", type=Path, required=True, help="folder for results.json and the denoiser's weights")
     args = parser.parse_args(argv)
     if not 0 < args.max_strength <= 1 or args.iters < 1 or args.frames < 1 or args.width % 8:
@@ -202,23 +205,28 @@ def main(argv: list[str] | None = None) -> dict:
     except CheckpointError as error:
         parser.exit(2, f"error: {error}\n")
     model.eval().requires_grad_(False)
-    cache = cache_features(model, GTA5Dataset(args.source), args.input_size, args.frames, labelled=True)
-    if args.train_on == "source+target":
-        target = pseudo_labelled(cache_features(model, CamVidDataset(args.camvid, "train", labels=False),
-                                                args.input_size, args.frames, labelled=False))
-        cache = {key: torch.cat([cache[key], target[key]]) for key in cache}
     val = CamVidDataset(args.camvid, "val")
     val_cache = cache_features(model, val, args.input_size, len(val), labelled=False)
-    denoiser = LabelDenoiser(model.config.num_classes, cache["features"].shape[1], width=args.width)
-    losses = train_denoiser(denoiser, model.noise_schedule, cache, args.iters, args.batch, args.lr,
-                            args.max_strength, args.seed)
+    denoiser = LabelDenoiser(model.config.num_classes, val_cache["features"].shape[1], width=args.width)
     args.out.mkdir(parents=True, exist_ok=True)
-    from safetensors.torch import save_file
-    save_file(denoiser.state_dict(), str(args.out / "label_denoiser.safetensors"),
-              metadata={"arguments": json.dumps({k: str(v) for k, v in vars(args).items()})})
-    results = {"checkpoint": str(args.checkpoint), "train_on": args.train_on, "frames": int(cache["labels"].shape[0]),
-               "iters": args.iters, "max_strength": args.max_strength, "width": args.width, "seed": args.seed,
-               "final_loss": round(float(np.mean(losses[-100:])), 4), "miou": {}, "per_class_iou": {}}
+    if args.denoiser is not None:
+        denoiser.load_state_dict(load_file(str(args.denoiser)))
+        denoiser.eval()
+        results = {"denoiser": str(args.denoiser)}
+    else:
+        cache = cache_features(model, GTA5Dataset(args.source), args.input_size, args.frames, labelled=True)
+        if args.train_on == "source+target":
+            target = pseudo_labelled(cache_features(model, CamVidDataset(args.camvid, "train", labels=False),
+                                                    args.input_size, args.frames, labelled=False))
+            cache = {key: torch.cat([cache[key], target[key]]) for key in cache}
+        losses = train_denoiser(denoiser, model.noise_schedule, cache, args.iters, args.batch, args.lr,
+                                args.max_strength, args.seed)
+        save_file(denoiser.state_dict(), str(args.out / "label_denoiser.safetensors"),
+                  metadata={"arguments": json.dumps({k: str(v) for k, v in vars(args).items()})})
+        results = {"train_on": args.train_on, "frames": int(cache["labels"].shape[0]), "iters": args.iters,
+                   "max_strength": args.max_strength, "final_loss": round(float(np.mean(losses[-100:])), 4)}
+    results = {"checkpoint": str(args.checkpoint), "width": args.width, "seed": args.seed} | results | {
+        "miou": {}, "per_class_iou": {}}
     for strength in args.strengths:
         for k in args.steps:
             key = "K=0" if k == 0 else f"K={k} s={strength:g}"

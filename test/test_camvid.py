@@ -405,6 +405,12 @@ def test_label_diffusion_refines_the_frozen_models_first_pass(camvid_root, synth
     assert results["frames"] == (4 if train_on == "source" else 4 + 4)  # camvid_root has 4 train frames
     denoiser = label_diffusion.LabelDenoiser(model.config.num_classes, model.config.decoder_channels, width=16)
     denoiser.load_state_dict(load_file(tmp_path / "label_denoiser.safetensors"))
+    # a trained denoiser scored again, without training, gives the same figures
+    again = label_diffusion.main(["--checkpoint", str(checkpoint), "--camvid", str(camvid_root), "--source",
+                                  str(synth_root / "source"), "--input-size", "32x24", "--width", "16",
+                                  "--denoiser", str(tmp_path / "label_denoiser.safetensors"), "--steps", "0", "1", "2",
+                                  "--strengths", "0.25", "--out", str(tmp_path / "again")])
+    assert again["miou"] == results["miou"] and "final_loss" not in again
 
 
 def test_label_diffusion_pseudo_labels_keep_only_confident_pixels():
