@@ -1,0 +1,7 @@
+"""``python -m cicld_ros.replay_eval``: the command's old name, kept; the code is cicld_ros/replay/replay_eval.py."""
+import sys
+
+from .replay.replay_eval import main
+
+if __name__ == "__main__":
+    sys.exit(main())
