@@ -24,10 +24,10 @@ MAX_DOMAIN_ID = 232  # RTPS port numbers pass 65535 above it
 
 
 def subscriber(domain: int, count: int, ready, results) -> None:
-    from cicld_ros.dds.config import ensure_cyclonedds_uri
+    from cicld_ros.transports.dds.config import ensure_cyclonedds_uri
     ensure_cyclonedds_uri()
-    from cicld_ros.dds.transport import DdsTransport
-    from cicld_ros.messages import IMAGE
+    from cicld_ros.messages.records import IMAGE
+    from cicld_ros.transports.dds.transport import DdsTransport
 
     latencies, first, cpu = [], [None], [0.0]
 
@@ -51,10 +51,10 @@ def subscriber(domain: int, count: int, ready, results) -> None:
 
 
 def publish(domain: int, count: int, size: tuple[int, int], rate: float | None, ready) -> dict:
-    from cicld_ros.dds.config import ensure_cyclonedds_uri
+    from cicld_ros.transports.dds.config import ensure_cyclonedds_uri
     ensure_cyclonedds_uri()
-    from cicld_ros.dds.transport import DdsTransport
-    from cicld_ros.messages import IMAGE, Header, Image, Time
+    from cicld_ros.messages.records import IMAGE, Header, Image, Time
+    from cicld_ros.transports.dds.transport import DdsTransport
 
     width, height = size
     pixels = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
@@ -96,7 +96,7 @@ def run(domain: int, count: int, size: tuple[int, int], rate: float | None) -> d
 
 def idl_serializer_ms(size: tuple[int, int], repeats: int = 5) -> float:
     """cyclonedds-python's own serializer on the same image, for comparison."""
-    from cicld_ros.dds.idl_types import Header_, Image_, Time_
+    from cicld_ros.transports.dds.idl_types import Header_, Image_, Time_
 
     width, height = size
     msg = Image_(Header_(Time_(0, 0), "bench"), height, width, "rgb8", 0, width * 3,

@@ -59,7 +59,7 @@ class PinholeCamera:
 
     @classmethod
     def from_camera_info(cls, info: Any) -> "PinholeCamera":
-        """From a CameraInfo message (rclpy or ``cicld_ros.pointcloud.CameraInfo``) or a dict
+        """From a CameraInfo message (rclpy or ``cicld_ros.messages.pointcloud.CameraInfo``) or a dict
         with its field names (width, height, distortion_model, d, k)."""
         get = info.get if isinstance(info, dict) else (lambda name, default=None: getattr(info, name, default))
         model = str(get("distortion_model", "") or "")

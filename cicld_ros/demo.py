@@ -27,10 +27,10 @@ from cicld_core.io import atomic_path, write_png
 from cicld_core.model import DEFAULT_STEPS
 from cicld_core.synth import LidarSpec, generate_frame, write_frame, write_sensors
 
-from . import replay_eval
-from .bag import write_cityscapes_bag
-from .bag_lidar import LidarTopics
-from .painting_demo import figure, paint_with_node, point_miou
+from .bags.bag import write_cityscapes_bag
+from .bags.bag_lidar import LidarTopics
+from .replay import replay_eval
+from .replay.painting_demo import figure, paint_with_node, point_miou
 
 PAINTED_FRAMES = 3  # clouds painted for the report's bird's-eye view
 
@@ -93,7 +93,7 @@ def camvid_demo(args: argparse.Namespace) -> int:
     """The real drive: CamVid val as a bag of the camera's JPEGs, replayed through the node."""
     from cicld_core.io import DataError
 
-    from .bag import camvid_drive
+    from .bags.bag import camvid_drive
 
     started = time.perf_counter()
     checkpoint = args.checkpoint or (CAMVID_CHECKPOINT if CAMVID_CHECKPOINT.is_file() else DEFAULT_CHECKPOINT)

@@ -6,7 +6,7 @@
 Cyclone DDS (topics rt/<name>, ROS 2 type names, CDR), so ROS 2 nodes on the same
 domain see its topics. It reads parameter files and names as ROS 2 does and takes the
 same ``--ros-args`` for them: ``-r __ns:=/front``, ``-r __node:=name``, ``-r from:=to``,
-``-p name:=value`` and ``--params-file`` (cicld_ros.ros_names, cicld_ros.ros_params).
+``-p name:=value`` and ``--params-file`` (cicld_ros.ros_rules.ros_names, cicld_ros.ros_rules.ros_params).
 With ``--transport rclpy`` every ``--ros-args ... [--]`` block goes to rclpy untouched. ``--transport rclpy`` is the same node as a ROS 2 node (what
 ``ros2 run cicld_ros segment_node`` starts). In DDS mode, SIGHUP re-reads the parameter
 file, applies the --set overrides on top again, and applies the run-time parameters that
@@ -14,7 +14,7 @@ changed; it logs each change (old -> new), warns about parameters that need a re
 refuses a file with unknown parameters or invalid values (nothing changes). A SIGHUP while
 the node starts is applied once it is ready; without --params-file it is logged and ignored.
 
-Lifecycle (the ROS 2 managed-node states, cicld_ros.lifecycle): by default the node
+Lifecycle (the ROS 2 managed-node states, cicld_ros.segmentation.lifecycle): by default the node
 configures (loads the checkpoint, creates its topics) and activates (segments) at once.
 With --no-autostart it waits unconfigured; SIGUSR1 takes one step up (configure, then
 activate), SIGUSR2 one step down (deactivate: stop segmenting and free the GPU memory of
@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-NODE_NAME = "segment_node"  # cicld_ros.params.NODE_NAME, without importing torch here
+NODE_NAME = "segment_node"  # cicld_ros.segmentation.params.NODE_NAME, without importing torch here
 log = logging.getLogger(NODE_NAME)
 
 
@@ -89,8 +89,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def run_dds(args: argparse.Namespace, signals: Signals, ros_args: list[str] = ()) -> int:
     from cicld_core.cli_types import fail
 
-    from .dds_start import DdsStartError, domain_id, open_transport
-    from .ros_names import NodeNames, parse_ros_args
+    from .ros_rules.ros_names import NodeNames, parse_ros_args
+    from .transports.dds.dds_start import DdsStartError, domain_id, open_transport
 
     try:  # --ros-args: the node's name, namespace and remappings, -p values and --params-file, as rcl reads them
         ros = parse_ros_args(list(ros_args), NODE_NAME)
@@ -103,8 +103,8 @@ def run_dds(args: argparse.Namespace, signals: Signals, ros_args: list[str] = ()
     except DdsStartError as error:
         return fail(error)
     with transport:
-        from .lifecycle import ConfigureError, ManagedNode, TransitionError
-        from .params import parse_sets
+        from .segmentation.lifecycle import ConfigureError, ManagedNode, TransitionError
+        from .segmentation.params import parse_sets
 
         try:
             overrides = ros.params | parse_sets(args.sets)  # --set wins over -p
@@ -152,11 +152,11 @@ def run_dds(args: argparse.Namespace, signals: Signals, ros_args: list[str] = ()
 
 def make_core(params_files: list[Path], overrides: dict[str, Any], transport, node_fqn: str = "/segment_node"):
     """The node as configure builds it: defaults, then the files (read as ROS 2 reads them for the
-    node ``node_fqn``, their painting section by cicld_ros.painting_params), then the -p / --set
+    node ``node_fqn``, their painting section by cicld_ros.segmentation.painting_params), then the -p / --set
     overrides."""
-    from .core import SegmentationNode
-    from .painting_params import read_node_files
-    from .params import NodeParams, with_changes
+    from .segmentation.core import SegmentationNode
+    from .segmentation.painting_params import read_node_files
+    from .segmentation.params import NodeParams, with_changes
 
     values, painting = read_node_files(params_files, node_fqn, overrides)
     return SegmentationNode(with_changes(NodeParams(), values), transport, log, painting=painting)
@@ -181,8 +181,8 @@ def hangup(node, params_files: list[Path], overrides: dict[str, Any], during_sta
 def reload(node, params_files: list[Path], overrides: dict[str, Any], node_fqn: str = "/segment_node") -> None:
     """Re-read the file with the --set overrides on top, as at start-up; apply the run-time
     parameters that changed, warn about the others (they need a restart)."""
-    from .painting_params import read_node_files
-    from .params import FIELDS, RUNTIME_PARAMS, NodeParams, with_changes
+    from .segmentation.painting_params import read_node_files
+    from .segmentation.params import FIELDS, RUNTIME_PARAMS, NodeParams, with_changes
 
     params_file = ", ".join(map(str, params_files))  # as the log names them
     try:
@@ -224,7 +224,7 @@ def run_rclpy(args: argparse.Namespace, ros_args: list[str] = ()) -> int:
     except ImportError as error:
         return fail(f"--transport rclpy needs ROS 2, but rclpy is not importable ({error}): source your ROS 2 "
                     f"install first (source /opt/ros/<distro>/setup.bash), or use --transport dds, which needs no ROS")
-    from .rclpy_node import main as rclpy_main
+    from .transports.rclpy.rclpy_node import main as rclpy_main
 
     signal.set_wakeup_fd(-1)  # rclpy handles SIGINT itself
     if hasattr(signal, "SIGHUP"):  # parameters change with ros2 param set here
@@ -242,7 +242,7 @@ def rclpy_argv(args: argparse.Namespace, ros_args: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     signals = Signals()  # first of all (see the imports)
-    from .ros_names import split_ros_args
+    from .ros_rules.ros_names import split_ros_args
 
     own, ros_args = split_ros_args(sys.argv[1:] if argv is None else argv)
     args = parse_args(own)

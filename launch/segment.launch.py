@@ -13,7 +13,8 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch_ros.actions import LifecycleNode
 
-from cicld_ros.launch_args import LAUNCH_ARGUMENTS, node_arguments, parameter_overrides, params_file_path
+from cicld_ros.transports.rclpy.launch_args import (LAUNCH_ARGUMENTS, node_arguments, parameter_overrides,
+                                                    params_file_path)
 
 
 def launch_setup(context, *args, **kwargs):

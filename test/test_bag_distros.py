@@ -30,8 +30,8 @@ import pytest
 import yaml
 
 from cicld_core.synth import generate_frame, write_frame
-from cicld_ros.bag import METADATA_VERSION, write_cityscapes_bag
-from cicld_ros.bag_reader import read_frames
+from cicld_ros.bags.bag import METADATA_VERSION, write_cityscapes_bag
+from cicld_ros.bags.bag_reader import read_frames
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures/rosbag2-real"
 QOS_KEYS = {"history", "depth", "reliability", "durability", "deadline", "lifespan", "liveliness",
@@ -205,7 +205,7 @@ def test_a_version_9_bag_is_what_humble_refuses(drive, tmp_path):
     from rosbags.rosbag2 import Writer
     from rosbags.typesys import Stores, get_typestore
 
-    from cicld_ros.bag import CAMERA_QOS
+    from cicld_ros.bags.bag import CAMERA_QOS
 
     bag = tmp_path / "v9"
     with Writer(bag, version=9) as writer:
@@ -252,8 +252,8 @@ def _rewrite_as_v9(source: Path, out: Path) -> None:
     from rosbags.rosbag2 import Writer
     from rosbags.typesys import Stores, get_typestore
 
-    from cicld_ros.bag import CAMERA_QOS, GROUND_TRUTH_QOS
-    from cicld_ros.dds import cdr
+    from cicld_ros.bags.bag import CAMERA_QOS, GROUND_TRUTH_QOS
+    from cicld_ros.messages import cdr
 
     store = get_typestore(Stores.ROS2_HUMBLE)
     _, _, _, frames = read_frames(source)

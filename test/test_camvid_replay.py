@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from cicld_core.labels import CAMVID_CLASS_NAMES, CAMVID_PROTOCOL
-from cicld_ros.bag import camvid_drive, write_cityscapes_bag
-from cicld_ros.bag_reader import read_frames
+from cicld_ros.bags.bag import camvid_drive, write_cityscapes_bag
+from cicld_ros.bags.bag_reader import read_frames
 from test_camvid import write_camvid
 
 REPO = Path(__file__).resolve().parents[1]

@@ -66,8 +66,8 @@ def check_install_tree(prefix: Path) -> Path:
                  "share/cicld_ros/config/segment.yaml", "share/ament_index/resource_index/packages/cicld_ros"):
         assert (prefix / name).is_file(), name
     site = prefix / "lib" / PY / "site-packages"
-    for module in ("cicld_ros/lifecycle.py", "cicld_ros/rclpy_node.py", "cicld_ros/launch_args.py",
-                   "cicld_core/model/engine.py"):
+    for module in ("cicld_ros/segmentation/lifecycle.py", "cicld_ros/transports/rclpy/rclpy_node.py",
+                   "cicld_ros/transports/rclpy/launch_args.py", "cicld_core/model/engine.py"):
         assert (site / module).is_file(), module
     return site
 
@@ -87,8 +87,9 @@ def test_colcon_builds_the_package_and_its_modules_import_from_the_install_tree(
     site = check_install_tree(prefix)
     assert (prefix / "lib/cicld_ros/segment_node").read_text().startswith(f"#!{sys.executable}"[:-1])
     run_installed_node(prefix, site, dict(os.environ))
-    modules = ["cicld_ros.lifecycle", "cicld_ros.rclpy_node", "cicld_ros.node", "cicld_ros.core", "cicld_ros.bag",
-               "cicld_ros.bag_reader", "cicld_ros.launch_args", "cicld_core.model.engine"]
+    modules = ["cicld_ros.segmentation.lifecycle", "cicld_ros.transports.rclpy.rclpy_node", "cicld_ros.node",
+               "cicld_ros.segmentation.core", "cicld_ros.bags.bag", "cicld_ros.bags.bag_reader",
+               "cicld_ros.transports.rclpy.launch_args", "cicld_core.model.engine"]
     code = ("import importlib, sys; mods = [importlib.import_module(m) for m in sys.argv[1:]]; "
             "print('\\n'.join(m.__file__ for m in mods))")
     done = subprocess.run([sys.executable, "-c", code, *modules], capture_output=True, text=True, timeout=120,
@@ -125,7 +126,8 @@ def test_the_readme_steps_under_pep_668_a_system_site_packages_venv_with_colcon(
     assert shebang.startswith(f"#!{ros_venv}/bin/python"), shebang  # ros2 run starts the venv's Python
     run_installed_node(prefix, site, env)
     # the system's numpy and yaml (python3-numpy, python3-yaml on Ubuntu) are seen from the venv
-    done = subprocess.run([str(python), "-c", "import numpy, yaml, cicld_ros.launch_args, cicld_ros.rclpy_node"],
+    done = subprocess.run([str(python), "-c", "import numpy, yaml, cicld_ros.transports.rclpy.launch_args, "
+                                              "cicld_ros.transports.rclpy.rclpy_node"],
                           capture_output=True, text=True, timeout=120, env=env | {"PYTHONPATH": str(site)})
     assert done.returncode == 0, done.stderr[-3000:]
 

@@ -15,14 +15,14 @@ import pytest
 from cyclonedds.core import DDSException
 from rosbags.typesys import Stores, get_typestore
 
-from cicld_ros.dds import cdr
-from cicld_ros.dds.config import (
-    LOOPBACK_XML, RECEIVE_BUFFER_XML, WANTED_RECEIVE_BUFFER, ensure_cyclonedds_uri, ros_topic_to_dds,
-)
-from cicld_ros.dds.transport import DdsTransport
-from cicld_ros.messages import (
+from cicld_ros.messages import cdr
+from cicld_ros.messages.records import (
     IMAGE, CompressedImage, DiagnosticArray, DiagnosticStatus, Header, Image, KeyValue, Time,
 )
+from cicld_ros.transports.dds.config import (
+    LOOPBACK_XML, RECEIVE_BUFFER_XML, WANTED_RECEIVE_BUFFER, ensure_cyclonedds_uri, ros_topic_to_dds,
+)
+from cicld_ros.transports.dds.transport import DdsTransport
 
 REPO = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("dds_camera", REPO / "test/helpers/dds_camera.py")
@@ -186,7 +186,7 @@ def test_a_burst_of_foreign_cdr_is_counted_by_reason_and_logged_in_two_lines(cap
     ensure_cyclonedds_uri()
     domain = domain_id(1)
     received = []
-    with caplog.at_level(logging.WARNING, logger="cicld_ros.dds.transport"):
+    with caplog.at_level(logging.WARNING, logger="cicld_ros.transports.dds.transport"):
         with DdsTransport(domain, warn_period=3600) as transport:
             subscription = transport.subscribe("/cam/image_raw", IMAGE, received.append, reliable=True,
                                                keep_all=True)
@@ -240,7 +240,7 @@ def test_frames_a_small_receive_buffer_loses_are_counted_and_warned(monkeypatch,
     # such frames were lost 6 of 6 on a busy machine, but an idle one sometimes keeps up)
     domain = domain_id(3)
     small = LOOPBACK_XML.replace('max="64MiB"', 'max="128KiB"')
-    with caplog.at_level(logging.WARNING, logger="cicld_ros.dds.transport"):
+    with caplog.at_level(logging.WARNING, logger="cicld_ros.transports.dds.transport"):
         transport, received, _ = full_size_frames(domain, monkeypatch, small, ["2048x1024"])
     with transport:
         assert transport.receive_buffer_bytes < WANTED_RECEIVE_BUFFER
@@ -271,7 +271,7 @@ def test_dds_throughput_refuses_nonsense_arguments_in_one_line(args):
 
 
 def test_receive_buffer_advice_names_what_to_change(tmp_path):
-    from cicld_ros.dds.config import receive_buffer_advice
+    from cicld_ros.transports.dds.config import receive_buffer_advice
 
     mib = 2**20
     assert receive_buffer_advice(8 * mib, 4 * mib, LOOPBACK_XML) is None

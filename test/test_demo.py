@@ -27,7 +27,7 @@ def test_the_bird_eye_view_puts_points_where_they_are_in_their_class_colour():
     import numpy as np
 
     from cicld_core.labels import PALETTE
-    from cicld_ros.painting_demo import UNLABELLED, bird_eye_view
+    from cicld_ros.replay.painting_demo import UNLABELLED, bird_eye_view
 
     # 10 m ahead (x), 10 m to the left (y), and one the camera does not see, 10 m behind
     view = bird_eye_view(np.array([[10.0, 0, 0], [0, 10.0, 0], [-10.0, 0, 0], [np.nan] * 3]),

@@ -122,8 +122,8 @@ def test_each_command_names_what_exists_and_flags_its_help_lists(what, arguments
 
 
 def test_node_settings_and_launch_arguments_in_the_pages_exist():
-    from cicld_ros.launch_args import LAUNCH_ARGUMENTS
-    from cicld_ros.params import FIELDS
+    from cicld_ros.segmentation.params import FIELDS
+    from cicld_ros.transports.rclpy.launch_args import LAUNCH_ARGUMENTS
 
     sets = launches = 0
     for page in PAGES:

@@ -9,10 +9,10 @@ import threading
 from rosbags.typesys import Stores, get_typestore
 
 from cicld_core.labels import CLASS_NAMES
-from cicld_ros.dds import cdr
-from cicld_ros.dds.config import ensure_cyclonedds_uri
-from cicld_ros.dds.transport import DdsTransport
-from cicld_ros.messages import LABEL_INFO, Header, LabelInfo, Time, VisionClass
+from cicld_ros.messages import cdr
+from cicld_ros.messages.records import LABEL_INFO, Header, LabelInfo, Time, VisionClass
+from cicld_ros.transports.dds.config import ensure_cyclonedds_uri
+from cicld_ros.transports.dds.transport import DdsTransport
 from test_node_core import make_node
 from test_node_cli import START_TIMEOUT, NodeProcess, node_domain, node_params, write_params
 from waiting import wait_for

@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cicld_ros.launch_args import LAUNCH_ARGUMENTS, node_arguments, parameter_overrides, params_file_path
-from cicld_ros.params import FIELDS, NodeParams, read_params_file, with_changes
+from cicld_ros.segmentation.params import FIELDS, NodeParams, read_params_file, with_changes
+from cicld_ros.transports.rclpy.launch_args import (LAUNCH_ARGUMENTS, node_arguments, parameter_overrides,
+                                                    params_file_path)
 
 REPO = Path(__file__).resolve().parents[1]
 SCALARS = (float, int, str, bool)

@@ -1,4 +1,4 @@
-"""The managed-node states both transports share (cicld_ros.lifecycle): what each transition
+"""The managed-node states both transports share (cicld_ros.segmentation.lifecycle): what each transition
 does to the core (checkpoint, topics, threads, GPU memory), which transitions each state
 refuses, and the same steps driven through the DDS node in its own process (--no-autostart,
 SIGUSR1 / SIGUSR2)."""
@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from cicld_ros.core import SegmentationNode
-from cicld_ros.dds.config import ensure_cyclonedds_uri
-from cicld_ros.dds.transport import DdsTransport
-from cicld_ros.lifecycle import ConfigureError, ManagedNode, State, TransitionError
-from cicld_ros.messages import IMAGE, Header, Image, Time
-from cicld_ros.params import NodeParams, with_changes
+from cicld_ros.messages.records import IMAGE, Header, Image, Time
+from cicld_ros.segmentation.core import SegmentationNode
+from cicld_ros.segmentation.lifecycle import ConfigureError, ManagedNode, State, TransitionError
+from cicld_ros.segmentation.params import NodeParams, with_changes
+from cicld_ros.transports.dds.config import ensure_cyclonedds_uri
+from cicld_ros.transports.dds.transport import DdsTransport
 from test_node_cli import START_TIMEOUT, NodeProcess, node_domain, node_params, write_params
 from test_node_core import MemoryTransport
 from waiting import wait_for
@@ -124,7 +124,7 @@ def test_steps_up_and_down_are_the_next_transition(checkpoint, steps, expected):
         node.step_up() if step == "up" else node.step_down()
     before = node.state
     (node.step_down if expected in ("deactivate", "cleanup") else node.step_up)()
-    from cicld_ros.lifecycle import TRANSITIONS
+    from cicld_ros.segmentation.lifecycle import TRANSITIONS
     assert (before, node.state) == TRANSITIONS[expected]
     node.shutdown()
 
@@ -181,7 +181,7 @@ def test_the_dds_node_goes_through_every_state_on_signals(checkpoint, tmp_path):
 def test_the_rclpy_node_reads_autostart_before_ros_and_keeps_ros_args_out():
     """segment_node's own options are parsed before rclpy is imported (rclpy cannot be here),
     with every --ros-args block removed as rclpy's remove_ros_args would."""
-    from cicld_ros.rclpy_node import parse_node_args, without_ros_args
+    from cicld_ros.transports.rclpy.rclpy_node import parse_node_args, without_ros_args
 
     argv = ["segment_node", "--no-autostart", "--ros-args", "-p", "steps:=2", "--params-file", "f.yaml", "--",
             "--ros-args", "-r", "__node:=x"]

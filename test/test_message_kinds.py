@@ -6,14 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cicld_ros.core import output_topics
-from cicld_ros.dds.transport import IDL_TYPES, DdsTransport, dds_type
-from cicld_ros.message_kinds import KINDS, message_kind
-from cicld_ros.messages import Header, Image, LabelInfo, Time, VisionClass
-from cicld_ros.node_outputs import OUTPUTS
-from cicld_ros.params import FIELDS, NodeParams
-from cicld_ros.pointcloud import CameraInfo, build_cloud
-from cicld_ros.rclpy_node import RclpyTransport
+from cicld_ros.messages.message_kinds import KINDS, message_kind
+from cicld_ros.messages.pointcloud import CameraInfo, build_cloud
+from cicld_ros.messages.records import Header, Image, LabelInfo, Time, VisionClass
+from cicld_ros.segmentation.core import output_topics
+from cicld_ros.segmentation.node_outputs import OUTPUTS
+from cicld_ros.segmentation.params import FIELDS, NodeParams
+from cicld_ros.transports.dds.transport import IDL_TYPES, DdsTransport, dds_type
+from cicld_ros.transports.rclpy.rclpy_node import RclpyTransport
 
 
 def test_every_kind_has_its_dds_type_named_after_its_ros_type():

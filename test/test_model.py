@@ -465,7 +465,7 @@ def test_one_set_of_sampling_defaults_everywhere():
     from cicld_core.evaluation.__main__ import parse_args as evaluate_args
     from cicld_core.model import EngineOptions, SamplingOptions
     from cicld_core.predict import parse_args as predict_args
-    from cicld_ros.params import NodeParams
+    from cicld_ros.segmentation.params import NodeParams
 
     defaults = SamplingOptions()
     assert EngineOptions().sampling == defaults

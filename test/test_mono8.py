@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cicld_ros.image_codec import InputError, mono8_image, mono8_values
-from cicld_ros.messages import Header, Image
+from cicld_ros.messages.image_codec import InputError, mono8_image, mono8_values
+from cicld_ros.messages.records import Header, Image
 
 
 def test_mono8_values_inverts_mono8_image_and_honours_the_row_step():

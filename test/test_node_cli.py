@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cicld_ros.dds_start import DdsStartError, domain_id
-from cicld_ros.params import MIN_INPUT_SIDE, NodeParams, load_params, read_params_file, with_changes
+from cicld_ros.segmentation.params import MIN_INPUT_SIDE, NodeParams, load_params, read_params_file, with_changes
+from cicld_ros.transports.dds.dds_start import DdsStartError, domain_id
 
 REPO = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 180  # seconds for a node to import torch and load the tiny model on a busy machine
@@ -257,10 +257,10 @@ def test_rclpy_transport_without_ros_says_what_to_do():
 def test_a_namespace_and_remappings_move_inputs_outputs_and_the_diagnostics_name(checkpoint):
     """Issue 27, defects 2 and 11, through the DDS transport: relative names resolve in the node's
     namespace (-r __ns:=), a remapped camera takes its outputs along, and /diagnostics names the
-    node by its full name, as rcl resolves names (cicld_ros.ros_names re-states it)."""
-    from cicld_ros.dds.config import ensure_cyclonedds_uri
-    from cicld_ros.dds.transport import DdsTransport
-    from cicld_ros.messages import DIAGNOSTICS, IMAGE
+    node by its full name, as rcl resolves names (cicld_ros.ros_rules.ros_names re-states it)."""
+    from cicld_ros.messages.records import DIAGNOSTICS, IMAGE
+    from cicld_ros.transports.dds.config import ensure_cyclonedds_uri
+    from cicld_ros.transports.dds.transport import DdsTransport
     from waiting import wait_for
 
     ensure_cyclonedds_uri()

@@ -21,14 +21,14 @@ from cicld_core.labels import PALETTE
 from cicld_core.labels import overlay as overlay_rgb
 from cicld_core.model import images_to_tensor, segment
 from cicld_core.model.inference import check_images
-from cicld_ros.core import SegmentationNode, StartupError, camera_namespace, output_topics
-from cicld_ros.diagnostics import RECENT_REPORTS
-from cicld_ros.image_codec import MIN_SIDE, InputError, check, decode
-from cicld_ros.latest_frames import LatestFrames
-from cicld_ros.launch_args import LAUNCH_ARGUMENTS, parameter_overrides
-from cicld_ros.messages import CompressedImage, DiagnosticStatus, Header, Image, Time
-from cicld_ros.params import (FIELDS, NodeParams, configured_change_problem, fixed_while_configured, load_params,
-                              read_params_file, with_changes)
+from cicld_ros.messages.image_codec import MIN_SIDE, InputError, check, decode
+from cicld_ros.messages.records import CompressedImage, DiagnosticStatus, Header, Image, Time
+from cicld_ros.segmentation.core import SegmentationNode, StartupError, camera_namespace, output_topics
+from cicld_ros.segmentation.diagnostics import RECENT_REPORTS
+from cicld_ros.segmentation.latest_frames import LatestFrames
+from cicld_ros.segmentation.params import (FIELDS, NodeParams, configured_change_problem, fixed_while_configured,
+                                           load_params, read_params_file, with_changes)
+from cicld_ros.transports.rclpy.launch_args import LAUNCH_ARGUMENTS, parameter_overrides
 from waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
@@ -155,7 +155,7 @@ def test_runtime_changes_are_checked_and_fixed_parameters_refused():
 
 
 def test_one_file_configures_the_node_and_its_painting(tmp_path):
-    from cicld_ros.painting_params import read_node_files
+    from cicld_ros.segmentation.painting_params import read_node_files
 
     combined = tmp_path / "both.yaml"
     combined.write_text(yaml.safe_dump({"segment_node": {"ros__parameters": (
@@ -481,7 +481,7 @@ def test_rclpy_adapter_imports_without_ros_and_node_help_explains():
     import subprocess
     import sys
 
-    import cicld_ros.rclpy_node as rclpy_node  # rclpy is imported only inside main()
+    import cicld_ros.transports.rclpy.rclpy_node as rclpy_node  # rclpy is imported only inside main()
 
     assert callable(rclpy_node.main)
     done = subprocess.run([sys.executable, "-m", "cicld_ros.node", "--help"], cwd=REPO, capture_output=True,

@@ -21,9 +21,9 @@ from rosbags.typesys import Stores, get_typestore
 
 import pytest
 
-from cicld_ros.dds.config import WANTED_RECEIVE_BUFFER, ensure_cyclonedds_uri
-from cicld_ros.dds.transport import DdsTransport
-from cicld_ros.messages import DIAGNOSTICS, IMAGE
+from cicld_ros.messages.records import DIAGNOSTICS, IMAGE
+from cicld_ros.transports.dds.config import WANTED_RECEIVE_BUFFER, ensure_cyclonedds_uri
+from cicld_ros.transports.dds.transport import DdsTransport
 from waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
@@ -274,7 +274,7 @@ def test_missing_checkpoint_stops_the_node_with_a_message(tmp_path):
 
 def test_the_demo_says_so_when_no_mask_came_back():
     from cicld_ros.demo import summary
-    from cicld_ros.replay_eval import Scores
+    from cicld_ros.replay.replay_eval import Scores
 
     nothing = Scores(19).figures() | {"frames_sent": 3, "frames_dropped": 3, "throughput_fps": 0.0}
     lines, status = summary(nothing, 1, (2048, 1024))
@@ -298,8 +298,8 @@ def test_full_size_lidar_clouds_come_back_painted_with_the_mask_of_their_moment(
     focal length, a cloud without x/y/z and one no mask matches are counted, and the node
     goes on painting."""
     from cicld_core.painting import PinholeCamera, paint_points
-    from cicld_ros.messages import POINTCLOUD2
-    from cicld_ros.pointcloud import read_cloud
+    from cicld_ros.messages.pointcloud import read_cloud
+    from cicld_ros.messages.records import POINTCLOUD2
 
     ensure_cyclonedds_uri()
     domain = domain_id(4)

@@ -18,9 +18,9 @@ import cv2
 import numpy as np
 import yaml
 
-from cicld_ros.dds.config import ensure_cyclonedds_uri
-from cicld_ros.dds.transport import DdsTransport
-from cicld_ros.messages import COMPRESSED_IMAGE, DIAGNOSTICS, IMAGE, CompressedImage, Header, Image, Time
+from cicld_ros.messages.records import COMPRESSED_IMAGE, DIAGNOSTICS, IMAGE, CompressedImage, Header, Image, Time
+from cicld_ros.transports.dds.config import ensure_cyclonedds_uri
+from cicld_ros.transports.dds.transport import DdsTransport
 from waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[1]

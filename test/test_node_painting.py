@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from cicld_core.painting import PinholeCamera, paint_points
-from cicld_ros.core import SegmentationNode, StartupError, painted_topic
-from cicld_ros.messages import Header, Time
-from cicld_ros.painting_params import PaintingParams, painting_params, split_painting
-from cicld_ros.params import NodeParams, with_changes
-from cicld_ros.pointcloud import CameraInfo, PointCloud2, PointField, build_cloud, read_cloud
+from cicld_ros.messages.pointcloud import CameraInfo, PointCloud2, PointField, build_cloud, read_cloud
+from cicld_ros.messages.records import Header, Time
+from cicld_ros.segmentation.core import SegmentationNode, StartupError, painted_topic
+from cicld_ros.segmentation.painting_params import PaintingParams, painting_params, split_painting
+from cicld_ros.segmentation.params import NodeParams, with_changes
 from test_node_core import MemoryTransport, image_msg, rgb_frame
 
 WIDTH, HEIGHT = 40, 24
@@ -173,7 +173,7 @@ def test_nobody_listening_means_no_painting_and_an_unknown_camera_stops_start_up
 def _jpeg(seconds: float):
     import cv2
 
-    from cicld_ros.messages import CompressedImage
+    from cicld_ros.messages.records import CompressedImage
 
     ok, data = cv2.imencode(".jpg", rgb_frame(HEIGHT, WIDTH))
     return CompressedImage(Header(Time.from_seconds(seconds), "rear"), "jpeg", data.tobytes())
@@ -191,10 +191,10 @@ def test_the_painting_section_reads_the_same_from_the_file_and_as_ros_parameters
     """config/painting.yaml through the DDS node's reader and through ROS's declare-then-get."""
     import yaml
 
-    from cicld_ros.painting_params import declared_painting, read_node_files
+    from cicld_ros.segmentation.painting_params import declared_painting, read_node_files
     from test_node_core import REPO
 
-    from cicld_ros.ros_params import load_rcl_yaml
+    from cicld_ros.ros_rules.ros_params import load_rcl_yaml
 
     files = [REPO / "config/segment.yaml", REPO / "config/painting.yaml"]
     own, from_file = read_node_files(files)

@@ -9,12 +9,12 @@ from rosbags.typesys import Stores, get_typestore
 
 from cicld_core.labels import IGNORE_INDEX
 from cicld_core.painting import PinholeCamera, paint_points
-from cicld_ros.dds import cdr
-from cicld_ros.messages import Header, Time
-from cicld_ros.pointcloud import (
+from cicld_ros.messages import cdr
+from cicld_ros.messages.pointcloud import (
     FLOAT32, FLOAT64, UINT8, UINT16, CameraInfo, PointCloud2, PointCloudError, PointField, RegionOfInterest, build_cloud,
     painted_cloud, read_cloud,
 )
+from cicld_ros.messages.records import Header, Time
 
 STORE = get_typestore(Stores.ROS2_HUMBLE)
 T = STORE.types

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from cicld_core.synth import generate_frame, write_frame
-from cicld_ros.bag import write_cityscapes_bag
-from cicld_ros.bag_reader import BagError, read_frames
+from cicld_ros.bags.bag import write_cityscapes_bag
+from cicld_ros.bags.bag_reader import BagError, read_frames
 
 REPO = Path(__file__).resolve().parents[1]
 # recorded by ROS 2 itself (ros2/rosbag2 test resources, Apache-2.0; see its README)
@@ -122,7 +122,7 @@ def test_a_bag_without_ground_truth_gives_timing_only(drive, checkpoint, tmp_pat
     write_cityscapes_bag(drive, "val", full, progress=False)
     camera_only = tmp_path / "camera_only"
     _, _, _, frames = read_frames(full)
-    from cicld_ros.dds import cdr
+    from cicld_ros.messages import cdr
     with Writer(camera_only, version=9) as writer:
         connection = writer.add_connection("/front/image_raw", "sensor_msgs/msg/Image",
                                            typestore=get_typestore(Stores.ROS2_HUMBLE))
@@ -141,7 +141,7 @@ def rewrite_bag(source: Path, out: Path, change=lambda index, frame: frame.image
     from rosbags.rosbag2 import Writer
     from rosbags.typesys import Stores, get_typestore
 
-    from cicld_ros.dds import cdr
+    from cicld_ros.messages import cdr
 
     store = get_typestore(Stores.ROS2_HUMBLE)
     _, _, _, frames = read_frames(source)
@@ -183,7 +183,7 @@ def test_malformed_frames_are_counted_in_both_modes_and_live_does_not_wait_for_t
                                            ("--frame-timeout", "-1"), ("--frame-timeout", "0"),
                                            ("--startup-timeout", "inf")])
 def test_live_replay_refuses_rates_and_timeouts_that_are_not_positive(checkpoint, tmp_path, capsys, option, value):
-    from cicld_ros.replay_eval import main
+    from cicld_ros.replay.replay_eval import main
 
     with pytest.raises(SystemExit) as stopped:
         main(["--bag", str(tmp_path / "no_bag"), "--checkpoint", str(checkpoint), "--mode", "live",
@@ -196,7 +196,7 @@ def test_an_empty_bag_stops_both_modes_with_the_same_message(checkpoint, tmp_pat
     from rosbags.rosbag2 import Writer
     from rosbags.typesys import Stores, get_typestore
 
-    from cicld_ros.replay_eval import main
+    from cicld_ros.replay.replay_eval import main
 
     bag = tmp_path / "empty"
     with Writer(bag, version=9) as writer:
@@ -218,7 +218,7 @@ def test_an_empty_bag_stops_both_modes_with_the_same_message(checkpoint, tmp_pat
     ("--max-frames", "0", "--max-frames must be at least 1, got 0"),
 ])
 def test_bag_refuses_absurd_rates_and_frame_counts(drive, tmp_path, capsys, option, value, message):
-    from cicld_ros.bag import main
+    from cicld_ros.bags.bag import main
 
     out = tmp_path / "bag"
     assert main(["--from-cityscapes", str(drive), "--out", str(out), option, value]) == 2
@@ -231,7 +231,7 @@ def test_bag_refuses_absurd_rates_and_frame_counts(drive, tmp_path, capsys, opti
 
 
 def test_live_replay_checks_the_domain_before_starting_a_node(drive, checkpoint, tmp_path, capsys):
-    from cicld_ros.replay_eval import main
+    from cicld_ros.replay.replay_eval import main
 
     bag = tmp_path / "bag"
     write_cityscapes_bag(drive, "val", bag, progress=False)
@@ -242,7 +242,7 @@ def test_live_replay_checks_the_domain_before_starting_a_node(drive, checkpoint,
 
 
 def test_a_node_that_exits_at_start_up_is_named_with_its_output(tmp_path):
-    from cicld_ros.node_process import node_process
+    from cicld_ros.replay.node_process import node_process
 
     missing = tmp_path / "missing.safetensors"
     with node_process({"checkpoint": str(missing)}, domain=3) as node:
@@ -276,8 +276,8 @@ def test_a_lidar_bag_holds_clouds_camera_info_and_tf_static_for_every_distro(lid
     from rosbags.rosbag2 import Reader
 
     from cicld_core.synth import read_sensors
-    from cicld_ros.dds import cdr
-    from cicld_ros.pointcloud import read_cloud
+    from cicld_ros.messages import cdr
+    from cicld_ros.messages.pointcloud import read_cloud
     from test_bag_distros import DECODERS, metadata_of
 
     bag = tmp_path / "lidar_bag"
@@ -308,7 +308,7 @@ def test_point_scores_are_perfect_for_the_ground_truth_masks_and_absent_without_
     a wrong mask scores lower, and a bag without LiDAR has no point scores."""
     import numpy as np
 
-    from cicld_ros.replay_points import PointScores
+    from cicld_ros.replay.replay_points import PointScores
 
     bag = tmp_path / "lidar_bag"
     assert run("cicld_ros.bag", "--from-cityscapes", str(lidar_drive), "--out", str(bag), "--lidar").returncode == 0

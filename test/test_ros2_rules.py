@@ -3,8 +3,8 @@ parameter files, messages, lifecycle callbacks and signals, re-stated from those
 (no ROS 2 can be installed here, as in test_launch_args.py) and checked against our code.
 
 Each re-statement names its file and branch; docs/ros2_distros.md lists them. Where the DDS
-mode shares the behaviour, the same rule is checked through it (cicld_ros.ros_params and
-cicld_ros.ros_names are that shared code).
+mode shares the behaviour, the same rule is checked through it (cicld_ros.ros_rules.ros_params and
+cicld_ros.ros_rules.ros_names are that shared code).
 """
 from __future__ import annotations
 
@@ -22,12 +22,12 @@ import numpy as np
 import pytest
 import yaml
 
-from cicld_ros.lifecycle import ManagedNode, State
-from cicld_ros.messages import CompressedImage, Header, Image, Time
-from cicld_ros.painting_params import read_node_files
-from cicld_ros.params import FIELDS, NodeParams, load_params, read_params_file, ros_default, with_changes
-from cicld_ros.ros_names import NodeNames, Remap, parse_ros_args, split_ros_args
-from cicld_ros.ros_params import load_rcl_yaml, node_sections
+from cicld_ros.messages.records import CompressedImage, Header, Image, Time
+from cicld_ros.ros_rules.ros_names import NodeNames, Remap, parse_ros_args, split_ros_args
+from cicld_ros.ros_rules.ros_params import load_rcl_yaml, node_sections
+from cicld_ros.segmentation.lifecycle import ManagedNode, State
+from cicld_ros.segmentation.painting_params import read_node_files
+from cicld_ros.segmentation.params import FIELDS, NodeParams, load_params, read_params_file, ros_default, with_changes
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = [REPO / "config/segment.yaml", REPO / "config/painting.yaml"]
@@ -103,7 +103,7 @@ def test_every_value_in_the_shipped_files_has_the_type_rclpy_declares_it_with():
     """A value whose type differs from the declared default's is refused by rclpy
     (rclpy/node.py _apply_descriptor, 'Wrong parameter type', raised at declare_parameter as
     InvalidParameterTypeException; humble and jazzy)."""
-    from cicld_ros.painting_params import CAMERA_ROS_DEFAULTS, ROS_DEFAULTS
+    from cicld_ros.segmentation.painting_params import CAMERA_ROS_DEFAULTS, ROS_DEFAULTS
 
     for path in SHIPPED:
         for _, parameters in node_sections(load_rcl_yaml(path.read_text())):
@@ -194,7 +194,7 @@ def test_outputs_follow_the_resolved_camera_name(checkpoint):
     /segmentation/...). Now each camera's outputs are derived from its resolved name."""
     from test_node_core import MemoryTransport
 
-    from cicld_ros.core import SegmentationNode
+    from cicld_ros.segmentation.core import SegmentationNode
 
     class NamespacedTransport(MemoryTransport):
         names = NodeNames.from_rules("segment_node", [Remap.parse("__ns:=/car"),
@@ -282,9 +282,9 @@ def test_outputs_fill_uint8_fields_without_humble_s_per_byte_check(humble_sensor
     """Defect 3: ``msg.data = bytes`` ran the generated check over every byte (0.7 s per 1080p
     frame for three outputs). cv_bridge appends to the array instead (ros-perception/vision_opencv
     humble, cv_bridge/core.py: img_msg.data.frombytes(...)); so do we."""
-    from cicld_ros.pointcloud import build_cloud
-    from cicld_ros.rclpy_messages import to_rclpy_pointcloud2
-    from cicld_ros.rclpy_messages import compressed_image_to_rclpy, image_to_rclpy
+    from cicld_ros.messages.pointcloud import build_cloud
+    from cicld_ros.messages.rclpy_messages import to_rclpy_pointcloud2
+    from cicld_ros.messages.rclpy_messages import compressed_image_to_rclpy, image_to_rclpy
 
     pixels = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
     header = Header(Time(3, 4), "cam")
@@ -323,7 +323,7 @@ def rclpy_execute_callback(callback, previous_state=None) -> str:
 def test_every_configure_failure_is_logged_with_its_cause(caplog, failure, cause):
     """Defect 4: only StartupError/ValueError were caught; anything else reached rclpy, which
     swallows it, leaving only 'reset to unconfigured after an error'."""
-    from cicld_ros.rclpy_node import run_transition
+    from cicld_ros.transports.rclpy.rclpy_node import run_transition
 
     def make_core():
         raise failure
@@ -337,7 +337,7 @@ def test_every_configure_failure_is_logged_with_its_cause(caplog, failure, cause
 
 
 def test_a_transition_that_raises_is_logged_with_its_traceback_and_is_an_error(caplog):
-    from cicld_ros.rclpy_node import run_transition
+    from cicld_ros.transports.rclpy.rclpy_node import run_transition
 
     def broken():
         raise OSError("no space left on device")
@@ -367,7 +367,7 @@ def rclpy_spin_after_sigterm() -> None:
 
 def test_sigterm_ends_the_spin_like_ctrl_c():
     """Defect 8: docker stop / systemd / launch's escalation ended in a traceback and exit 1."""
-    from cicld_ros.rclpy_node import spin_until_shutdown
+    from cicld_ros.transports.rclpy.rclpy_node import spin_until_shutdown
 
     spin_until_shutdown(rclpy_spin_after_sigterm, (ExternalShutdownException,))  # returns: a clean stop
 
@@ -377,7 +377,7 @@ def test_sigterm_ends_the_spin_like_ctrl_c():
     spin_until_shutdown(ctrl_c, (ExternalShutdownException,))
     with pytest.raises(ZeroDivisionError):  # a real error still ends the node loudly
         spin_until_shutdown(lambda: 1 / 0, (ExternalShutdownException,))
-    source = (REPO / "cicld_ros/rclpy_node.py").read_text()
+    source = (REPO / "cicld_ros/transports/rclpy/rclpy_node.py").read_text()
     assert "from rclpy.executors import ExternalShutdownException" in source
 
 
@@ -422,8 +422,8 @@ def jazzy_set_parameters(changes: dict, on_set_callbacks: list, post_set_callbac
 def test_a_set_refused_by_a_later_callback_leaves_the_core_unchanged(checkpoint):
     from test_node_core import MemoryTransport
 
-    from cicld_ros.core import SegmentationNode
-    from cicld_ros.rclpy_node import ParameterChanges
+    from cicld_ros.segmentation.core import SegmentationNode
+    from cicld_ros.transports.rclpy.rclpy_node import ParameterChanges
 
     params = with_changes(NodeParams(), {"checkpoint": str(checkpoint)})
     managed = ManagedNode(lambda: SegmentationNode(params, MemoryTransport(), logging.getLogger("t")),
@@ -443,7 +443,7 @@ def test_a_set_refused_by_a_later_callback_leaves_the_core_unchanged(checkpoint)
 
 def test_a_parameter_of_the_wrong_type_blocks_configure_until_it_is_set_right():
     problems = {"strength": "Trying to set parameter 'strength' to '1' of type 'INTEGER', expecting type 'DOUBLE'"}
-    from cicld_ros.rclpy_node import ParameterChanges
+    from cicld_ros.transports.rclpy.rclpy_node import ParameterChanges
 
     changes = ParameterChanges(ManagedNode(lambda: None, logging.getLogger("t")), problems, apply_in_check=True)
     assert changes.check({"steps": 2}) is None and "strength" in problems
@@ -459,7 +459,7 @@ def uyvy(y: int, u: int, v: int, height: int, width: int, yuy2: bool = False) ->
 
 @pytest.mark.parametrize("encoding", ["yuv422", "yuv422_yuy2"])
 def test_yuv422_frames_decode_as_cv_bridge_converts_them(encoding):
-    from cicld_ros.image_codec import check, decode
+    from cicld_ros.messages.image_codec import check, decode
 
     msg = Image(Header(), 16, 20, encoding, 0, 40, uyvy(100, 128, 128, 16, 20, encoding == "yuv422_yuy2"))
     check(msg, 10**6)
@@ -476,7 +476,7 @@ def test_yuv422_frames_decode_as_cv_bridge_converts_them(encoding):
 def test_bayer_frames_demosaic_to_the_colour_they_hold(encoding, pattern):
     """A flat colour laid out in the encoding's 2x2 pattern comes back as that colour (the
     pattern is named by its first row, as in ROS; OpenCV names it by the second)."""
-    from cicld_ros.image_codec import decode
+    from cicld_ros.messages.image_codec import decode
 
     colour = {"R": 200, "G": 120, "B": 40}
     tile = np.array([[colour[pattern[0]], colour[pattern[1]]], [colour[pattern[2]], colour[pattern[3]]]], np.uint8)
@@ -487,7 +487,7 @@ def test_bayer_frames_demosaic_to_the_colour_they_hold(encoding, pattern):
 
 
 def test_a_yuv422_frame_of_odd_width_is_refused_on_arrival():
-    from cicld_ros.image_codec import InputError, check
+    from cicld_ros.messages.image_codec import InputError, check
 
     with pytest.raises(InputError, match="width 21 must be even"):
         check(Image(Header(), 16, 21, "yuv422", 0, 42, bytes(16 * 42)), 10**6)

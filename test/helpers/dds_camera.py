@@ -32,10 +32,10 @@ from cyclonedds.util import duration
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from cicld_ros.dds.config import ensure_cyclonedds_uri  # noqa: E402
-from cicld_ros.dds.transport import DdsTransport  # noqa: E402
-from cicld_ros.message_kinds import message_kind  # noqa: E402
-from cicld_ros.messages import COMPRESSED_IMAGE, IMAGE, CompressedImage, Header, Image, Time  # noqa: E402
+from cicld_ros.messages.message_kinds import message_kind  # noqa: E402
+from cicld_ros.messages.records import COMPRESSED_IMAGE, IMAGE, CompressedImage, Header, Image, Time  # noqa: E402
+from cicld_ros.transports.dds.config import ensure_cyclonedds_uri  # noqa: E402
+from cicld_ros.transports.dds.transport import DdsTransport  # noqa: E402
 
 
 def frame(index: int, width: int, height: int) -> np.ndarray:

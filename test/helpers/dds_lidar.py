@@ -23,10 +23,10 @@ import time
 import numpy as np
 
 from cicld_core.synth import LidarSpec, generate_frame
-from cicld_ros.dds.config import ensure_cyclonedds_uri
-from cicld_ros.dds.transport import DdsTransport
-from cicld_ros.messages import CAMERA_INFO, POINTCLOUD2, Header, Time
-from cicld_ros.pointcloud import CameraInfo, PointCloud2, PointField, build_cloud
+from cicld_ros.messages.pointcloud import CameraInfo, PointCloud2, PointField, build_cloud
+from cicld_ros.messages.records import CAMERA_INFO, POINTCLOUD2, Header, Time
+from cicld_ros.transports.dds.config import ensure_cyclonedds_uri
+from cicld_ros.transports.dds.transport import DdsTransport
 
 
 def scan(width: int, height: int, beams: int, nan_points: int = 0):
