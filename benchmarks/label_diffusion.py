@@ -199,6 +199,8 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error("--max-strength must be in (0, 1], --iters and --frames at least 1, --width a multiple of 8")
     if any(k < 0 for k in args.steps) or any(not 0 < s <= 1 for s in args.strengths):
         parser.error("--steps must be at least 0 and --strengths in (0, 1]")
+    if args.denoiser is not None and not args.denoiser.is_file():
+        parser.error(f"--denoiser: no file at {args.denoiser} (a run's label_denoiser.safetensors)")
     torch.manual_seed(args.seed)
     try:
         model, _ = load_model(args.checkpoint)
@@ -210,7 +212,11 @@ def main(argv: list[str] | None = None) -> dict:
     denoiser = LabelDenoiser(model.config.num_classes, val_cache["features"].shape[1], width=args.width)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.denoiser is not None:
-        denoiser.load_state_dict(load_file(str(args.denoiser)))
+        try:
+            denoiser.load_state_dict(load_file(str(args.denoiser)))
+        except (RuntimeError, OSError) as error:
+            parser.exit(2, f"error: --denoiser {args.denoiser} does not fit a --width {args.width} denoiser on this "
+                           f"checkpoint's features ({str(error).splitlines()[0]})\n")
         denoiser.eval()
         results = {"denoiser": str(args.denoiser)}
     else:
