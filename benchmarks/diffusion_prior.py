@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -32,6 +33,7 @@ from cicld_core.data import CamVidDataset, GTA5Dataset
 from cicld_core.evaluation import eval_transform, evaluate_model
 from cicld_core.io import write_json
 from cicld_core.labels import CAMVID_PROTOCOL
+from cicld_core.metrics import ConfusionMatrix
 from cicld_core.model import CheckpointError, images_to_tensor, load_model, save_model
 from cicld_core.model.inference import pad_to_multiple
 
@@ -116,16 +118,23 @@ def main(argv: list[str] | None = None) -> dict:
     results = {"checkpoint": str(args.checkpoint), "prior": args.prior, "frames": int(latents.shape[0]),
                "iters": args.iters, "max_strength": args.max_strength, "seed": args.seed,
                "final_loss": round(float(np.mean(losses[-100:])), 4), "miou": {}, "per_class_iou": {}}
-    for strength in args.strengths:
-        for k in args.steps:
+    return score_grid(results, args.steps, args.strengths, args.out, lambda k, strength: evaluate_model(
+        model, val, steps=k, strength=strength, seed=args.seed, progress=False, input_size=args.input_size))
+
+
+def score_grid(results: dict, steps: list[int], strengths: list[float], out: Path,
+               score: Callable[[int, float], ConfusionMatrix]) -> dict:
+    """Score every K x strength once (K = 0 once for all strengths) with protocol 11 into
+    ``results`` (its ``miou`` and ``per_class_iou``), print each, and write results.json."""
+    for strength in strengths:
+        for k in steps:
             key = "K=0" if k == 0 else f"K={k} s={strength:g}"
             if key in results["miou"]:
                 continue
-            summary = evaluate_model(model, val, steps=k, strength=strength, seed=args.seed, progress=False,
-                                     input_size=args.input_size).summary(CAMVID_PROTOCOL)
+            summary = score(k, strength).summary(CAMVID_PROTOCOL)
             results["miou"][key], results["per_class_iou"][key] = round(summary["miou"], 2), summary["per_class_iou"]
             print(f"{key:14s} {summary['miou']:6.2f}", flush=True)
-    write_json(args.out / "results.json", results)
+    write_json(out / "results.json", results)
     print(json.dumps(results["miou"]))
     return results
 

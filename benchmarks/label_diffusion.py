@@ -39,12 +39,12 @@ from tqdm import tqdm
 
 from cicld_core.cli_types import frame_size
 from cicld_core.data import CamVidDataset, GTA5Dataset
-from cicld_core.io import write_json
-from cicld_core.labels import CAMVID_PROTOCOL, IGNORE_INDEX
+from cicld_core.labels import IGNORE_INDEX
 from cicld_core.metrics import ConfusionMatrix
 from cicld_core.model import CheckpointError, images_to_tensor, load_model
 from cicld_core.model.inference import pad_to_multiple
 from cicld_core.model.sampling import denoising_schedule
+from diffusion_prior import score_grid  # benchmarks/ is on the path: the script's own folder
 
 PSEUDO_LABEL_THRESHOLD = 0.968  # the trainer's uda.pseudo_label_threshold
 
@@ -233,18 +233,8 @@ def main(argv: list[str] | None = None) -> dict:
                    "max_strength": args.max_strength, "final_loss": round(float(np.mean(losses[-100:])), 4)}
     results = {"checkpoint": str(args.checkpoint), "width": args.width, "seed": args.seed} | results | {
         "miou": {}, "per_class_iou": {}}
-    for strength in args.strengths:
-        for k in args.steps:
-            key = "K=0" if k == 0 else f"K={k} s={strength:g}"
-            if key in results["miou"]:
-                continue
-            summary = score(denoiser, model, val, args.input_size, val_cache, k, strength, args.seed
-                            ).summary(CAMVID_PROTOCOL)
-            results["miou"][key], results["per_class_iou"][key] = round(summary["miou"], 2), summary["per_class_iou"]
-            print(f"{key:14s} {summary['miou']:6.2f}", flush=True)
-    write_json(args.out / "results.json", results)
-    print(json.dumps(results["miou"]))
-    return results
+    return score_grid(results, args.steps, args.strengths, args.out, lambda k, strength: score(
+        denoiser, model, val, args.input_size, val_cache, k, strength, args.seed))
 
 
 if __name__ == "__main__":
