@@ -177,6 +177,13 @@ def check_state_fits(module: torch.nn.Module, state: dict[str, torch.Tensor | tu
         raise CheckpointError(f"{where} does not fit the model its metadata describes: " + "; ".join(problems))
 
 
+def differing_config_keys(model: CICLD, metadata: dict[str, Any], ignored: frozenset[str] = frozenset()) -> list[str]:
+    """The model config keys (less ``ignored``) whose value in a checkpoint's metadata is not the model's."""
+    saved = metadata.get("model_config") or {}
+    current = model.config.to_dict()
+    return sorted(k for k in current if k not in ignored and saved.get(k) != current[k])
+
+
 def model_metadata(model: CICLD, provenance: dict[str, Any] | None = None,
                    input_size: tuple[int, int] | None = None) -> dict[str, Any]:
     """The metadata of a checkpoint. ``input_size`` is (width, height) of the frames the model was

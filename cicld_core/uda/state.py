@@ -15,7 +15,7 @@ import torch
 
 from ..model import CICLD
 from ..model.checkpoint import (
-    CheckpointError, check_state_fits, group, load_checkpoint, model_metadata, save_checkpoint,
+    CheckpointError, check_state_fits, differing_config_keys, group, load_checkpoint, model_metadata, save_checkpoint,
 )
 
 
@@ -64,9 +64,7 @@ def load_training_state(path: Path, *, model: CICLD, ema_model: CICLD, optimizer
     training = metadata.get("training")
     if training is None:
         raise CheckpointError(f"{path} holds a model but no training state (it cannot be resumed)")
-    saved_config = metadata.get("model_config", {})
-    current = model.config.to_dict()
-    differing = sorted(k for k in current if saved_config.get(k) != current[k])
+    differing = differing_config_keys(model, metadata)
     if differing:
         raise CheckpointError(f"{path} was trained with a different model config ({', '.join(differing)}); "
                               "resume with the config it was started with, or use a new --work-dir")

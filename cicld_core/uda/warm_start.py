@@ -13,7 +13,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ..model.checkpoint import MODEL_GROUP, CheckpointError, check_state_fits, group, load_checkpoint
+from ..model.checkpoint import (
+    MODEL_GROUP, CheckpointError, check_state_fits, differing_config_keys, group, load_checkpoint,
+)
 from ..model.cicld import CICLD
 
 log = logging.getLogger(__name__)
@@ -28,10 +30,8 @@ def load_warm_start(model: CICLD, path: str | Path) -> list[str]:
     state = group(tensors, MODEL_GROUP)
     if not state:
         raise CheckpointError(f"run.init_checkpoint {path} holds no '{MODEL_GROUP}' weights")
-    saved = metadata.get("model_config") or {}
-    current = model.config.to_dict()
-    ignored = {"backbone_weights", "num_domains"}  # the file's weights replace the backbone's; see module doc
-    differing = sorted(k for k in current if k not in ignored and saved.get(k) != current[k])
+    # the file's weights replace the backbone's; the discriminator's shape: see the module doc
+    differing = differing_config_keys(model, metadata, frozenset({"backbone_weights", "num_domains"}))
     if differing:
         raise CheckpointError(f"run.init_checkpoint {path} was trained with a different model config "
                               f"({', '.join(differing)}); use the same model: section as the run that made it")
