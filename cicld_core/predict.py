@@ -24,9 +24,11 @@ from tqdm import tqdm
 from .cli_types import fail, int_at_least
 from .data.image_folder import IMAGE_EXTENSIONS, ImageFolderDataset
 from .device import pick_device
+from .evaluation.scoring import segment_at_size_with_uncertainty
+from .input_size_argument import add_input_size_argument, resolve_input_size
 from .io import DataError, read_rgb, write_png
 from .labels import colorize, overlay
-from .model import MIN_IMAGE_SIZE, CheckpointError, load_model, segment_rgb
+from .model import MIN_IMAGE_SIZE, CheckpointError, load_model
 from .sampling_arguments import add_sampling_arguments, sampling_from_args
 
 DEFAULT_MAX_PIXELS = 4096 * 4096  # as the node's max_pixels
@@ -57,6 +59,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--input", required=True, type=Path, help="an image, or a folder searched recursively")
     parser.add_argument("--output", required=True, type=Path, help="folder for the results (sub-folders kept)")
     add_sampling_arguments(parser)
+    add_input_size_argument(parser)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     parser.add_argument("--alpha", type=float, default=0.5, help="overlay opacity of the colour mask (default 0.5)")
     parser.add_argument("--max-pixels", type=int_at_least(MIN_IMAGE_SIZE ** 2), default=DEFAULT_MAX_PIXELS,
@@ -88,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         device = pick_device(args.device)
         model, metadata = load_model(args.checkpoint, device)
         args.sampling.validate(model.config.num_train_timesteps)
+        input_size = resolve_input_size(args.input_size, metadata)
         images = list_images(args.input, exclude=args.output if args.input.is_dir() else None)
     except (CheckpointError, DataError, ValueError) as error:
         return fail(error)
@@ -99,15 +103,13 @@ def main(argv: list[str] | None = None) -> int:
             skipped += 1
             tqdm.write(f"warning: skipped {error}", file=sys.stderr)
             continue
-        result = segment_rgb(model, rgb, args.sampling, device)
-        train_ids = result.train_ids[0].cpu().numpy()
+        train_ids, uncertainty = segment_at_size_with_uncertainty(model, rgb, args.sampling, device, input_size)
         try:
             write_png(args.output / f"{name}_trainIds.png", train_ids)
             write_png(args.output / f"{name}_color.png", colorize(train_ids))
             write_png(args.output / f"{name}_overlay.png", overlay(rgb, train_ids, alpha=args.alpha))
-            if result.uncertainty is not None:
-                uncertainty = (result.uncertainty[0].cpu().numpy() * 255).round().astype(np.uint8)
-                write_png(args.output / f"{name}_uncertainty.png", uncertainty)
+            if uncertainty is not None:
+                write_png(args.output / f"{name}_uncertainty.png", (uncertainty * 255).round().astype(np.uint8))
         except (DataError, OSError) as error:
             return fail(f"could not write the results of {path}: {error}", status=1)
         written += 1

@@ -311,6 +311,9 @@ def test_training_adapts_to_a_camvid_target_and_the_config_checks_the_protocol(s
     evals = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
              if '"eval"' in line]
     assert evals and evals[-1]["protocol"] == CAMVID_PROTOCOL and "Pavement" in evals[-1]["per_class_iou"]
+    # the checkpoint records the size it was scored at (run.eval_input_size, not the labels' size), which
+    # evaluate, predict, replay and the node then run at by default
+    assert load_model(tmp_path / "run" / "latest.safetensors")[1]["input_size"] == [64, 48]
     wrong = subprocess.run([sys.executable, "train/uda.py", *base, "--work-dir", str(tmp_path / "wrong"),
                             "--set", "run.eval_protocol=19"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert wrong.returncode != 0 and "CamVid is scored with protocol 11" in wrong.stderr

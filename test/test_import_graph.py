@@ -17,8 +17,8 @@ NEEDS_ROS = {"cicld_ros.transports.rclpy.rclpy_lifecycle_node"}  # imports rclpy
 # (cicld_ros.node, .demo, .bag, .replay_eval: modules outside every room)
 ROOM_LAYERS = (
     ("cicld_ros.messages", "cicld_ros.ros_rules"),
-    ("cicld_ros.transports.dds",),
-    ("cicld_ros.segmentation",),
+    # the node without a transport and the DDS transport side by side: neither imports the other
+    ("cicld_ros.transports.dds", "cicld_ros.segmentation"),
     ("cicld_ros.transports.rclpy", "cicld_ros.bags"),
     ("cicld_ros.replay",),
 )

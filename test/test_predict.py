@@ -118,3 +118,26 @@ def test_sampling_options_are_checked_before_any_image(checkpoint, tmp_path, cap
     assert stopped.value.code == 2 and "Traceback" not in err and re.search(message, err)
     assert len([line for line in err.splitlines() if "error:" in line]) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_predict_runs_the_model_at_the_checkpoints_size_by_default(tmp_path, capsys):
+    """As the node, evaluate and replay: the size the checkpoint records unless --input-size says
+    otherwise; the masks always come back at the image's own size."""
+    import torch
+
+    from cicld_core.model import CICLD, ModelConfig, save_model
+    from tiny import TINY
+
+    torch.manual_seed(0)
+    checkpoint = tmp_path / "sized.safetensors"
+    save_model(checkpoint, CICLD(ModelConfig(**TINY)), input_size=(32, 16))
+    image = write_image(tmp_path / "in" / "frame.png", height=48, width=96, seed=3)
+    masks = {}
+    for name, size in (("default", []), ("explicit", ["--input-size", "32x16"]), ("native", ["--input-size", "native"])):
+        code, _, err = predict(capsys, "--checkpoint", str(checkpoint), "--input", str(image),
+                               "--output", str(tmp_path / name), "--steps", "1", *size)
+        assert code == 0, err
+        masks[name] = cv2.imread(str(tmp_path / name / "frame_trainIds.png"), cv2.IMREAD_UNCHANGED)
+        assert masks[name].shape == (48, 96)
+    assert np.array_equal(masks["default"], masks["explicit"])
+    assert not np.array_equal(masks["default"], masks["native"])

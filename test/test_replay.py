@@ -3,6 +3,7 @@ python -m cicld_core.evaluate on the same frames; bags from real ROS 2 are read;
 bags and missing topics fail clearly, without a report."""
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -10,10 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
+from cicld_core.model import CICLD, ModelConfig, save_model
 from cicld_core.synth import generate_frame, write_frame
 from cicld_ros.bags.bag import write_cityscapes_bag
 from cicld_ros.bags.bag_reader import BagError, read_frames
+from tiny import TINY
 
 REPO = Path(__file__).resolve().parents[1]
 # recorded by ROS 2 itself (ros2/rosbag2 test resources, Apache-2.0; see its README)
@@ -68,6 +72,39 @@ def test_offline_replay_matches_the_dataset_evaluation(drive, checkpoint, tmp_pa
     for name in ("report.md", "per_class_iou.png", "latency.png", "frames.png"):
         assert (report / name).is_file(), name
     assert "mIoU (19 classes)" in (report / "report.md").read_text()
+
+
+def test_evaluate_and_offline_replay_default_to_the_checkpoints_size_and_record_how_they_measured(drive, tmp_path):
+    """One model, one set of frames, one answer: both commands run the model at the size the checkpoint
+    records (not the frames' 64x32), and their reports say so, with K, strength, device and file hash."""
+    torch.manual_seed(0)
+    checkpoint = tmp_path / "sized.safetensors"
+    save_model(checkpoint, CICLD(ModelConfig(**TINY)), input_size=(32, 16))
+    sha256 = hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+    bag = tmp_path / "bag"
+    write_cityscapes_bag(drive, "val", bag, progress=False)
+    results = {}
+    for size in ([], ["--input-size", "native"]):
+        name = "checkpoint" if not size else "native"
+        done = run("cicld_ros.replay_eval", "--bag", str(bag), "--checkpoint", str(checkpoint), "--steps", "1",
+                   "--strength", "0.5", "--report", str(tmp_path / name), "--no-progress", *size)
+        assert done.returncode == 0, done.stderr
+        done = run("cicld_core.evaluate", "--checkpoint", str(checkpoint), "--dataset", "cityscapes", "--root",
+                   str(drive), "--split", "val", "--steps", "1", "--strength", "0.5", "--json",
+                   str(tmp_path / f"{name}.json"), "--no-progress", *size)
+        assert done.returncode == 0, done.stderr
+        results[name] = (json.loads((tmp_path / name / "report.json").read_text()),
+                         json.loads((tmp_path / f"{name}.json").read_text()))
+    for name, expected_size in (("checkpoint", [32, 16]), ("native", "native")):
+        replay, evaluation = results[name]
+        assert replay["miou"] == pytest.approx(evaluation["miou"], abs=0.05), name
+        for report in (replay, evaluation):
+            assert report["input_size"] == expected_size
+            assert (report["steps"], report["strength"], report["device"]) == (1, 0.5, "cpu")
+            assert report["checkpoint_sha256"] == sha256
+    assert "| model input size | 32x16 |" in (tmp_path / "checkpoint" / "report.md").read_text()
+    # the two sizes give two different models' worth of predictions: the default really is the 32x16 one
+    assert results["checkpoint"][0]["per_class_iou"] != results["native"][0]["per_class_iou"]
 
 
 @pytest.mark.parametrize("name", ["mcap_talker", "sqlite3_talker"])

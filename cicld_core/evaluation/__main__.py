@@ -14,12 +14,14 @@ from typing import Any
 
 import torch
 
-from ..cli_types import fail, frame_size, int_at_least
+from ..cli_types import fail, int_at_least
 from ..data import LABELLED_KINDS, build_dataset
 from ..device import pick_device
 from ..io import DataError, write_json
 from ..labels import ALL_PROTOCOLS, CAMVID_PROTOCOL, NUM_TRAIN_CLASSES
 from ..metrics import ConfusionMatrix
+from ..input_size_argument import add_input_size_argument, resolve_input_size
+from ..measured_with import measured_with
 from ..model import CheckpointError, load_model
 from ..sampling_arguments import add_sampling_arguments, sampling_from_args
 from .scoring import eval_transform, evaluate_model
@@ -56,9 +58,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--protocol", type=int, choices=sorted(ALL_PROTOCOLS, reverse=True), default=None,
                         help="classes in the mean: 19, 16 or 13 Cityscapes classes, or 11 = CamVid's classes with "
                              "the prediction merged into them (default 11 for --dataset camvid, else 19)")
-    parser.add_argument("--input-size", type=frame_size, default=None, metavar="WxH",
-                        help="resize each image to WxH for the model and score the prediction scaled back to the "
-                             "label's resolution (default: the label's own size)")
+    add_input_size_argument(parser)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     parser.add_argument("--max-images", type=int_at_least(1), default=None, metavar="N",
                         help="score only the first N images in name order (default: all)")
@@ -76,13 +76,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def report(args: argparse.Namespace, metric: ConfusionMatrix, images: int, device: torch.device) -> dict[str, Any]:
+def report(args: argparse.Namespace, metric: ConfusionMatrix, images: int, device: torch.device,
+           input_size: tuple[int, int] | None) -> dict[str, Any]:
     """ConfusionMatrix.summary plus what it takes to reproduce the figures."""
     arguments = {key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()
                  if key != "sampling"}
-    return metric.summary(args.protocol) | {
-        "checkpoint": str(args.checkpoint), "dataset": args.dataset, "split": args.split, "images": images,
-        "steps": args.steps, "strength": args.strength, "device": str(device), "arguments": arguments,
+    return metric.summary(args.protocol) | measured_with(args.checkpoint, input_size, args.sampling, device) | {
+        "dataset": args.dataset, "split": args.split, "images": images, "arguments": arguments,
     }
 
 
@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         device = pick_device(args.device)
-        model, _ = load_model(args.checkpoint, device)
+        model, metadata = load_model(args.checkpoint, device)
+        input_size = resolve_input_size(args.input_size, metadata)
         if model.config.num_classes != NUM_TRAIN_CLASSES:
             # the protocols and the datasets' labels are Cityscapes trainIds
             raise ValueError(f"checkpoint {args.checkpoint} predicts {model.config.num_classes} classes, but "
@@ -99,16 +100,17 @@ def main(argv: list[str] | None = None) -> int:
             raise DataError(f"dataset root {args.root} is not a folder")
         dataset = build_dataset(args.dataset, args.root, args.split, transform=eval_transform(model.config))
         metric = evaluate_model(model, dataset, args.sampling, device=device, progress=not args.no_progress,
-                                max_images=args.max_images, input_size=args.input_size)
+                                max_images=args.max_images, input_size=input_size)
     except (CheckpointError, DataError, ValueError) as error:
         return fail(error)
     images = len(dataset) if args.max_images is None else min(args.max_images, len(dataset))
+    size = f"{input_size[0]}x{input_size[1]}" if input_size else "each image's own size"
     print(f"{args.dataset} {args.split} under {args.root}: steps {args.steps}, strength {args.strength}, "
-          f"seed {args.seed}, {args.dtype} on {device}")
+          f"seed {args.seed}, {args.dtype} on {device}, model input {size}")
     print(format_table(metric, args.protocol, images))
     if args.json is not None:
         try:
-            write_json(args.json, report(args, metric, images, device))
+            write_json(args.json, report(args, metric, images, device, input_size))
         except OSError as error:
             return fail(f"could not write {args.json}: {error}")
         print(f"wrote {args.json}")

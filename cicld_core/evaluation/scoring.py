@@ -113,12 +113,25 @@ def segment_at_size(model: "CICLD", rgb: np.ndarray, options: SamplingOptions, d
     """trainIds (H, W) uint8 of one RGB image at its own size; with ``input_size`` (width,
     height) the model sees the image resized to it (area) and the prediction is scaled back
     (nearest), as a node whose model input size differs from its camera's does."""
+    return segment_at_size_with_uncertainty(model, rgb, options, device, input_size)[0]
+
+
+def segment_at_size_with_uncertainty(model: "CICLD", rgb: np.ndarray, options: SamplingOptions,
+                                     device: torch.device | str, input_size: tuple[int, int] | None = None,
+                                     ) -> tuple[np.ndarray, np.ndarray | None]:
+    """As segment_at_size, plus the noise samples' disagreement (H, W) in [0, 1] when
+    ``options.num_samples`` is above 1 (else None), scaled back like the prediction (linear)."""
     height, width = rgb.shape[:2]
-    if input_size is None or tuple(input_size) == (width, height):
-        return segment_rgb(model, rgb, options, device).train_ids[0].cpu().numpy().astype(np.uint8)
-    small = cv2.resize(rgb, tuple(input_size), interpolation=cv2.INTER_AREA)
-    prediction = segment_rgb(model, small, options, device).train_ids[0].cpu().numpy().astype(np.uint8)
-    return cv2.resize(prediction, (width, height), interpolation=cv2.INTER_NEAREST)
+    resized = input_size is not None and tuple(input_size) != (width, height)
+    seen = cv2.resize(rgb, tuple(input_size), interpolation=cv2.INTER_AREA) if resized else rgb
+    result = segment_rgb(model, seen, options, device)
+    train_ids = result.train_ids[0].cpu().numpy().astype(np.uint8)
+    uncertainty = result.uncertainty[0].float().cpu().numpy() if result.uncertainty is not None else None
+    if resized:
+        train_ids = cv2.resize(train_ids, (width, height), interpolation=cv2.INTER_NEAREST)
+        if uncertainty is not None:
+            uncertainty = cv2.resize(uncertainty, (width, height), interpolation=cv2.INTER_LINEAR)
+    return train_ids, uncertainty
 
 
-__all__ = ["check_dataset", "eval_transform", "evaluate_model", "segment_at_size"]
+__all__ = ["check_dataset", "eval_transform", "evaluate_model", "segment_at_size", "segment_at_size_with_uncertainty"]

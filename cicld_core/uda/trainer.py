@@ -130,8 +130,9 @@ class Trainer:
                                          seed=run.seed)
         if not self.val_dataset.has_labels:
             raise DataError(f"data.val ({val.kind} at {val.root}) has no labels: evaluation needs them")
-        # what the scores are measured at, recorded in every checkpoint for the node to resize to
-        self.input_size = self.val_dataset.common_image_size(val.max_images)
+        # what the scores are measured at, recorded in every checkpoint: the node, evaluate, predict and
+        # replay resize to it by default, so they reproduce the scores this run reports
+        self.input_size = run.eval_input_size or self.val_dataset.common_image_size(val.max_images)
 
     @staticmethod
     def _pixel_scale(dataset, resize: tuple[int, int] | None) -> float:

@@ -38,9 +38,11 @@ from cicld_core.device import pick_device
 from cicld_core.io import atomic_path, write_json, write_png
 from cicld_core.labels import ALL_PROTOCOLS, CAMVID_PROTOCOL, overlay
 from cicld_core.metrics import ConfusionMatrix
-from cicld_core.cli_types import fail, frame_size
+from cicld_core.cli_types import fail
 from cicld_core.evaluation import segment_at_size
-from cicld_core.model import CheckpointError, checkpoint_input_size, load_model
+from cicld_core.input_size_argument import NATIVE, add_input_size_argument, resolve_input_size
+from cicld_core.measured_with import measured_with
+from cicld_core.model import CheckpointError, load_model
 from cicld_core.sampling_arguments import add_sampling_arguments, sampling_from_args
 
 from ..bags.bag_reader import BagError, no_frames, read_frames
@@ -101,7 +103,8 @@ class Scores:
         return figures | (self.points.figures() if self.points is not None else {})
 
 
-def run_offline(args: argparse.Namespace, model, device: torch.device) -> tuple[Scores, dict]:
+def run_offline(args: argparse.Namespace, model, device: torch.device,
+                input_size: tuple[int, int] | None) -> tuple[Scores, dict]:
     image_topic, gt_topic, count, frames = read_frames(args.bag, args.image_topic, args.gt_topic)
     scores = Scores(args.protocol, PointScores.from_bag(args.bag, args.protocol))
     started = time.perf_counter()
@@ -112,7 +115,7 @@ def run_offline(args: argparse.Namespace, model, device: torch.device) -> tuple[
             skip_malformed(scores, frame, error)
             continue
         t0 = time.perf_counter()
-        prediction = segment_at_size(model, rgb, args.sampling, device, args.input_size)
+        prediction = segment_at_size(model, rgb, args.sampling, device, input_size)
         latency = (time.perf_counter() - t0) * 1000
         truth = mono8_values(frame.ground_truth) if frame.ground_truth is not None else None
         scores.add(rgb, prediction, truth, latency, frame.image.header)
@@ -150,7 +153,9 @@ def run_live(args: argparse.Namespace) -> tuple[Scores, dict]:
               "compressed_image_topics": [image_topic] if kind == COMPRESSED_IMAGE else [""],
               "device": args.device, "publish_color_mask": False, "publish_overlay": False, "max_batch": 1,
               "max_pixels": MAX_PIXELS} | sampling_params(args.sampling)
-    if args.input_size is not None:
+    if args.input_size == NATIVE:
+        params |= {"input_width": 0, "input_height": 0}
+    elif args.input_size is not None:  # else the node's own default, the checkpoint's size
         params |= {"input_width": args.input_size[0], "input_height": args.input_size[1]}
     domain = domain_id(args.domain_id if args.domain_id is not None else 100 + os.getpid() % 100)
     received: dict[tuple[int, int], tuple[float, object]] = {}
@@ -240,7 +245,9 @@ def write_report(report_dir: Path, scores: Scores, info: dict) -> dict:
     lines = [f"# Replay evaluation: {Path(info['bag']).name}", "", "```bash", info["command"], "```", "",
              "| | |", "|---|---|", f"| mode | {info['mode']} |", f"| frames | {figures['frames']} "
              f"({figures['frames_with_ground_truth']} with ground truth, {figures['malformed_frames']} malformed) |",
-             f"| denoising steps K | {info['steps']} |"]
+             f"| denoising steps K, strength | {info['steps']}, {info['strength']} |",
+             f"| model input size | {size_cell(info['input_size'])} |", f"| device | {info['device']} |",
+             f"| checkpoint | {Path(info['checkpoint']).name}, sha256 {info['checkpoint_sha256'][:16]} |"]
     if scores.with_truth:
         lines.append(f"| mIoU ({info['protocol']} classes) | {figures['miou']:.2f} |")
     if "point_miou" in figures:
@@ -261,6 +268,10 @@ def write_report(report_dir: Path, scores: Scores, info: dict) -> dict:
     with atomic_path(report_dir / "report.md") as tmp:
         tmp.write_text("\n".join(lines))
     return figures
+
+
+def size_cell(size: list[int] | str) -> str:
+    return "each frame's own" if size == NATIVE else f"{size[0]}x{size[1]}"
 
 
 def iou_cell(value: float | None) -> str:
@@ -298,10 +309,7 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"classes in the mean: 19, 16, 13 Cityscapes classes, or {CAMVID_PROTOCOL} for a CamVid "
                              "bag (python -m cicld_ros.bag --from-camvid): prediction and truth merged into CamVid's "
                              "11 classes (default 19)")
-    parser.add_argument("--input-size", type=frame_size, default=None, metavar="WxH",
-                        help="the model's input size: frames are resized to it and masks scaled back to the "
-                             "frame (live: the node's input_width/input_height; default, as the node's: the size the checkpoint "
-                             "records it was validated at, else the frame's own)")
+    add_input_size_argument(parser)  # live: the node's input_width / input_height
     parser.add_argument("--image-topic", help="camera topic (default: the bag's only Image/CompressedImage topic)")
     parser.add_argument("--gt-topic", help="ground-truth topic (default: a mono8 Image topic named like ground_truth)")
     parser.add_argument("--device", default="auto")
@@ -314,17 +322,16 @@ def main(argv: list[str] | None = None) -> int:
         device = pick_device(args.device)
         model, metadata = load_model(args.checkpoint, device)
         args.sampling.validate(model.config.num_train_timesteps)
+        # live: what the node resolves from the same parameter and checkpoint
+        input_size = resolve_input_size(args.input_size, metadata)
         if args.mode == "offline":
-            # as the node's default (input_width/input_height -1): the size the checkpoint records
-            if args.input_size is None:
-                args.input_size = checkpoint_input_size(metadata)
-            scores, info = run_offline(args, model, device)
+            scores, info = run_offline(args, model, device, input_size)
         else:
             scores, info = run_live(args)
     except (BagError, CheckpointError, DdsStartError, ValueError) as error:
         return fail(error)
-    info |= {"mode": args.mode, "steps": args.steps, "strength": args.strength, "protocol": args.protocol,
-             "bag": str(args.bag), "checkpoint": str(args.checkpoint), "command": command,
+    info |= measured_with(args.checkpoint, input_size, args.sampling, device) | {
+             "mode": args.mode, "protocol": args.protocol, "bag": str(args.bag), "command": command,
              "versions": {"cicld_ros": __version__, "torch": torch.__version__, "python": platform.python_version()}}
     figures = write_report(args.report, scores, info)
     if scores.with_truth:

@@ -37,8 +37,8 @@ import numpy as np
 from cicld_core.painting import PinholeCamera, lidar_to_camera_matrix
 
 from ..messages.pointcloud import CameraInfo
+from ..ros_rules.ros_names import topic_name_problem
 from ..ros_rules.ros_params import flatten, read_node_parameters, type_problem
-from ..transports.dds.config import ros_topic_to_dds
 
 SECTION = "painting"  # the key of the section in ros__parameters
 CONFIDENCE_TYPES = ("off", "float32", "uint8")
@@ -184,10 +184,9 @@ def painted_camera(name: str, values: Any) -> tuple[PaintedCamera | None, list[s
         if not isinstance(topic, str):
             problems.append(f"{where}.{key} must be a topic name, got {topic!r}")
         elif topic or key in ("image_topic", "lidar_topic"):
-            try:
-                ros_topic_to_dds(topic)
-            except ValueError as error:
-                problems.append(f"{where}.{key}: {error}")
+            problem = topic_name_problem(topic)
+            if problem:
+                problems.append(f"{where}.{key}: invalid ROS topic name {problem}")
     intrinsics = values.get("intrinsics")
     info = None
     if bool(values.get("camera_info_topic")) == (intrinsics is not None):
