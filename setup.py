@@ -48,5 +48,7 @@ setup(
     maintainer_email="cicld-ros@example.com",
     description="CICLD latent-diffusion domain-adaptive semantic segmentation as a ROS 2 node",
     license="Apache-2.0",
-    entry_points={"console_scripts": ["segment_node = cicld_ros.transports.rclpy.rclpy_node:main"]},
+    entry_points={
+        "console_scripts": ["segment_node = cicld_ros.transports.rclpy.rclpy_node:main"]
+    },
 )

@@ -72,17 +72,39 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m cicld_ros.node", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--transport", choices=("dds", "rclpy"), default="dds")
-    parser.add_argument("--params-file", dest="params_files", type=Path, action="append", default=[],
-                        help="ROS 2 parameter file (e.g. config/segment.yaml); repeatable, later files win per "
-                             "parameter, as with ros2 run (e.g. add config/painting.yaml for the LiDAR painting)")
-    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a parameter, e.g. --set steps=4 (repeatable; kept over the file on reload)")
-    parser.add_argument("--domain-id", type=int, default=None, help="DDS domain, 0..232 (default: $ROS_DOMAIN_ID "
-                                                                    "or 0)")
-    parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
-    parser.add_argument("--autostart", action=argparse.BooleanOptionalAction, default=True,
-                        help="configure and activate at start (default); --no-autostart waits unconfigured for "
-                             "SIGUSR1 (step up: configure, activate) and SIGUSR2 (step down: deactivate, cleanup)")
+    parser.add_argument(
+        "--params-file",
+        dest="params_files",
+        type=Path,
+        action="append",
+        default=[],
+        help="ROS 2 parameter file (e.g. config/segment.yaml); repeatable, later files win per "
+        "parameter, as with ros2 run (e.g. add config/painting.yaml for the LiDAR painting)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a parameter, e.g. --set steps=4 (repeatable; kept over the file on reload)",
+    )
+    parser.add_argument(
+        "--domain-id",
+        type=int,
+        default=None,
+        help="DDS domain, 0..232 (default: $ROS_DOMAIN_ID " "or 0)",
+    )
+    parser.add_argument(
+        "--duration", type=float, default=None, help="stop after this many seconds"
+    )
+    parser.add_argument(
+        "--autostart",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="configure and activate at start (default); --no-autostart waits unconfigured for "
+        "SIGUSR1 (step up: configure, activate) and SIGUSR2 (step down: deactivate, cleanup)",
+    )
     return parser.parse_args(argv)
 
 
@@ -92,7 +114,9 @@ def run_dds(args: argparse.Namespace, signals: Signals, ros_args: list[str] = ()
     from .ros_rules.ros_names import NodeNames, parse_ros_args
     from .transports.dds.dds_start import DdsStartError, domain_id, open_transport
 
-    try:  # --ros-args: the node's name, namespace and remappings, -p values and --params-file, as rcl reads them
+    # --ros-args: the node's name, namespace and remappings, -p values and --params-file, as rcl
+    # reads them
+    try:
         ros = parse_ros_args(list(ros_args), NODE_NAME)
         names = NodeNames.from_rules(NODE_NAME, ros.remaps)
     except ValueError as error:
@@ -111,7 +135,9 @@ def run_dds(args: argparse.Namespace, signals: Signals, ros_args: list[str] = ()
         except ValueError as error:
             return fail(error)
         node_fqn = names.fully_qualified_name
-        managed = ManagedNode(lambda: make_core(args.params_files, overrides, transport, node_fqn), log)
+        managed = ManagedNode(
+            lambda: make_core(args.params_files, overrides, transport, node_fqn), log
+        )
         if args.autostart:
             try:
                 managed.configure()
@@ -119,8 +145,11 @@ def run_dds(args: argparse.Namespace, signals: Signals, ros_args: list[str] = ()
                 return fail(error.reason)
             managed.activate()
         else:
-            log.info("lifecycle: unconfigured (--no-autostart): SIGUSR1 configures, SIGUSR1 again activates; "
-                     "SIGUSR2 steps back")
+            log.info(
+                "lifecycle: unconfigured (--no-autostart): SIGUSR1 configures, SIGUSR1 again "
+                "activates; "
+                "SIGUSR2 steps back"
+            )
         signals.catch_stop()
         starting = True  # signals waiting in the socket arrived during start-up
         deadline = None if args.duration is None else time.monotonic() + args.duration
@@ -136,11 +165,19 @@ def run_dds(args: argparse.Namespace, signals: Signals, ros_args: list[str] = ()
                         step()
                     except TransitionError as error:
                         log.warning(f"lifecycle: {error}")
-                    except Exception as error:  # noqa: BLE001 - a transition must never end the node
-                        log.warning(f"lifecycle: {step.__name__} failed, state {managed.state.value}: {error!r}")
+                    except (
+                        Exception
+                    ) as error:  # noqa: BLE001 - a transition must never end the node
+                        log.warning(
+                            f"lifecycle: {step.__name__} failed, state {managed.state.value}: "
+                            f"{error!r}"
+                        )
             if hasattr(signal, "SIGHUP") and signal.SIGHUP in received:
                 if managed.core is None:
-                    log.warning("SIGHUP ignored: the node is not configured; configure reads the parameters")
+                    log.warning(
+                        "SIGHUP ignored: the node is not configured; configure reads the "
+                        "parameters"
+                    )
                 else:
                     hangup(managed.core, args.params_files, overrides, starting, node_fqn)
             starting = False
@@ -150,7 +187,9 @@ def run_dds(args: argparse.Namespace, signals: Signals, ros_args: list[str] = ()
     return 0
 
 
-def make_core(params_files: list[Path], overrides: dict[str, Any], transport, node_fqn: str = "/segment_node"):
+def make_core(
+    params_files: list[Path], overrides: dict[str, Any], transport, node_fqn: str = "/segment_node"
+):
     """The node as configure builds it: defaults, then the files (read as ROS 2 reads them for the
     node ``node_fqn``, their painting section by cicld_ros.segmentation.painting_params), then the -p / --set
     overrides."""
@@ -167,8 +206,11 @@ def hangup(node, params_files: list[Path], overrides: dict[str, Any], during_sta
     when = " during start-up" if during_start else ""
     params_file = ", ".join(map(str, params_files))  # as the log names them
     if not params_files:
-        log.warning(f"SIGHUP{when} ignored: the node was started without --params-file, so there is no file "
-                    f"to re-read")
+        log.warning(
+            f"SIGHUP{when} ignored: the node was started without --params-file, so there is no "
+            "file "
+            f"to re-read"
+        )
         return
     if during_start:
         log.info(f"SIGHUP during start-up: re-reading {params_file} now that the node is ready")
@@ -178,7 +220,9 @@ def hangup(node, params_files: list[Path], overrides: dict[str, Any], during_sta
         log.warning(f"reload of {params_file} failed, parameters unchanged: {error!r}")
 
 
-def reload(node, params_files: list[Path], overrides: dict[str, Any], node_fqn: str = "/segment_node") -> None:
+def reload(
+    node, params_files: list[Path], overrides: dict[str, Any], node_fqn: str = "/segment_node"
+) -> None:
     """Re-read the file with the --set overrides on top, as at start-up; apply the run-time
     parameters that changed, warn about the others (they need a restart)."""
     from .segmentation.painting_params import read_node_files
@@ -202,13 +246,17 @@ def reload(node, params_files: list[Path], overrides: dict[str, Any], node_fqn: 
             return
     fixed = [name for name in differ if name not in RUNTIME_PARAMS]
     if painting != node.painter.params:
-        log.warning(f"reload of {params_file}: the painting section changed; it is read at configure only "
-                    f"(SIGUSR2 twice, then SIGUSR1 twice, or a restart)")
+        log.warning(
+            f"reload of {params_file}: the painting section changed; it is read at configure only "
+            f"(SIGUSR2 twice, then SIGUSR1 twice, or a restart)"
+        )
     if fixed:
         log.warning(f"reload of {params_file}: " + ", ".join(
             f"{name} {getattr(current, name)!r} -> {getattr(wanted, name)!r}" for name in fixed)
             + " not applied: only a restart changes these")
-    applied = ", ".join(f"{name} {getattr(current, name)!r} -> {value!r}" for name, value in changes.items())
+    applied = ", ".join(
+        f"{name} {getattr(current, name)!r} -> {value!r}" for name, value in changes.items()
+    )
     kept = f" (--set kept over the file: {', '.join(sorted(overrides))})" if overrides else ""
     log.info(f"reloaded {params_file}: {applied or 'no run-time parameter changed'}{kept}")
 
@@ -222,8 +270,12 @@ def run_rclpy(args: argparse.Namespace, ros_args: list[str] = ()) -> int:
     try:
         import rclpy  # noqa: F401
     except ImportError as error:
-        return fail(f"--transport rclpy needs ROS 2, but rclpy is not importable ({error}): source your ROS 2 "
-                    f"install first (source /opt/ros/<distro>/setup.bash), or use --transport dds, which needs no ROS")
+        return fail(
+            f"--transport rclpy needs ROS 2, but rclpy is not importable ({error}): source your "
+            "ROS 2 "
+            "install first (source /opt/ros/<distro>/setup.bash), or use --transport dds, which "
+            "needs no ROS"
+        )
     from .transports.rclpy.rclpy_node import main as rclpy_main
 
     signal.set_wakeup_fd(-1)  # rclpy handles SIGINT itself
@@ -248,7 +300,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(own)
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s] [%(name)s]: %(message)s")
     try:
-        return run_rclpy(args, ros_args) if args.transport == "rclpy" else run_dds(args, signals, ros_args)
+        return (
+            run_rclpy(args, ros_args)
+            if args.transport == "rclpy"
+            else run_dds(args, signals, ros_args)
+        )
     except KeyboardInterrupt:  # Ctrl-C while the model loads
         return 130
 

@@ -40,7 +40,14 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
+from rosbags.interfaces import (
+    Qos,
+    QosDurability,
+    QosHistory,
+    QosLiveliness,
+    QosReliability,
+    QosTime,
+)
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 from tqdm import tqdm
@@ -53,7 +60,13 @@ from cicld_core.io import DataError
 from ..messages import cdr
 from ..messages.records import CompressedImage, Header, Image, Time
 from ..segmentation.core import camera_namespace
-from .bag_lidar import TF_STATIC_QOS, GeneratedSensors, LidarTopics, lidar_messages, tf_static_message
+from .bag_lidar import (
+    TF_STATIC_QOS,
+    GeneratedSensors,
+    LidarTopics,
+    lidar_messages,
+    tf_static_message,
+)
 
 START_SECONDS = 1_700_000_000  # a fixed start keeps bags of the same input byte-identical
 # Camera rates, frames/s. Slower than a frame every 100 s is no camera (and 1e-9 runs the stamps
@@ -66,8 +79,17 @@ METADATA_VERSION = 8
 
 
 def qos(reliable: bool, depth: int) -> Qos:
-    return Qos(QosHistory.KEEP_LAST, depth, QosReliability.RELIABLE if reliable else QosReliability.BEST_EFFORT,
-               QosDurability.VOLATILE, NEVER, NEVER, QosLiveliness.AUTOMATIC, NEVER, False)
+    return Qos(
+        QosHistory.KEEP_LAST,
+        depth,
+        QosReliability.RELIABLE if reliable else QosReliability.BEST_EFFORT,
+        QosDurability.VOLATILE,
+        NEVER,
+        NEVER,
+        QosLiveliness.AUTOMATIC,
+        NEVER,
+        False,
+    )
 
 
 CAMERA_QOS = qos(reliable=False, depth=5)  # what a camera driver offers: sensor data
@@ -81,22 +103,37 @@ def camvid_drive(root: Path, split: str, sequence: str | None = None) -> CamVidD
     sequences = sorted({sample.name.split("_")[0] for sample in dataset.samples})
     if sequence is not None:
         if sequence not in sequences:
-            raise DataError(f"CamVid {split}: no sequence {sequence!r}; it holds {', '.join(sequences)}")
+            raise DataError(
+                f"CamVid {split}: no sequence {sequence!r}; it holds {', '.join(sequences)}"
+            )
         dataset.samples = [s for s in dataset.samples if s.name.split("_")[0] == sequence]
     return dataset
 
 
-def write_cityscapes_bag(root: Path, split: str, out: Path, storage: str = "mcap", rate: float = 10.0,
-                         compressed: bool = False, topic: str = "/camera/image_raw",
-                         gt_topic: str = "/camera/ground_truth", frame_id: str = "camera",
-                         max_frames: int | None = None, progress: bool = True, lidar: LidarTopics | None = None,
-                         dataset: SegmentationDataset | None = None) -> int:
+def write_cityscapes_bag(
+    root: Path,
+    split: str,
+    out: Path,
+    storage: str = "mcap",
+    rate: float = 10.0,
+    compressed: bool = False,
+    topic: str = "/camera/image_raw",
+    gt_topic: str = "/camera/ground_truth",
+    frame_id: str = "camera",
+    max_frames: int | None = None,
+    progress: bool = True,
+    lidar: LidarTopics | None = None,
+    dataset: SegmentationDataset | None = None,
+) -> int:
     """Write the bag; returns the number of frames (``max_frames`` None: all of them). ``lidar``:
     also the generated drive's CameraInfo, LiDAR and ground-truth clouds and /tf_static.
     ``dataset``: the drive to write instead of the Cityscapes split under ``root`` (CamVid)."""
     check_options(rate, max_frames)
     if lidar and dataset is not None:
-        raise ValueError("--lidar needs a generated Cityscapes-layout drive (python -m cicld_core.synth --lidar)")
+        raise ValueError(
+            "--lidar needs a generated Cityscapes-layout drive (python -m cicld_core.synth "
+            "--lidar)"
+        )
     dataset = dataset if dataset is not None else CityscapesDataset(root, split=split)
     if not dataset.has_labels:
         raise DataError(f"{root} split {split!r} has no labels to use as ground truth")
@@ -110,34 +147,59 @@ def write_cityscapes_bag(root: Path, split: str, out: Path, storage: str = "mcap
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     partial = staging / out.name
-    image_topic = topic + "/compressed" if compressed and not topic.endswith("/compressed") else topic
+    image_topic = (
+        topic + "/compressed" if compressed and not topic.endswith("/compressed") else topic
+    )
     typestore = get_typestore(Stores.ROS2_HUMBLE)
     plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
     try:
         with Writer(partial, version=METADATA_VERSION, storage_plugin=plugin) as writer:
-            image_type = "sensor_msgs/msg/CompressedImage" if compressed else "sensor_msgs/msg/Image"
+            image_type = (
+                "sensor_msgs/msg/CompressedImage" if compressed else "sensor_msgs/msg/Image"
+            )
             images = writer.add_connection(image_topic, image_type, typestore=typestore,
                                            offered_qos_profiles=[CAMERA_QOS])
             truths = writer.add_connection(gt_topic, "sensor_msgs/msg/Image", typestore=typestore,
                                            offered_qos_profiles=[GROUND_TRUTH_QOS])
             if lidar:
                 lidar_connections = {
-                    lidar.camera_info: writer.add_connection(lidar.camera_info, "sensor_msgs/msg/CameraInfo",
-                                                             typestore=typestore, offered_qos_profiles=[CAMERA_QOS]),
-                    lidar.points: writer.add_connection(lidar.points, "sensor_msgs/msg/PointCloud2",
-                                                        typestore=typestore, offered_qos_profiles=[CAMERA_QOS]),
-                    lidar.ground_truth: writer.add_connection(lidar.ground_truth, "sensor_msgs/msg/PointCloud2",
-                                                              typestore=typestore,
-                                                              offered_qos_profiles=[GROUND_TRUTH_QOS])}
-                tf_static = writer.add_connection("/tf_static", "tf2_msgs/msg/TFMessage", typestore=typestore,
-                                                  offered_qos_profiles=[TF_STATIC_QOS])
-            for index in tqdm(range(count), desc=f"writing {out.name}", unit="frame", disable=not progress):
+                    lidar.camera_info: writer.add_connection(
+                        lidar.camera_info,
+                        "sensor_msgs/msg/CameraInfo",
+                        typestore=typestore,
+                        offered_qos_profiles=[CAMERA_QOS],
+                    ),
+                    lidar.points: writer.add_connection(
+                        lidar.points,
+                        "sensor_msgs/msg/PointCloud2",
+                        typestore=typestore,
+                        offered_qos_profiles=[CAMERA_QOS],
+                    ),
+                    lidar.ground_truth: writer.add_connection(
+                        lidar.ground_truth,
+                        "sensor_msgs/msg/PointCloud2",
+                        typestore=typestore,
+                        offered_qos_profiles=[GROUND_TRUTH_QOS],
+                    ),
+                }
+                tf_static = writer.add_connection(
+                    "/tf_static",
+                    "tf2_msgs/msg/TFMessage",
+                    typestore=typestore,
+                    offered_qos_profiles=[TF_STATIC_QOS],
+                )
+            for index in tqdm(
+                range(count), desc=f"writing {out.name}", unit="frame", disable=not progress
+            ):
                 rgb, train_ids = dataset.load_raw(index)
                 nanoseconds = START_SECONDS * 1_000_000_000 + int(round(index * 1e9 / rate))
-                header = Header(Time(nanoseconds // 1_000_000_000, nanoseconds % 1_000_000_000), frame_id)
+                header = Header(
+                    Time(nanoseconds // 1_000_000_000, nanoseconds % 1_000_000_000), frame_id
+                )
                 source_file = dataset.samples[index].image
                 if compressed and source_file.suffix.lower() in (".jpg", ".jpeg"):
-                    # the recorded JPEG itself, as a camera driver publishes it: no second compression
+                    # the recorded JPEG itself, as a camera driver publishes it: no second
+                    # compression
                     jpeg = np.frombuffer(source_file.read_bytes(), dtype=np.uint8)
                     data = cdr.encode_compressed_image(CompressedImage(header, "jpeg", jpeg))
                 elif compressed:
@@ -145,7 +207,11 @@ def write_cityscapes_bag(root: Path, split: str, out: Path, storage: str = "mcap
                     data = cdr.encode_compressed_image(CompressedImage(header, "jpeg", jpeg))
                 else:
                     height, width = rgb.shape[:2]
-                    data = cdr.encode_image(Image(header, height, width, "rgb8", 0, width * 3, np.ascontiguousarray(rgb)))
+                    data = cdr.encode_image(
+                        Image(
+                            header, height, width, "rgb8", 0, width * 3, np.ascontiguousarray(rgb)
+                        )
+                    )
                 writer.write(images, nanoseconds, data)
                 mask = np.ascontiguousarray(train_ids, dtype=np.uint8)
                 writer.write(truths, nanoseconds, cdr.encode_image(
@@ -153,7 +219,11 @@ def write_cityscapes_bag(root: Path, split: str, out: Path, storage: str = "mcap
                 if lidar:
                     frame_sensors, calib = sensors.read(dataset.samples[index].name)
                     if index == 0:
-                        writer.write(tf_static, nanoseconds, tf_static_message(typestore, calib, header, lidar.frame_id))
+                        writer.write(
+                            tf_static,
+                            nanoseconds,
+                            tf_static_message(typestore, calib, header, lidar.frame_id),
+                        )
                     for topic, data in lidar_messages(frame_sensors, header, lidar).items():
                         writer.write(lidar_connections[topic], nanoseconds, data)
         partial.rename(out)
@@ -164,9 +234,14 @@ def write_cityscapes_bag(root: Path, split: str, out: Path, storage: str = "mcap
 
 def check_options(rate: float, max_frames: int | None) -> None:
     if not RATE_RANGE[0] <= rate <= RATE_RANGE[1]:  # also refuses nan
-        raise ValueError(f"--rate must be in {RATE_RANGE[0]:g}..{RATE_RANGE[1]:g} frames/s, got {rate:g}")
+        raise ValueError(
+            f"--rate must be in {RATE_RANGE[0]:g}..{RATE_RANGE[1]:g} frames/s, got {rate:g}"
+        )
     if max_frames is not None and max_frames < 1:
-        raise ValueError(f"--max-frames must be at least 1, got {max_frames} (leave it out to write every frame)")
+        raise ValueError(
+            f"--max-frames must be at least 1, got {max_frames} (leave it out to write every "
+            "frame)"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,44 +250,97 @@ def main(argv: list[str] | None = None) -> int:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--from-cityscapes", dest="root", type=Path,
                         help="a Cityscapes-layout root (leftImg8bit/, gtFine/)")
-    source.add_argument("--from-camvid", dest="camvid", type=Path,
-                        help="a CamVid root (SegNet's layout, <split>/ and <split>annot/, or the original "
-                             "release's): a real drive in time order")
-    parser.add_argument("--sequence", default=None,
-                        help="CamVid: write only this sequence (e.g. 0016E5, the val split's only one)")
+    source.add_argument(
+        "--from-camvid",
+        dest="camvid",
+        type=Path,
+        help="a CamVid root (SegNet's layout, <split>/ and <split>annot/, or the original "
+        "release's): a real drive in time order",
+    )
+    parser.add_argument(
+        "--sequence",
+        default=None,
+        help="CamVid: write only this sequence (e.g. 0016E5, the val split's only one)",
+    )
     parser.add_argument("--split", default="val")
     parser.add_argument("--out", type=Path, required=True, help="the bag folder to create")
-    parser.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap",
-                        help="mcap (default since ROS 2 Iron) or sqlite3 (Humble's default); both are "
-                             "readable by Humble, Jazzy, Kilted and Rolling")
-    parser.add_argument("--rate", type=float, default=None,
-                        help=f"frames per second of the recording, {RATE_RANGE[0]:g}..{RATE_RANGE[1]:g} (default 10; "
-                             "CamVid 1, the rate its labelled frames were taken at)")
-    parser.add_argument("--compressed", action="store_true", help="write sensor_msgs/CompressedImage (jpeg)")
-    parser.add_argument("--topic", default="/camera/image_raw", help="camera topic (/compressed is appended "
-                                                                     "with --compressed)")
-    parser.add_argument("--gt-topic", default="/camera/ground_truth", help="ground-truth mask topic")
+    parser.add_argument(
+        "--storage",
+        choices=("mcap", "sqlite3"),
+        default="mcap",
+        help="mcap (default since ROS 2 Iron) or sqlite3 (Humble's default); both are "
+        "readable by Humble, Jazzy, Kilted and Rolling",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help=f"frames per second of the recording, {RATE_RANGE[0]:g}..{RATE_RANGE[1]:g} (default "
+             "10; "
+        "CamVid 1, the rate its labelled frames were taken at)",
+    )
+    parser.add_argument(
+        "--compressed", action="store_true", help="write sensor_msgs/CompressedImage (jpeg)"
+    )
+    parser.add_argument(
+        "--topic",
+        default="/camera/image_raw",
+        help="camera topic (/compressed is appended " "with --compressed)",
+    )
+    parser.add_argument(
+        "--gt-topic", default="/camera/ground_truth", help="ground-truth mask topic"
+    )
     parser.add_argument("--frame-id", default="camera")
-    parser.add_argument("--max-frames", type=int, default=None, help="write only the first N frames (default: all)")
-    parser.add_argument("--lidar", action="store_true",
-                        help="also write the drive's CameraInfo (<camera namespace>/camera_info), LiDAR cloud, "
-                             "ground-truth cloud and /tf_static (a drive generated with --lidar)")
-    parser.add_argument("--lidar-topic", default=LidarTopics.points, help="LiDAR cloud topic (x, y, z, intensity)")
+    parser.add_argument(
+        "--max-frames", type=int, default=None, help="write only the first N frames (default: all)"
+    )
+    parser.add_argument(
+        "--lidar",
+        action="store_true",
+        help="also write the drive's CameraInfo (<camera namespace>/camera_info), LiDAR cloud, "
+        "ground-truth cloud and /tf_static (a drive generated with --lidar)",
+    )
+    parser.add_argument(
+        "--lidar-topic", default=LidarTopics.points, help="LiDAR cloud topic (x, y, z, intensity)"
+    )
     parser.add_argument("--lidar-gt-topic", default=LidarTopics.ground_truth,
                         help="ground-truth cloud topic (x, y, z, label)")
     parser.add_argument("--lidar-frame-id", default=LidarTopics.frame_id)
     args = parser.parse_args(argv)
     if args.rate is None:
         args.rate = 1.0 if args.camvid is not None else 10.0
-    lidar = LidarTopics(args.lidar_topic, args.lidar_gt_topic, f"{camera_namespace(args.topic)}/camera_info",
-                        args.lidar_frame_id) if args.lidar else None
+    lidar = (
+        LidarTopics(
+            args.lidar_topic,
+            args.lidar_gt_topic,
+            f"{camera_namespace(args.topic)}/camera_info",
+            args.lidar_frame_id,
+        )
+        if args.lidar
+        else None
+    )
     try:
         if args.sequence is not None and args.camvid is None:
             raise ValueError("--sequence selects a CamVid sequence: use it with --from-camvid")
-        drive = camvid_drive(args.camvid, args.split, args.sequence) if args.camvid is not None else None
-        count = write_cityscapes_bag(args.root or args.camvid, args.split, args.out, args.storage, args.rate,
-                                     args.compressed, args.topic, args.gt_topic, args.frame_id, args.max_frames,
-                                     lidar=lidar, dataset=drive)
+        drive = (
+            camvid_drive(args.camvid, args.split, args.sequence)
+            if args.camvid is not None
+            else None
+        )
+        count = write_cityscapes_bag(
+            args.root or args.camvid,
+            args.split,
+            args.out,
+            args.storage,
+            args.rate,
+            args.compressed,
+            args.topic,
+            args.gt_topic,
+            args.frame_id,
+            args.max_frames,
+            lidar=lidar,
+            dataset=drive,
+        )
     except (DataError, FileExistsError, ValueError) as error:
         return fail(error)
     print(f"wrote {args.out}: {count} frames at {args.rate:g} Hz ({args.storage})")

@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
+from rosbags.interfaces import (
+    Qos,
+    QosDurability,
+    QosHistory,
+    QosLiveliness,
+    QosReliability,
+    QosTime,
+)
 
 from cicld_core.io import DataError
 from cicld_core.synth import read_sensors
@@ -27,8 +34,17 @@ from ..messages.records import Header
 
 NEVER = QosTime(0x7FFFFFFF, 0xFFFFFFFF)
 # what tf2's static broadcaster offers: late joiners get the transform
-TF_STATIC_QOS = Qos(QosHistory.KEEP_LAST, 1, QosReliability.RELIABLE, QosDurability.TRANSIENT_LOCAL, NEVER, NEVER,
-                    QosLiveliness.AUTOMATIC, NEVER, False)
+TF_STATIC_QOS = Qos(
+    QosHistory.KEEP_LAST,
+    1,
+    QosReliability.RELIABLE,
+    QosDurability.TRANSIENT_LOCAL,
+    NEVER,
+    NEVER,
+    QosLiveliness.AUTOMATIC,
+    NEVER,
+    False,
+)
 LIDAR_FRAME_ID = "lidar"
 
 
@@ -49,8 +65,10 @@ class GeneratedSensors:
 
     def read(self, name: str):
         if name not in self.index_of:
-            raise DataError(f"{self.root}: frame {name} has no LiDAR files: generate the drive with "
-                            f"python -m cicld_core.synth --layout cityscapes --lidar")
+            raise DataError(
+                f"{self.root}: frame {name} has no LiDAR files: generate the drive with "
+                f"python -m cicld_core.synth --layout cityscapes --lidar"
+            )
         index = self.index_of[name]
         return read_sensors(self.root, "cityscapes", self.split, index), sensor_paths(
             self.root, "cityscapes", self.split, index)["calib"]
@@ -60,9 +78,15 @@ def lidar_messages(sensors: Any, header: Header, topics: LidarTopics) -> dict[st
     """One frame's CameraInfo (the camera's header), LiDAR cloud and ground-truth cloud as CDR."""
     lidar_header = Header(header.stamp, topics.frame_id)
     return {
-        topics.camera_info: cdr.encode_camera_info(CameraInfo.from_dict(sensors.camera_info, header)),
-        topics.points: cdr.encode_pointcloud2(build_cloud(lidar_header, sensors.points, None, sensors.intensity)),
-        topics.ground_truth: cdr.encode_pointcloud2(build_cloud(lidar_header, sensors.points, sensors.train_ids)),
+        topics.camera_info: cdr.encode_camera_info(
+            CameraInfo.from_dict(sensors.camera_info, header)
+        ),
+        topics.points: cdr.encode_pointcloud2(
+            build_cloud(lidar_header, sensors.points, None, sensors.intensity)
+        ),
+        topics.ground_truth: cdr.encode_pointcloud2(
+            build_cloud(lidar_header, sensors.points, sensors.train_ids)
+        ),
     }
 
 
@@ -70,11 +94,18 @@ def tf_static_message(typestore, calib_path: Path, header: Header, lidar_frame_i
     """tf2_msgs/TFMessage with the LiDAR-to-camera transform of the calibration file."""
     extrinsic = json.loads(calib_path.read_text())["lidar_to_camera"]
     types = typestore.types
-    stamp = types["builtin_interfaces/msg/Time"](sec=header.stamp.sec, nanosec=header.stamp.nanosec)
+    stamp = types["builtin_interfaces/msg/Time"](
+        sec=header.stamp.sec, nanosec=header.stamp.nanosec
+    )
     transform = types["geometry_msgs/msg/TransformStamped"](
-        header=types["std_msgs/msg/Header"](stamp=stamp, frame_id=header.frame_id), child_frame_id=lidar_frame_id,
+        header=types["std_msgs/msg/Header"](stamp=stamp, frame_id=header.frame_id),
+        child_frame_id=lidar_frame_id,
         transform=types["geometry_msgs/msg/Transform"](
             translation=types["geometry_msgs/msg/Vector3"](*map(float, extrinsic["translation"])),
-            rotation=types["geometry_msgs/msg/Quaternion"](*map(float, extrinsic["rotation_xyzw"]))))
+            rotation=types["geometry_msgs/msg/Quaternion"](
+                *map(float, extrinsic["rotation_xyzw"])
+            ),
+        ),
+    )
     return bytes(typestore.serialize_cdr(types["tf2_msgs/msg/TFMessage"](transforms=[transform]),
                                          "tf2_msgs/msg/TFMessage"))

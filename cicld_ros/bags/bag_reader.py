@@ -32,7 +32,10 @@ class Frame:
 
 
 def describe(reader: Reader) -> str:
-    return ", ".join(f"{c.topic} ({c.msgtype}, {c.msgcount})" for c in reader.connections) or "no topics"
+    return (
+        ", ".join(f"{c.topic} ({c.msgtype}, {c.msgcount})" for c in reader.connections)
+        or "no topics"
+    )
 
 
 def open_bag(path: Path) -> Reader:
@@ -46,7 +49,9 @@ def open_bag(path: Path) -> Reader:
     return reader
 
 
-def pick_topics(reader: Reader, path: Path, image_topic: str | None, gt_topic: str | None) -> tuple[str, str | None]:
+def pick_topics(
+    reader: Reader, path: Path, image_topic: str | None, gt_topic: str | None
+) -> tuple[str, str | None]:
     topics = {c.topic: c.msgtype for c in reader.connections}
     for name in (image_topic, gt_topic):
         if name and name not in topics:
@@ -57,10 +62,15 @@ def pick_topics(reader: Reader, path: Path, image_topic: str | None, gt_topic: s
     if image_topic is None:
         cameras = [t for t, kind in topics.items() if kind in IMAGE_TYPES and t != gt_topic]
         if not cameras:
-            raise BagError(f"bag {path} has no camera topic (sensor_msgs/Image or CompressedImage); "
-                           f"it holds: {describe(reader)}")
+            raise BagError(
+                f"bag {path} has no camera topic (sensor_msgs/Image or CompressedImage); "
+                f"it holds: {describe(reader)}"
+            )
         if len(cameras) > 1:
-            raise BagError(f"bag {path} has several camera topics ({', '.join(cameras)}); pick one with --image-topic")
+            raise BagError(
+                f"bag {path} has several camera topics ({', '.join(cameras)}); pick one with "
+                "--image-topic"
+            )
         image_topic = cameras[0]
     elif topics[image_topic] not in IMAGE_TYPES:
         raise BagError(f"{image_topic} in {path} is {topics[image_topic]}, not a camera image")
@@ -111,7 +121,9 @@ def read_frames(path: Path, image_topic: str | None = None, gt_topic: str | None
                     waiting_truths[key] = msg
         except cdr.CdrError as error:
             raise BagError(f"bag {path}: a message cannot be decoded ({error})") from None
-        except Exception as error:  # noqa: BLE001 - a truncated file surfaces as various rosbags errors
+        except (
+            Exception
+        ) as error:  # noqa: BLE001 - a truncated file surfaces as various rosbags errors
             raise BagError(f"bag {path} is truncated or damaged: {error}") from None
         finally:
             reader.close()

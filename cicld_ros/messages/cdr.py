@@ -12,15 +12,29 @@ import struct
 
 import numpy as np
 
-from .records import CompressedImage, DiagnosticArray, DiagnosticStatus, Header, Image, KeyValue, Time
+from .records import (
+    CompressedImage,
+    DiagnosticArray,
+    DiagnosticStatus,
+    Header,
+    Image,
+    KeyValue,
+    Time,
+)
 
 ENCAPSULATION = b"\x00\x01\x00\x00"  # CDR_LE
 # the other encapsulation identifiers (DDS-XTypes 1.3, 7.6.3.1.2): ROS 2 sends only CDR_LE
 # (and CDR_BE from a big-endian host); Cyclone carries any of these without looking
-FOREIGN_ENCAPSULATIONS = {b"\x00\x02": "PL_CDR_BE", b"\x00\x03": "PL_CDR_LE", b"\x00\x06": "XCDR2 PLAIN_CDR2_BE",
-                          b"\x00\x07": "XCDR2 PLAIN_CDR2_LE", b"\x00\x08": "XCDR2 D_CDR2_BE",
-                          b"\x00\x09": "XCDR2 D_CDR2_LE", b"\x00\x0a": "XCDR2 PL_CDR2_BE",
-                          b"\x00\x0b": "XCDR2 PL_CDR2_LE"}
+FOREIGN_ENCAPSULATIONS = {
+    b"\x00\x02": "PL_CDR_BE",
+    b"\x00\x03": "PL_CDR_LE",
+    b"\x00\x06": "XCDR2 PLAIN_CDR2_BE",
+    b"\x00\x07": "XCDR2 PLAIN_CDR2_LE",
+    b"\x00\x08": "XCDR2 D_CDR2_BE",
+    b"\x00\x09": "XCDR2 D_CDR2_LE",
+    b"\x00\x0a": "XCDR2 PL_CDR2_BE",
+    b"\x00\x0b": "XCDR2 PL_CDR2_LE",
+}
 
 
 class CdrError(ValueError):
@@ -118,18 +132,34 @@ def encode_diagnostics(msg: DiagnosticArray) -> bytes:
 
 class Reader:
     def __init__(self, buffer) -> None:
-        self.view = memoryview(buffer).cast("B") if not isinstance(buffer, memoryview) else buffer.cast("B")
+        self.view = (
+            memoryview(buffer).cast("B")
+            if not isinstance(buffer, memoryview)
+            else buffer.cast("B")
+        )
         if len(self.view) < 4:
-            raise CdrError(f"not a CDR buffer ({len(self.view)} bytes, shorter than the encapsulation header)",
-                           "truncated")
+            raise CdrError(
+                f"not a CDR buffer ({len(self.view)} bytes, shorter than the encapsulation "
+                "header)",
+                "truncated",
+            )
         kind = bytes(self.view[:2])
         if kind == b"\x00\x00":
-            raise CdrError("big-endian CDR (CDR_BE) is not supported; only little-endian CDR_LE", "big_endian")
+            raise CdrError(
+                "big-endian CDR (CDR_BE) is not supported; only little-endian CDR_LE", "big_endian"
+            )
         if kind in FOREIGN_ENCAPSULATIONS:
-            raise CdrError(f"{FOREIGN_ENCAPSULATIONS[kind]} encapsulation (0x{kind.hex()}), not the CDR_LE (0x0001) "
-                           f"ROS 2 sends", "foreign_encapsulation")
+            raise CdrError(
+                f"{FOREIGN_ENCAPSULATIONS[kind]} encapsulation (0x{kind.hex()}), not the CDR_LE "
+                "(0x0001) "
+                f"ROS 2 sends",
+                "foreign_encapsulation",
+            )
         if kind != b"\x00\x01":
-            raise CdrError(f"unknown encapsulation header 0x{kind.hex()}: not a CDR buffer", "foreign_encapsulation")
+            raise CdrError(
+                f"unknown encapsulation header 0x{kind.hex()}: not a CDR buffer",
+                "foreign_encapsulation",
+            )
         self.pos = 4
 
     def need(self, size: int, what: str) -> None:
@@ -181,11 +211,15 @@ class Reader:
         data = bytes(self.view[self.pos:self.pos + length])
         self.pos += length
         if data[-1] != 0 or 0 in data[:-1]:
-            raise CdrError(f"{what}: not a NUL-terminated string of {length - 1} characters", "bad_string")
+            raise CdrError(
+                f"{what}: not a NUL-terminated string of {length - 1} characters", "bad_string"
+            )
         try:
             return data[:-1].decode()
         except UnicodeDecodeError as error:
-            raise CdrError(f"{what} is not UTF-8 ({error.reason} at byte {error.start})", "not_utf8") from None
+            raise CdrError(
+                f"{what} is not UTF-8 ({error.reason} at byte {error.start})", "not_utf8"
+            ) from None
 
     def payload(self, what: str) -> memoryview:
         length = self.u32(f"{what} length")
@@ -201,8 +235,15 @@ class Reader:
 def decode_image(buffer) -> Image:
     r = Reader(buffer)
     header = r.header()
-    return Image(header, r.u32("height"), r.u32("width"), r.string("encoding"), r.u8("is_bigendian"),
-                 r.u32("step"), r.payload("data"))
+    return Image(
+        header,
+        r.u32("height"),
+        r.u32("width"),
+        r.string("encoding"),
+        r.u8("is_bigendian"),
+        r.u32("step"),
+        r.payload("data"),
+    )
 
 
 def decode_compressed_image(buffer) -> CompressedImage:
@@ -218,7 +259,9 @@ def decode_diagnostics(buffer) -> DiagnosticArray:
     for _ in range(r.u32("status count")):
         level = r.u8("level")
         name, message, hardware_id = (r.string(f) for f in ("name", "message", "hardware_id"))
-        values = [KeyValue(r.string("key"), r.string("value")) for _ in range(r.u32("values count"))]
+        values = [
+            KeyValue(r.string("key"), r.string("value")) for _ in range(r.u32("values count"))
+        ]
         statuses.append(DiagnosticStatus(level, name, message, hardware_id, values))
     return DiagnosticArray(header, statuses)
 
@@ -271,11 +314,23 @@ def decode_pointcloud2(buffer):
     fields = []
     for _ in range(r.u32("fields count")):
         name = r.string("field name")
-        fields.append(PointField(name, r.u32("field offset"), r.u8("field datatype"), r.u32("field count")))
+        fields.append(
+            PointField(name, r.u32("field offset"), r.u8("field datatype"), r.u32("field count"))
+        )
     is_bigendian = bool(r.u8("is_bigendian"))
     point_step, row_step = r.u32("point_step"), r.u32("row_step")
     data = r.payload("data")
-    return PointCloud2(header, height, width, fields, is_bigendian, point_step, row_step, data, bool(r.u8("is_dense")))
+    return PointCloud2(
+        header,
+        height,
+        width,
+        fields,
+        is_bigendian,
+        point_step,
+        row_step,
+        data,
+        bool(r.u8("is_dense")),
+    )
 
 
 def encode_camera_info(msg) -> bytes:
@@ -308,7 +363,10 @@ def decode_camera_info(buffer):
     d = _read_float64s(r, r.u32("d length"), "d")
     k, rect, p = (_read_float64s(r, n, name) for n, name in ((9, "k"), (9, "r"), (12, "p")))
     binning_x, binning_y = r.u32("binning_x"), r.u32("binning_y")
-    roi = RegionOfInterest(*(r.u32(f"roi.{n}") for n in ("x_offset", "y_offset", "height", "width")), bool(r.u8("roi.do_rectify")))
+    roi = RegionOfInterest(
+        *(r.u32(f"roi.{n}") for n in ("x_offset", "y_offset", "height", "width")),
+        bool(r.u8("roi.do_rectify")),
+    )
     return CameraInfo(header, height, width, model, d, k, rect, p, binning_x, binning_y, roi)
 
 
@@ -330,7 +388,10 @@ def decode_label_info(buffer):
     r = Reader(buffer)
     header = r.header()
     count = r.u32("class_map length")
-    r.need(count * 6, "class_map")  # each entry is at least a uint16 and a string's length: refuse a huge count
-    class_map = [VisionClass(r.u16(f"class_map[{i}].class_id"), r.string(f"class_map[{i}].class_name"))
-                 for i in range(count)]
+    # each entry is at least a uint16 and a string's length: refuse a huge count
+    r.need(count * 6, "class_map")
+    class_map = [
+        VisionClass(r.u16(f"class_map[{i}].class_id"), r.string(f"class_map[{i}].class_name"))
+        for i in range(count)
+    ]
     return LabelInfo(header, class_map, r.f32("threshold"))

@@ -52,23 +52,34 @@ def check_size(height: int, width: int, max_pixels: int) -> None:
         raise InputError("too_small", f"image is {width}x{height}; the model needs at least "
                                       f"{MIN_SIDE}x{MIN_SIDE} pixels")
     if height * width > max_pixels:
-        raise InputError("too_large", f"image is {width}x{height} = {height * width} pixels, over the "
-                                      f"max_pixels limit of {max_pixels}")
+        raise InputError(
+            "too_large",
+            f"image is {width}x{height} = {height * width} pixels, over the "
+            f"max_pixels limit of {max_pixels}",
+        )
 
 
 def check_raw(msg: Image, max_pixels: int) -> tuple[int, int]:
     """(channels, bytes per channel) of a well-formed Image, else InputError."""
     encoding = msg.encoding.lower()
     if encoding not in CHANNELS:
-        raise InputError("unsupported_encoding", f"encoding {msg.encoding[:40]!r} is not supported; "
-                                                 f"use one of {', '.join(CHANNELS)}")
+        raise InputError(
+            "unsupported_encoding",
+            f"encoding {msg.encoding[:40]!r} is not supported; "
+            f"use one of {', '.join(CHANNELS)}",
+        )
     check_size(msg.height, msg.width, max_pixels)
     if encoding in YUV_CODES and msg.width % 2:
-        raise InputError("odd_width", f"{encoding} packs two pixels in four bytes: width {msg.width} must be even")
+        raise InputError(
+            "odd_width",
+            f"{encoding} packs two pixels in four bytes: width {msg.width} must be even",
+        )
     channels, depth = CHANNELS[encoding], BYTES_PER_CHANNEL.get(encoding, 1)
     row_bytes = msg.width * channels * depth
     if msg.step < row_bytes:
-        raise InputError("bad_step", f"step {msg.step} is less than width x bytes per pixel = {row_bytes}")
+        raise InputError(
+            "bad_step", f"step {msg.step} is less than width x bytes per pixel = {row_bytes}"
+        )
     size = len(as_bytes_view(msg.data))
     if size < msg.step * msg.height:
         raise InputError("short_data", f"data holds {size} bytes, less than step x height = "
@@ -83,7 +94,11 @@ def png_chunks_intact(data: memoryview) -> bool:
     while position + 12 <= len(data):
         length, kind = struct.unpack_from(">I4s", data, position)
         end = position + 12 + length
-        if end > len(data) or zlib.crc32(data[position + 4:end - 4]) != struct.unpack_from(">I", data, end - 4)[0]:
+        if (
+            end > len(data)
+            or zlib.crc32(data[position + 4:end - 4])
+            != struct.unpack_from(">I", data, end - 4)[0]
+        ):
             return False
         if kind == b"IEND":
             return True
@@ -99,10 +114,16 @@ def check_compressed(msg: CompressedImage, max_pixels: int) -> None:
     is_png = bytes(data[:8]) == PNG_SIGNATURE
     if size is None or (is_png and not png_chunks_intact(data)):
         if is_png or bytes(data[:2]) == b"\xff\xd8":
-            raise InputError("corrupt_compressed", f"compressed image ({msg.format[:40] or 'unknown format'}, "
-                                                   f"{len(data)} bytes) has a damaged or truncated header")
-        raise InputError("unsupported_format", f"compressed image ({msg.format[:40] or 'unknown format'}, "
-                                               f"{len(data)} bytes) is neither PNG nor JPEG")
+            raise InputError(
+                "corrupt_compressed",
+                f"compressed image ({msg.format[:40] or 'unknown format'}, "
+                f"{len(data)} bytes) has a damaged or truncated header",
+            )
+        raise InputError(
+            "unsupported_format",
+            f"compressed image ({msg.format[:40] or 'unknown format'}, "
+            f"{len(data)} bytes) is neither PNG nor JPEG",
+        )
     width, height = size
     check_size(height, width, max_pixels)
 
@@ -118,7 +139,9 @@ def check(msg: Image | CompressedImage, max_pixels: int) -> None:
 def decode_raw(msg: Image, max_pixels: int) -> np.ndarray:
     channels, depth = check_raw(msg, max_pixels)
     row_bytes = msg.width * channels * depth
-    rows = np.frombuffer(as_bytes_view(msg.data), np.uint8, count=msg.step * msg.height).reshape(msg.height, msg.step)
+    rows = np.frombuffer(as_bytes_view(msg.data), np.uint8, count=msg.step * msg.height).reshape(
+        msg.height, msg.step
+    )
     pixels = rows[:, :row_bytes]
     if depth == 2:
         dtype = ">u2" if msg.is_bigendian else "<u2"
@@ -132,8 +155,12 @@ def decode_raw(msg: Image, max_pixels: int) -> np.ndarray:
         return np.repeat(pixels, 3, axis=2)
     if encoding in YUV_CODES or encoding in BAYER_CODES:
         code = YUV_CODES.get(encoding, BAYER_CODES.get(encoding))
-        return cv2.cvtColor(np.ascontiguousarray(pixels if encoding in YUV_CODES else pixels[..., 0]), code)
-    code = {"bgr8": cv2.COLOR_BGR2RGB, "rgba8": cv2.COLOR_RGBA2RGB, "bgra8": cv2.COLOR_BGRA2RGB}[encoding]
+        return cv2.cvtColor(
+            np.ascontiguousarray(pixels if encoding in YUV_CODES else pixels[..., 0]), code
+        )
+    code = {"bgr8": cv2.COLOR_BGR2RGB, "rgba8": cv2.COLOR_RGBA2RGB, "bgra8": cv2.COLOR_BGRA2RGB}[
+        encoding
+    ]
     return cv2.cvtColor(np.ascontiguousarray(pixels), code)
 
 
@@ -142,8 +169,11 @@ def decode_compressed(msg: CompressedImage, max_pixels: int) -> np.ndarray:
     data = np.frombuffer(as_bytes_view(msg.data), np.uint8)
     image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if image is None:
-        raise InputError("corrupt_compressed", f"compressed image ({msg.format[:40] or 'unknown format'}, "
-                                               f"{data.size} bytes) could not be decoded")
+        raise InputError(
+            "corrupt_compressed",
+            f"compressed image ({msg.format[:40] or 'unknown format'}, "
+            f"{data.size} bytes) could not be decoded",
+        )
     check_size(image.shape[0], image.shape[1], max_pixels)
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
@@ -158,25 +188,36 @@ def decode(msg: Image | CompressedImage, max_pixels: int) -> np.ndarray:
 def mono8_image(header: Header, values: np.ndarray) -> Image:
     values = np.ascontiguousarray(values, dtype=np.uint8)
     height, width = values.shape
-    return Image(header=header, height=height, width=width, encoding="mono8", step=width, data=values)
+    return Image(
+        header=header, height=height, width=width, encoding="mono8", step=width, data=values
+    )
 
 
 def mono8_values(msg: Image) -> np.ndarray:
     """The (H, W) uint8 values of a mono8 Image (a class mask, ground truth): mono8_image's inverse."""
     if msg.encoding.lower() != "mono8":
-        raise InputError("unsupported_encoding", f"expected a mono8 image, got encoding {msg.encoding[:40]!r}")
+        raise InputError(
+            "unsupported_encoding", f"expected a mono8 image, got encoding {msg.encoding[:40]!r}"
+        )
     if msg.step < msg.width:
         raise InputError("bad_step", f"step {msg.step} is less than the width {msg.width}")
     size = len(as_bytes_view(msg.data))
     if size < msg.step * msg.height:
-        raise InputError("short_data", f"data holds {size} bytes, less than step x height = {msg.step * msg.height}")
-    rows = np.frombuffer(as_bytes_view(msg.data), np.uint8, count=msg.step * msg.height).reshape(msg.height, msg.step)
+        raise InputError(
+            "short_data",
+            f"data holds {size} bytes, less than step x height = {msg.step * msg.height}",
+        )
+    rows = np.frombuffer(as_bytes_view(msg.data), np.uint8, count=msg.step * msg.height).reshape(
+        msg.height, msg.step
+    )
     return rows[:, :msg.width]
 
 
 def colour_image(header: Header, rgb: np.ndarray, encoding: str) -> Image:
     if encoding not in OUTPUT_COLOUR_ENCODINGS:
-        raise ValueError(f"colour encoding must be one of {OUTPUT_COLOUR_ENCODINGS}, got {encoding!r}")
+        raise ValueError(
+            f"colour encoding must be one of {OUTPUT_COLOUR_ENCODINGS}, got {encoding!r}"
+        )
     pixels = rgb if encoding == "rgb8" else rgb[..., ::-1]
     height, width = rgb.shape[:2]
     return Image(header=header, height=height, width=width, encoding=encoding, step=width * 3,

@@ -39,20 +39,59 @@ class MessageKind:
         return getattr(importlib.import_module(f"{package}.{namespace}"), name)
 
 
-KINDS: dict[str, MessageKind] = {kind.name: kind for kind in (
-    MessageKind(IMAGE, "sensor_msgs/msg/Image", cdr.encode_image, cdr.decode_image,
-                rclpy.image_to_rclpy, rclpy.image_from_rclpy),
-    MessageKind(COMPRESSED_IMAGE, "sensor_msgs/msg/CompressedImage", cdr.encode_compressed_image,
-                cdr.decode_compressed_image, rclpy.compressed_image_to_rclpy, rclpy.compressed_image_from_rclpy),
-    MessageKind(DIAGNOSTICS, "diagnostic_msgs/msg/DiagnosticArray", cdr.encode_diagnostics, cdr.decode_diagnostics,
-                rclpy.diagnostics_to_rclpy, rclpy.diagnostics_from_rclpy),
-    MessageKind(POINTCLOUD2, "sensor_msgs/msg/PointCloud2", cdr.encode_pointcloud2, cdr.decode_pointcloud2,
-                rclpy.to_rclpy_pointcloud2, rclpy.pointcloud2_from_rclpy),
-    MessageKind(CAMERA_INFO, "sensor_msgs/msg/CameraInfo", cdr.encode_camera_info, cdr.decode_camera_info,
-                rclpy.to_rclpy_camera_info, rclpy.camera_info_from_rclpy),
-    MessageKind(LABEL_INFO, "vision_msgs/msg/LabelInfo", cdr.encode_label_info, cdr.decode_label_info,
-                rclpy.label_info_to_rclpy, rclpy.label_info_from_rclpy),
-)}
+KINDS: dict[str, MessageKind] = {
+    kind.name: kind
+    for kind in (
+        MessageKind(
+            IMAGE,
+            "sensor_msgs/msg/Image",
+            cdr.encode_image,
+            cdr.decode_image,
+            rclpy.image_to_rclpy,
+            rclpy.image_from_rclpy,
+        ),
+        MessageKind(
+            COMPRESSED_IMAGE,
+            "sensor_msgs/msg/CompressedImage",
+            cdr.encode_compressed_image,
+            cdr.decode_compressed_image,
+            rclpy.compressed_image_to_rclpy,
+            rclpy.compressed_image_from_rclpy,
+        ),
+        MessageKind(
+            DIAGNOSTICS,
+            "diagnostic_msgs/msg/DiagnosticArray",
+            cdr.encode_diagnostics,
+            cdr.decode_diagnostics,
+            rclpy.diagnostics_to_rclpy,
+            rclpy.diagnostics_from_rclpy,
+        ),
+        MessageKind(
+            POINTCLOUD2,
+            "sensor_msgs/msg/PointCloud2",
+            cdr.encode_pointcloud2,
+            cdr.decode_pointcloud2,
+            rclpy.to_rclpy_pointcloud2,
+            rclpy.pointcloud2_from_rclpy,
+        ),
+        MessageKind(
+            CAMERA_INFO,
+            "sensor_msgs/msg/CameraInfo",
+            cdr.encode_camera_info,
+            cdr.decode_camera_info,
+            rclpy.to_rclpy_camera_info,
+            rclpy.camera_info_from_rclpy,
+        ),
+        MessageKind(
+            LABEL_INFO,
+            "vision_msgs/msg/LabelInfo",
+            cdr.encode_label_info,
+            cdr.decode_label_info,
+            rclpy.label_info_to_rclpy,
+            rclpy.label_info_from_rclpy,
+        ),
+    )
+}
 
 
 def message_kind(name: str) -> MessageKind:

@@ -35,13 +35,24 @@ def fill_header(ros_header: Any, header: m.Header) -> None:
 def fill_uint8(sequence: Any, data: Any) -> None:
     """Append ``data`` (bytes, a buffer or a numpy array) to a message's uint8[] field, an
     array.array('B'), without the generated setter and its per-element check."""
-    view = memoryview(np.ascontiguousarray(data)) if isinstance(data, np.ndarray) else memoryview(data)
+    view = (
+        memoryview(np.ascontiguousarray(data))
+        if isinstance(data, np.ndarray)
+        else memoryview(data)
+    )
     sequence.frombytes(view.cast("B"))
 
 
 def image_from_rclpy(msg: Any) -> m.Image:
-    return m.Image(header_record(msg.header), msg.height, msg.width, msg.encoding, msg.is_bigendian, msg.step,
-                   memoryview(msg.data))
+    return m.Image(
+        header_record(msg.header),
+        msg.height,
+        msg.width,
+        msg.encoding,
+        msg.is_bigendian,
+        msg.step,
+        memoryview(msg.data),
+    )
 
 
 def image_to_rclpy(record: m.Image) -> Any:
@@ -70,10 +81,23 @@ def compressed_image_to_rclpy(record: m.CompressedImage) -> Any:
 
 
 def diagnostics_from_rclpy(msg: Any) -> m.DiagnosticArray:
-    return m.DiagnosticArray(header_record(msg.header), [
-        m.DiagnosticStatus(int.from_bytes(bytes(s.level), "little") if isinstance(s.level, bytes) else int(s.level),
-                           s.name, s.message, s.hardware_id, [m.KeyValue(v.key, v.value) for v in s.values])
-        for s in msg.status])
+    return m.DiagnosticArray(
+        header_record(msg.header),
+        [
+            m.DiagnosticStatus(
+                (
+                    int.from_bytes(bytes(s.level), "little")
+                    if isinstance(s.level, bytes)
+                    else int(s.level)
+                ),
+                s.name,
+                s.message,
+                s.hardware_id,
+                [m.KeyValue(v.key, v.value) for v in s.values],
+            )
+            for s in msg.status
+        ],
+    )
 
 
 def diagnostics_to_rclpy(record: m.DiagnosticArray) -> Any:
@@ -81,39 +105,70 @@ def diagnostics_to_rclpy(record: m.DiagnosticArray) -> Any:
 
     msg = DiagnosticArray()
     fill_header(msg.header, record.header)
-    msg.status = [DiagnosticStatus(level=bytes([s.level]), name=s.name, message=s.message, hardware_id=s.hardware_id,
-                                   values=[KeyValue(key=v.key, value=v.value) for v in s.values])
-                  for s in record.status]
+    msg.status = [
+        DiagnosticStatus(
+            level=bytes([s.level]),
+            name=s.name,
+            message=s.message,
+            hardware_id=s.hardware_id,
+            values=[KeyValue(key=v.key, value=v.value) for v in s.values],
+        )
+        for s in record.status
+    ]
     return msg
 
 
 def pointcloud2_from_rclpy(msg: Any) -> PointCloud2:
     """The record of an rclpy PointCloud2; ``data`` stays a view of the message's buffer."""
     fields = [PointField(f.name, f.offset, f.datatype, f.count) for f in msg.fields]
-    return PointCloud2(header_record(msg.header), msg.height, msg.width, fields, bool(msg.is_bigendian),
-                       msg.point_step, msg.row_step, memoryview(msg.data), bool(msg.is_dense))
+    return PointCloud2(
+        header_record(msg.header),
+        msg.height,
+        msg.width,
+        fields,
+        bool(msg.is_bigendian),
+        msg.point_step,
+        msg.row_step,
+        memoryview(msg.data),
+        bool(msg.is_dense),
+    )
 
 
 def camera_info_from_rclpy(msg: Any) -> CameraInfo:
     roi = msg.roi
-    return CameraInfo(header_record(msg.header), msg.height, msg.width, msg.distortion_model,
-                      [float(v) for v in msg.d], [float(v) for v in msg.k], [float(v) for v in msg.r],
-                      [float(v) for v in msg.p], msg.binning_x, msg.binning_y,
-                      RegionOfInterest(roi.x_offset, roi.y_offset, roi.height, roi.width, bool(roi.do_rectify)))
+    return CameraInfo(
+        header_record(msg.header),
+        msg.height,
+        msg.width,
+        msg.distortion_model,
+        [float(v) for v in msg.d],
+        [float(v) for v in msg.k],
+        [float(v) for v in msg.r],
+        [float(v) for v in msg.p],
+        msg.binning_x,
+        msg.binning_y,
+        RegionOfInterest(roi.x_offset, roi.y_offset, roi.height, roi.width, bool(roi.do_rectify)),
+    )
 
 
 def label_info_from_rclpy(msg: Any) -> m.LabelInfo:
-    return m.LabelInfo(header_record(msg.header), [m.VisionClass(c.class_id, c.class_name) for c in msg.class_map],
-                       msg.threshold)
+    return m.LabelInfo(
+        header_record(msg.header),
+        [m.VisionClass(c.class_id, c.class_name) for c in msg.class_map],
+        msg.threshold,
+    )
 
 
 def label_info_to_rclpy(record: m.LabelInfo) -> Any:
-    # vision_msgs 4.1.0 and later (Humble's first releases, 4.0.x, lack it: the node then skips the topic)
+    # vision_msgs 4.1.0 and later (Humble's first releases, 4.0.x, lack it: the node then skips the
+    # topic)
     from vision_msgs.msg import LabelInfo, VisionClass
 
     msg = LabelInfo()
     fill_header(msg.header, record.header)
-    msg.class_map = [VisionClass(class_id=c.class_id, class_name=c.class_name) for c in record.class_map]
+    msg.class_map = [
+        VisionClass(class_id=c.class_id, class_name=c.class_name) for c in record.class_map
+    ]
     msg.threshold = float(record.threshold)
     return msg
 
@@ -126,7 +181,10 @@ def to_rclpy_pointcloud2(cloud: PointCloud2) -> Any:
     msg = RosPointCloud2()
     fill_header(msg.header, cloud.header)
     msg.height, msg.width, msg.is_bigendian = cloud.height, cloud.width, cloud.is_bigendian
-    msg.fields = [RosPointField(name=f.name, offset=f.offset, datatype=f.datatype, count=f.count) for f in cloud.fields]
+    msg.fields = [
+        RosPointField(name=f.name, offset=f.offset, datatype=f.datatype, count=f.count)
+        for f in cloud.fields
+    ]
     msg.point_step, msg.row_step, msg.is_dense = cloud.point_step, cloud.row_step, cloud.is_dense
     fill_uint8(msg.data, cloud.data)
     return msg

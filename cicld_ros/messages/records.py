@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# the kinds of topic a transport carries; cicld_ros.messages.message_kinds gives each its ROS 2 type and codecs
+# the kinds of topic a transport carries; cicld_ros.messages.message_kinds gives each its ROS 2
+# type and codecs
 IMAGE, COMPRESSED_IMAGE, DIAGNOSTICS = "image", "compressed_image", "diagnostics"
 POINTCLOUD2, CAMERA_INFO = "pointcloud2", "camera_info"
 LABEL_INFO = "label_info"
@@ -92,4 +93,5 @@ class LabelInfo:
     """vision_msgs/msg/LabelInfo (vision_msgs 4.1.0 and later): what each value of a class mask means."""
     header: Header = field(default_factory=Header)
     class_map: list[VisionClass] = field(default_factory=list)
-    threshold: float = 0.0  # float32: the confidence threshold of the inference (none here: argmax)
+    # float32: the confidence threshold of the inference (none here: argmax)
+    threshold: float = 0.0

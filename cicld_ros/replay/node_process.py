@@ -61,9 +61,22 @@ def node_process(params: dict[str, Any], domain: int) -> Iterator[NodeProcess]:
         params_path, log_path = Path(tmp) / "params.yaml", Path(tmp) / "node.log"
         params_path.write_text(yaml.safe_dump({"/**": {"ros__parameters": params}}))
         with log_path.open("w") as log:
-            process = subprocess.Popen([sys.executable, "-m", "cicld_ros.node", "--transport", "dds", "--params-file",
-                                        str(params_path), "--domain-id", str(domain)], stdout=log,
-                                       stderr=subprocess.STDOUT, text=True)
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "cicld_ros.node",
+                    "--transport",
+                    "dds",
+                    "--params-file",
+                    str(params_path),
+                    "--domain-id",
+                    str(domain),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
         node = NodeProcess(process, log_path)
         try:
             yield node

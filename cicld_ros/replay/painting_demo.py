@@ -42,7 +42,9 @@ class PaintedFrame:
     truth: np.ndarray  # (N,) ground-truth labels
 
 
-def bird_eye_view(xyz: np.ndarray, labels: np.ndarray, size: int = 360, range_m: float = 40.0) -> np.ndarray:
+def bird_eye_view(
+    xyz: np.ndarray, labels: np.ndarray, size: int = 360, range_m: float = 40.0
+) -> np.ndarray:
     """RGB top view of a cloud in the LiDAR frame (x forward = up, y left = left), the car at
     the centre, each point a 2x2 dot in its class colour (grey where unlabelled)."""
     image = np.full((size, size, 3), BACKGROUND, np.uint8)
@@ -50,7 +52,9 @@ def bird_eye_view(xyz: np.ndarray, labels: np.ndarray, size: int = 360, range_m:
     with np.errstate(invalid="ignore"):
         rows = np.floor(size / 2 - xyz[:, 0] * scale).astype(np.int64, copy=False)
         cols = np.floor(size / 2 - xyz[:, 1] * scale).astype(np.int64, copy=False)
-    inside = np.isfinite(xyz).all(1) & (rows >= 0) & (rows < size - 1) & (cols >= 0) & (cols < size - 1)
+    inside = (
+        np.isfinite(xyz).all(1) & (rows >= 0) & (rows < size - 1) & (cols >= 0) & (cols < size - 1)
+    )
     colours = np.where((labels == IGNORE_INDEX)[:, None], np.array(UNLABELLED, np.uint8),
                        PALETTE[np.minimum(labels, len(PALETTE) - 1)])
     for labelled in (False, True):  # classes drawn over the unlabelled points
@@ -68,7 +72,16 @@ def figure(frames: list[PaintedFrame]) -> np.ndarray:
     for frame in frames:
         tiles = [bird_eye_view(frame.xyz, frame.painted), bird_eye_view(frame.xyz, frame.truth)]
         for tile, title in zip(tiles, ("painted by the node", "ground truth")):
-            cv2.putText(tile, title, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+            cv2.putText(
+                tile,
+                title,
+                (8, 20),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                0.5,
+                (255, 255, 255),
+                1,
+                cv2.LINE_AA,
+            )
         rows.append(np.concatenate(tiles, 1))
     return np.concatenate(rows, 0)
 
@@ -80,7 +93,9 @@ def point_miou(frames: list[PaintedFrame]) -> float:
     return metric.summary(19)["miou"]
 
 
-def recorded(bag: Path, image_topic: str, topics: LidarTopics, count: int) -> tuple[list[dict], dict]:
+def recorded(
+    bag: Path, image_topic: str, topics: LidarTopics, count: int
+) -> tuple[list[dict], dict]:
     """The first ``count`` frames' CDR by topic, keyed by bag time, and the /tf_static transform."""
     wanted = (image_topic, topics.camera_info, topics.points, topics.ground_truth)
     frames: dict[int, dict] = {}
@@ -89,29 +104,58 @@ def recorded(bag: Path, image_topic: str, topics: LidarTopics, count: int) -> tu
         store = get_typestore(Stores.ROS2_HUMBLE)
         for connection, timestamp, raw in reader.messages():
             if connection.topic == "/tf_static" and extrinsic is None:
-                t = store.deserialize_cdr(bytes(raw), "tf2_msgs/msg/TFMessage").transforms[0].transform
-                extrinsic = {"translation": [t.translation.x, t.translation.y, t.translation.z],
-                             "rotation_xyzw": [t.rotation.x, t.rotation.y, t.rotation.z, t.rotation.w]}
+                t = (
+                    store.deserialize_cdr(bytes(raw), "tf2_msgs/msg/TFMessage")
+                    .transforms[0]
+                    .transform
+                )
+                extrinsic = {
+                    "translation": [t.translation.x, t.translation.y, t.translation.z],
+                    "rotation_xyzw": [t.rotation.x, t.rotation.y, t.rotation.z, t.rotation.w],
+                }
             elif connection.topic in wanted:
                 frames.setdefault(timestamp, {})[connection.topic] = bytes(raw)
     complete = [f for _, f in sorted(frames.items()) if len(f) == len(wanted)][:count]
     if not complete or extrinsic is None:
-        raise BagError(f"bag {bag} holds no frame with {', '.join(wanted)} and no /tf_static: write it with "
-                       f"python -m cicld_ros.bag --lidar")
+        raise BagError(
+            f"bag {bag} holds no frame with {', '.join(wanted)} and no /tf_static: write it with "
+            f"python -m cicld_ros.bag --lidar"
+        )
     return complete, extrinsic
 
 
-def paint_with_node(bag: Path, checkpoint: Path, steps: int, count: int = 3, image_topic: str = "/camera/image_raw",
-                    topics: LidarTopics = LidarTopics(), timeout: float = 120.0) -> list[PaintedFrame]:
+def paint_with_node(
+    bag: Path,
+    checkpoint: Path,
+    steps: int,
+    count: int = 3,
+    image_topic: str = "/camera/image_raw",
+    topics: LidarTopics = LidarTopics(),
+    timeout: float = 120.0,
+) -> list[PaintedFrame]:
     """Start the node with painting on, play ``count`` frames of the bag to it, and return the
     clouds it painted with their ground truth."""
     frames, extrinsic = recorded(bag, image_topic, topics, count)
     output = painted_topic(image_topic, "segmentation")
-    params = {"checkpoint": str(checkpoint), "image_topics": [image_topic], "compressed_image_topics": [""], "steps": steps,
-              "publish_color_mask": False, "publish_overlay": False, "publish_class_mask": False,
-              "painting": {"cameras": ["camera"], "max_wait": timeout, "camera": {
-                  "image_topic": image_topic, "lidar_topic": topics.points, "camera_info_topic": topics.camera_info,
-                  "lidar_to_camera": extrinsic}}}
+    params = {
+        "checkpoint": str(checkpoint),
+        "image_topics": [image_topic],
+        "compressed_image_topics": [""],
+        "steps": steps,
+        "publish_color_mask": False,
+        "publish_overlay": False,
+        "publish_class_mask": False,
+        "painting": {
+            "cameras": ["camera"],
+            "max_wait": timeout,
+            "camera": {
+                "image_topic": image_topic,
+                "lidar_topic": topics.points,
+                "camera_info_topic": topics.camera_info,
+                "lidar_to_camera": extrinsic,
+            },
+        },
+    }
     answers: dict[tuple[int, int], object] = {}
     arrived = threading.Condition()
 
@@ -122,19 +166,30 @@ def paint_with_node(bag: Path, checkpoint: Path, steps: int, count: int = 3, ima
 
     domain = 150 + os.getpid() % 80
     with DdsTransport(domain) as transport, node_process(params, domain) as node:
-        painted = transport.subscribe(output, POINTCLOUD2, on_painted, reliable=True, depth=16, keep_all=True)
-        writers = {image_topic: transport.publisher(image_topic, IMAGE, reliable=True, depth=1),
-                   topics.camera_info: transport.publisher(topics.camera_info, CAMERA_INFO, reliable=True, depth=1),
-                   topics.points: transport.publisher(topics.points, POINTCLOUD2, reliable=True, depth=1)}
-        node.wait_until(lambda: painted.publication_count() > 0
-                        and all(w.subscription_count() for w in writers.values()), timeout, "match the LiDAR topics")
+        painted = transport.subscribe(
+            output, POINTCLOUD2, on_painted, reliable=True, depth=16, keep_all=True
+        )
+        writers = {
+            image_topic: transport.publisher(image_topic, IMAGE, reliable=True, depth=1),
+            topics.camera_info: transport.publisher(
+                topics.camera_info, CAMERA_INFO, reliable=True, depth=1
+            ),
+            topics.points: transport.publisher(topics.points, POINTCLOUD2, reliable=True, depth=1),
+        }
+        node.wait_until(
+            lambda: painted.publication_count() > 0
+            and all(w.subscription_count() for w in writers.values()),
+            timeout,
+            "match the LiDAR topics",
+        )
         results = []
         for frame in frames:
             truth_msg = cdr.decode_pointcloud2(frame[topics.ground_truth])
             truth, key = read_cloud(truth_msg), truth_msg.header.stamp.key()
             until = time.monotonic() + timeout
             while True:  # again every few seconds: a first sample may go before both sides matched
-                for topic in (topics.camera_info, topics.points, image_topic):  # the cloud before its image
+                # the cloud before its image
+                for topic in (topics.camera_info, topics.points, image_topic):
                     writers[topic].publish_cdr(frame[topic])
                 with arrived:
                     if arrived.wait_for(lambda: key in answers, 3.0):
@@ -142,5 +197,7 @@ def paint_with_node(bag: Path, checkpoint: Path, steps: int, count: int = 3, ima
                 if time.monotonic() > until:
                     raise BagError(f"the node painted no cloud within {timeout:g} s")
             labels = read_cloud(answers[key]).points[LABEL_FIELD]
-            results.append(PaintedFrame(truth.xyz, labels.copy(), truth.points[LABEL_FIELD].copy()))
+            results.append(
+                PaintedFrame(truth.xyz, labels.copy(), truth.points[LABEL_FIELD].copy())
+            )
     return results

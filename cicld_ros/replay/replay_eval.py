@@ -72,8 +72,14 @@ class Scores:
         self.best: list = []
         self.worst: list = []
 
-    def add(self, rgb: np.ndarray, prediction: np.ndarray, truth: np.ndarray | None, latency_ms: float,
-            header: Header) -> None:
+    def add(
+        self,
+        rgb: np.ndarray,
+        prediction: np.ndarray,
+        truth: np.ndarray | None,
+        latency_ms: float,
+        header: Header,
+    ) -> None:
         self.frames += 1
         self.latency_ms.append(latency_ms)
         if self.points is not None:  # the LiDAR ground truth of this stamp, painted with this mask
@@ -85,8 +91,13 @@ class Scores:
         score = frame_miou(prediction, truth, self.protocol)
         scale = STRIP_WIDTH / rgb.shape[1]
         size = (STRIP_WIDTH, max(1, int(round(rgb.shape[0] * scale))))
-        tile = np.concatenate([cv2.resize(overlay(rgb, truth), size, interpolation=cv2.INTER_NEAREST),
-                               cv2.resize(overlay(rgb, prediction), size, interpolation=cv2.INTER_NEAREST)], axis=1)
+        tile = np.concatenate(
+            [
+                cv2.resize(overlay(rgb, truth), size, interpolation=cv2.INTER_NEAREST),
+                cv2.resize(overlay(rgb, prediction), size, interpolation=cv2.INTER_NEAREST),
+            ],
+            axis=1,
+        )
         entry = (score, self.with_truth, f"{header.stamp.sec}.{header.stamp.nanosec:09d}", tile)
         for heap, key in ((self.best, entry), (self.worst, (-score, *entry[1:]))):
             heapq.heappush(heap, key)
@@ -95,9 +106,14 @@ class Scores:
 
     def figures(self) -> dict:
         latency = np.array(self.latency_ms) if self.latency_ms else np.array([np.nan])
-        figures = {"frames": self.frames, "frames_with_ground_truth": self.with_truth,
-                   "malformed_frames": self.malformed,
-                   "latency_ms": {f"p{q}": round(float(np.percentile(latency, q)), 2) for q in (50, 90, 99)}}
+        figures = {
+            "frames": self.frames,
+            "frames_with_ground_truth": self.with_truth,
+            "malformed_frames": self.malformed,
+            "latency_ms": {
+                f"p{q}": round(float(np.percentile(latency, q)), 2) for q in (50, 90, 99)
+            },
+        }
         if self.with_truth:
             figures |= self.metric.summary(self.protocol)
         return figures | (self.points.figures() if self.points is not None else {})
@@ -108,7 +124,9 @@ def run_offline(args: argparse.Namespace, model, device: torch.device,
     image_topic, gt_topic, count, frames = read_frames(args.bag, args.image_topic, args.gt_topic)
     scores = Scores(args.protocol, PointScores.from_bag(args.bag, args.protocol))
     started = time.perf_counter()
-    for frame in tqdm(frames, total=count, desc="offline replay", unit="frame", disable=args.no_progress):
+    for frame in tqdm(
+        frames, total=count, desc="offline replay", unit="frame", disable=args.no_progress
+    ):
         try:
             rgb = decode(frame.image, max_pixels=MAX_PIXELS)
         except InputError as error:
@@ -149,10 +167,16 @@ def run_live(args: argparse.Namespace) -> tuple[Scores, dict]:
         raise no_frames(args.bag, image_topic)
     kind = COMPRESSED_IMAGE if isinstance(first.image, CompressedImage) else IMAGE
     mask_topic = output_topics(image_topic, "segmentation")["class_mask"]
-    params = {"checkpoint": str(args.checkpoint), "image_topics": [""] if kind == COMPRESSED_IMAGE else [image_topic],
-              "compressed_image_topics": [image_topic] if kind == COMPRESSED_IMAGE else [""],
-              "device": args.device, "publish_color_mask": False, "publish_overlay": False, "max_batch": 1,
-              "max_pixels": MAX_PIXELS} | sampling_params(args.sampling)
+    params = {
+        "checkpoint": str(args.checkpoint),
+        "image_topics": [""] if kind == COMPRESSED_IMAGE else [image_topic],
+        "compressed_image_topics": [image_topic] if kind == COMPRESSED_IMAGE else [""],
+        "device": args.device,
+        "publish_color_mask": False,
+        "publish_overlay": False,
+        "max_batch": 1,
+        "max_pixels": MAX_PIXELS,
+    } | sampling_params(args.sampling)
     if args.input_size == NATIVE:
         params |= {"input_width": 0, "input_height": 0}
     elif args.input_size is not None:  # else the node's own default, the checkpoint's size
@@ -168,20 +192,33 @@ def run_live(args: argparse.Namespace) -> tuple[Scores, dict]:
 
     scores, sent = Scores(args.protocol, PointScores.from_bag(args.bag, args.protocol)), {}
     with open_transport(domain) as transport, node_process(params, domain) as node:
-        masks = transport.subscribe(mask_topic, IMAGE, on_mask, reliable=True, depth=16, keep_all=True)
+        masks = transport.subscribe(
+            mask_topic, IMAGE, on_mask, reliable=True, depth=16, keep_all=True
+        )
         publisher = transport.publisher(image_topic, kind, reliable=True, depth=1)
         # the node segments a frame only once its mask writer has matched a reader: wait for both
-        node.wait_until(lambda: publisher.subscription_count() > 0 and masks.publication_count() > 0,
-                        args.startup_timeout, f"subscribe to {image_topic} and publish {mask_topic}")
+        node.wait_until(
+            lambda: publisher.subscription_count() > 0 and masks.publication_count() > 0,
+            args.startup_timeout,
+            f"subscribe to {image_topic} and publish {mask_topic}",
+        )
         pending: dict[tuple[int, int], tuple] = {}
         started = time.perf_counter()
         frames_iter = [first]
-        for index, frame in enumerate(tqdm(_chain(frames_iter, frames), total=count, desc="live replay",
-                                           unit="frame", disable=args.no_progress)):
+        for index, frame in enumerate(
+            tqdm(
+                _chain(frames_iter, frames),
+                total=count,
+                desc="live replay",
+                unit="frame",
+                disable=args.no_progress,
+            )
+        ):
             key = frame.image.header.stamp.key()
             if args.rate:
                 time.sleep(max(0.0, started + index / args.rate - time.perf_counter()))
-            try:  # the node refuses what this refuses (same decode and max_pixels): no mask will come
+            # the node refuses what this refuses (same decode and max_pixels): no mask will come
+            try:
                 decode(frame.image, MAX_PIXELS)
             except InputError as error:
                 skip_malformed(scores, frame, error)
@@ -201,12 +238,22 @@ def run_live(args: argparse.Namespace) -> tuple[Scores, dict]:
             continue
         receive_time, msg = received[key]
         truth = mono8_values(frame.ground_truth) if frame.ground_truth is not None else None
-        scores.add(decode(frame.image, MAX_PIXELS), mono8_values(msg), truth, (receive_time - sent[key]) * 1000,
-                   frame.image.header)
+        scores.add(
+            decode(frame.image, MAX_PIXELS),
+            mono8_values(msg),
+            truth,
+            (receive_time - sent[key]) * 1000,
+            frame.image.header,
+        )
     dropped = sum(1 for key in sent if key not in received)
-    return scores, {"image_topic": image_topic, "ground_truth_topic": gt_topic, "frames_sent": len(sent),
-                    "frames_dropped": dropped, "rate_hz": args.rate,
-                    "throughput_fps": round(scores.frames / elapsed, 2) if elapsed > 0 else None}
+    return scores, {
+        "image_topic": image_topic,
+        "ground_truth_topic": gt_topic,
+        "frames_sent": len(sent),
+        "frames_dropped": dropped,
+        "rate_hz": args.rate,
+        "throughput_fps": round(scores.frames / elapsed, 2) if elapsed > 0 else None,
+    }
 
 
 def _chain(first: list, rest):
@@ -242,28 +289,60 @@ def write_report(report_dir: Path, scores: Scores, info: dict) -> dict:
     files["latency"] = "latency.png"
     figures["files"] = files
     write_json(report_dir / "report.json", figures)
-    lines = [f"# Replay evaluation: {Path(info['bag']).name}", "", "```bash", info["command"], "```", "",
-             "| | |", "|---|---|", f"| mode | {info['mode']} |", f"| frames | {figures['frames']} "
-             f"({figures['frames_with_ground_truth']} with ground truth, {figures['malformed_frames']} malformed) |",
-             f"| denoising steps K, strength | {info['steps']}, {info['strength']} |",
-             f"| model input size | {size_cell(info['input_size'])} |", f"| device | {info['device']} |",
-             f"| checkpoint | {Path(info['checkpoint']).name}, sha256 {info['checkpoint_sha256'][:16]} |"]
+    lines = [
+        f"# Replay evaluation: {Path(info['bag']).name}",
+        "",
+        "```bash",
+        info["command"],
+        "```",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| mode | {info['mode']} |",
+        f"| frames | {figures['frames']} "
+        f"({figures['frames_with_ground_truth']} with ground truth, {figures['malformed_frames']} "
+        "malformed) |",
+        f"| denoising steps K, strength | {info['steps']}, {info['strength']} |",
+        f"| model input size | {size_cell(info['input_size'])} |",
+        f"| device | {info['device']} |",
+        f"| checkpoint | {Path(info['checkpoint']).name}, "
+        f"sha256 {info['checkpoint_sha256'][:16]} |",
+    ]
     if scores.with_truth:
         lines.append(f"| mIoU ({info['protocol']} classes) | {figures['miou']:.2f} |")
     if "point_miou" in figures:
-        lines.append(f"| point mIoU of the painted LiDAR cloud | {figures['point_miou']:.2f} "
-                     f"({figures['points_scored']} points the camera sees, in {figures['point_clouds_scored']} clouds "
-                     f"of {figures['point_ground_truth_topic']}) |")
-    lines += [f"| latency p50 / p90 / p99 | {figures['latency_ms']['p50']} / {figures['latency_ms']['p90']} / "
-              f"{figures['latency_ms']['p99']} ms |", f"| throughput | {figures.get('throughput_fps')} frames/s |",
-              f"| frames dropped | {figures.get('frames_dropped', 0)} |", ""]
+        lines.append(
+            f"| point mIoU of the painted LiDAR cloud | {figures['point_miou']:.2f} "
+            f"({figures['points_scored']} points the camera sees, in "
+            f"{figures['point_clouds_scored']} clouds "
+            f"of {figures['point_ground_truth_topic']}) |"
+        )
+    lines += [
+        f"| latency p50 / p90 / p99 | {figures['latency_ms']['p50']} / "
+        f"{figures['latency_ms']['p90']} / "
+        f"{figures['latency_ms']['p99']} ms |",
+        f"| throughput | {figures.get('throughput_fps')} frames/s |",
+        f"| frames dropped | {figures.get('frames_dropped', 0)} |",
+        "",
+    ]
     if scores.with_truth:
         points = figures.get("point_per_class_iou")
-        lines += ["![per-class IoU](per_class_iou.png)", "", "Worst frames (top rows) and best frames (bottom rows); "
-                  "left ground truth, right prediction:", "", "![frames](frames.png)", "",
-                  "| class | IoU |" + (" point IoU |" if points else ""), "|---|---:|" + ("---:|" if points else "")]
-        lines += [f"| {name} | {iou_cell(value)} |" + (f" {iou_cell(points.get(name))} |" if points else "")
-                  for name, value in figures["per_class_iou"].items()]
+        lines += [
+            "![per-class IoU](per_class_iou.png)",
+            "",
+            "Worst frames (top rows) and best frames (bottom rows); "
+            "left ground truth, right prediction:",
+            "",
+            "![frames](frames.png)",
+            "",
+            "| class | IoU |" + (" point IoU |" if points else ""),
+            "|---|---:|" + ("---:|" if points else ""),
+        ]
+        lines += [
+            f"| {name} | {iou_cell(value)} |"
+            + (f" {iou_cell(points.get(name))} |" if points else "")
+            for name, value in figures["per_class_iou"].items()
+        ]
     lines += ["", "![latency](latency.png)", ""]
     with atomic_path(report_dir / "report.md") as tmp:
         tmp.write_text("\n".join(lines))
@@ -293,31 +372,55 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bag", type=Path, required=True)
     parser.add_argument("--checkpoint", type=Path, required=True)
-    parser.add_argument("--mode", choices=("offline", "live"), default="offline",
-                        help="offline: run the model on the bag directly (the reference); live: start the node "
-                             "(DDS) in its own process and play the bag to it")
-    parser.add_argument("--rate", type=positive_number, default=None,
-                        help="live: play at this many frames/s (default: as fast as the node keeps up)")
-    parser.add_argument("--domain-id", type=int, default=None, help="live: DDS domain for the node and the player "
-                                                                    "(0..232)")
+    parser.add_argument(
+        "--mode",
+        choices=("offline", "live"),
+        default="offline",
+        help="offline: run the model on the bag directly (the reference); live: start the node "
+        "(DDS) in its own process and play the bag to it",
+    )
+    parser.add_argument(
+        "--rate",
+        type=positive_number,
+        default=None,
+        help="live: play at this many frames/s (default: as fast as the node keeps up)",
+    )
+    parser.add_argument(
+        "--domain-id",
+        type=int,
+        default=None,
+        help="live: DDS domain for the node and the player " "(0..232)",
+    )
     parser.add_argument("--frame-timeout", type=positive_number, default=30.0,
                         help="live: seconds to wait for an output")
     parser.add_argument("--startup-timeout", type=positive_number, default=120.0,
                         help="live: seconds for the node to start")
     add_sampling_arguments(parser)
-    parser.add_argument("--protocol", type=int, choices=sorted(ALL_PROTOCOLS), default=19,
-                        help=f"classes in the mean: 19, 16, 13 Cityscapes classes, or {CAMVID_PROTOCOL} for a CamVid "
-                             "bag (python -m cicld_ros.bag --from-camvid): prediction and truth merged into CamVid's "
-                             "11 classes (default 19)")
+    parser.add_argument(
+        "--protocol",
+        type=int,
+        choices=sorted(ALL_PROTOCOLS),
+        default=19,
+        help=f"classes in the mean: 19, 16, 13 Cityscapes classes, or {CAMVID_PROTOCOL} for a "
+        "CamVid bag (python -m cicld_ros.bag --from-camvid): prediction and truth merged into "
+        "CamVid's 11 classes (default 19)",
+    )
     add_input_size_argument(parser)  # live: the node's input_width / input_height
-    parser.add_argument("--image-topic", help="camera topic (default: the bag's only Image/CompressedImage topic)")
-    parser.add_argument("--gt-topic", help="ground-truth topic (default: a mono8 Image topic named like ground_truth)")
+    parser.add_argument(
+        "--image-topic", help="camera topic (default: the bag's only Image/CompressedImage topic)"
+    )
+    parser.add_argument(
+        "--gt-topic",
+        help="ground-truth topic (default: a mono8 Image topic named like ground_truth)",
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--report", type=Path, required=True, help="folder for the report")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     args.sampling = sampling_from_args(parser, args)
-    command = shlex.join(["python", "-m", "cicld_ros.replay_eval", *(argv if argv is not None else sys.argv[1:])])
+    command = shlex.join(
+        ["python", "-m", "cicld_ros.replay_eval", *(argv if argv is not None else sys.argv[1:])]
+    )
     try:
         device = pick_device(args.device)
         model, metadata = load_model(args.checkpoint, device)
@@ -331,20 +434,34 @@ def main(argv: list[str] | None = None) -> int:
     except (BagError, CheckpointError, DdsStartError, ValueError) as error:
         return fail(error)
     info |= measured_with(args.checkpoint, input_size, args.sampling, device) | {
-             "mode": args.mode, "protocol": args.protocol, "bag": str(args.bag), "command": command,
-             "versions": {"cicld_ros": __version__, "torch": torch.__version__, "python": platform.python_version()}}
+        "mode": args.mode,
+        "protocol": args.protocol,
+        "bag": str(args.bag),
+        "command": command,
+        "versions": {
+            "cicld_ros": __version__,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+        },
+    }
     figures = write_report(args.report, scores, info)
     if scores.with_truth:
         summary = f"mIoU {figures['miou']:.2f}, "
-    elif info["ground_truth_topic"]:  # the bag has ground truth, but no frame paired with it was segmented
+    # the bag has ground truth, but no frame paired with it was segmented
+    elif info["ground_truth_topic"]:
         summary = "mIoU n/a (no segmented frame had its ground truth), "
     else:
         summary = "no ground truth: timing only, "
     if "point_miou" in figures:
-        summary += f"point mIoU {figures['point_miou']:.2f} ({figures['points_scored']} LiDAR points), "
+        summary += (
+            f"point mIoU {figures['point_miou']:.2f} ({figures['points_scored']} LiDAR points), "
+        )
     dropped = f", {info['frames_dropped']} dropped" if "frames_dropped" in info else ""
-    print(f"{summary}{figures['frames']} frames ({scores.malformed} malformed{dropped}), latency p50 "
-          f"{figures['latency_ms']['p50']} ms; report: {args.report / 'report.md'}")
+    print(
+        f"{summary}{figures['frames']} frames ({scores.malformed} malformed{dropped}), latency "
+        "p50 "
+        f"{figures['latency_ms']['p50']} ms; report: {args.report / 'report.md'}"
+    )
     return 0
 
 

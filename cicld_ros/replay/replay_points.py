@@ -30,7 +30,11 @@ from ..messages import cdr
 from ..messages.pointcloud import LABEL_FIELD, read_cloud
 from ..messages.records import Header
 
-POINTCLOUD2, CAMERA_INFO, TF_MESSAGE = "sensor_msgs/msg/PointCloud2", "sensor_msgs/msg/CameraInfo", "tf2_msgs/msg/TFMessage"
+POINTCLOUD2, CAMERA_INFO, TF_MESSAGE = (
+    "sensor_msgs/msg/PointCloud2",
+    "sensor_msgs/msg/CameraInfo",
+    "tf2_msgs/msg/TFMessage",
+)
 GROUND_TRUTH_HINTS = ("ground_truth", "groundtruth", "label", "semantic", "gt")
 
 
@@ -41,8 +45,15 @@ class GroundTruthCloud:
 
 
 class PointScores:
-    def __init__(self, clouds: dict[tuple[int, int], GroundTruthCloud], cameras: dict[tuple[int, int], PinholeCamera],
-                 lidar_to_camera: np.ndarray, protocol: int, topic: str) -> None:
+
+    def __init__(
+        self,
+        clouds: dict[tuple[int, int], GroundTruthCloud],
+        cameras: dict[tuple[int, int], PinholeCamera],
+        lidar_to_camera: np.ndarray,
+        protocol: int,
+        topic: str,
+    ) -> None:
         """``cameras``: the CameraInfo of each stamp (a generated drive's camera changes from
         frame to frame); a stamp without one takes the latest before it."""
         self.clouds, self.cameras, self.lidar_to_camera = clouds, cameras, lidar_to_camera
@@ -51,23 +62,34 @@ class PointScores:
         self.scored_clouds = self.scored_points = 0
 
     @classmethod
-    def from_bag(cls, bag: Path, protocol: int = 19, gt_topic: str | None = None) -> "PointScores | None":
+    def from_bag(
+        cls, bag: Path, protocol: int = 19, gt_topic: str | None = None
+    ) -> "PointScores | None":
         """The bag's LiDAR ground truth, or None when it has none. BagError when it has one
         but no CameraInfo or /tf_static to paint it with."""
         reader = open_bag(bag)
         try:
             topics = {c.topic: c.msgtype for c in reader.connections}
-            clouds = [t for t, kind in topics.items() if kind == POINTCLOUD2 and any(h in t.lower() for h in GROUND_TRUTH_HINTS)]
+            clouds = [
+                t
+                for t, kind in topics.items()
+                if kind == POINTCLOUD2 and any(h in t.lower() for h in GROUND_TRUTH_HINTS)
+            ]
             gt_topic = gt_topic or (clouds[0] if clouds else None)
             if gt_topic is None:
                 return None
             infos = [t for t, kind in topics.items() if kind == CAMERA_INFO]
             if not infos or "/tf_static" not in topics:
-                raise BagError(f"bag {bag} has the LiDAR ground truth {gt_topic} but not the CameraInfo and /tf_static "
-                               f"to paint it; it holds: {describe(reader)}")
+                raise BagError(
+                    f"bag {bag} has the LiDAR ground truth {gt_topic} but not the CameraInfo and "
+                    "/tf_static "
+                    f"to paint it; it holds: {describe(reader)}"
+                )
             cameras, transform, ground_truth = {}, None, {}
             store = get_typestore(Stores.ROS2_HUMBLE)
-            wanted = [c for c in reader.connections if c.topic in (gt_topic, infos[0], "/tf_static")]
+            wanted = [
+                c for c in reader.connections if c.topic in (gt_topic, infos[0], "/tf_static")
+            ]
             for connection, _, raw in reader.messages(connections=wanted):
                 if connection.topic == infos[0]:
                     info = cdr.decode_camera_info(raw)
@@ -79,14 +101,19 @@ class PointScores:
                     cloud = read_cloud(msg)
                     labels = cloud.points[LABEL_FIELD].astype(np.uint8)
                     seen = labels != 255
-                    ground_truth[msg.header.stamp.key()] = GroundTruthCloud(cloud.xyz[seen], labels[seen])
+                    ground_truth[msg.header.stamp.key()] = GroundTruthCloud(
+                        cloud.xyz[seen], labels[seen]
+                    )
         except (cdr.CdrError, ValueError) as error:
             raise BagError(f"bag {bag}: the LiDAR ground truth cannot be read: {error}") from None
         finally:
             reader.close()
         if transform is None or not cameras:
-            raise BagError(f"bag {bag}: {'/tf_static holds no transform' if cameras else infos[0] + ' holds no message'}; "
-                           f"the LiDAR ground truth {gt_topic} cannot be painted")
+            raise BagError(
+                f"bag {bag}: "
+                + ('/tf_static holds no transform' if cameras else infos[0] + ' holds no message')
+                + f"; the LiDAR ground truth {gt_topic} cannot be painted"
+            )
         return cls(ground_truth, cameras, transform, protocol, gt_topic)
 
     def add(self, header: Header, prediction: np.ndarray) -> None:
@@ -95,7 +122,10 @@ class PointScores:
         if cloud is None:
             return
         key = header.stamp.key()
-        camera = self.cameras.get(key) or self.cameras[max((k for k in self.cameras if k <= key), default=min(self.cameras))]
+        camera = (
+            self.cameras.get(key)
+            or self.cameras[max((k for k in self.cameras if k <= key), default=min(self.cameras))]
+        )
         painted = paint_points(cloud.xyz, prediction, camera, self.lidar_to_camera)
         self.metric.update(painted.labels, cloud.labels)
         self.scored_clouds += 1
@@ -106,7 +136,10 @@ class PointScores:
                    "point_ground_truth_topic": self.topic}
         if self.scored_clouds:
             summary = self.metric.summary(self.protocol)
-            figures |= {"point_miou": summary["miou"], "point_per_class_iou": summary["per_class_iou"]}
+            figures |= {
+                "point_miou": summary["miou"],
+                "point_per_class_iou": summary["per_class_iou"],
+            }
         return figures
 
 
@@ -117,5 +150,7 @@ def first_transform(store, raw) -> np.ndarray | None:
     if not transforms:
         return None
     t = transforms[0].transform
-    return lidar_to_camera_matrix(translation=(t.translation.x, t.translation.y, t.translation.z),
-                                  quaternion_xyzw=(t.rotation.x, t.rotation.y, t.rotation.z, t.rotation.w))
+    return lidar_to_camera_matrix(
+        translation=(t.translation.x, t.translation.y, t.translation.z),
+        quaternion_xyzw=(t.rotation.x, t.rotation.y, t.rotation.z, t.rotation.w),
+    )

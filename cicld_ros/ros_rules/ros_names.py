@@ -47,8 +47,11 @@ def topic_name_problem(name: str) -> str | None:
         return f"{name!r}: '~' must be followed by '/'"
     for token in tokens:
         if not TOKEN.fullmatch(token):
-            return (f"{name!r}: each part between '/' must be letters, digits and _, not start with a digit"
-                    + (" and not be empty ('//')" if not token else ""))
+            return (
+                f"{name!r}: each part between '/' must be letters, digits and _, not start with a "
+                "digit"
+                + (" and not be empty ('//')" if not token else "")
+            )
     return None
 
 
@@ -62,7 +65,11 @@ def check_topic_name(name: str) -> str:
 def expand(name: str, node_name: str, namespace: str) -> str:
     """The fully qualified name of ``name`` for the node ``namespace``/``node_name``."""
     check_topic_name(name)
-    for substitution, value in (("{node}", node_name), ("{ns}", namespace), ("{namespace}", namespace)):
+    for substitution, value in (
+        ("{node}", node_name),
+        ("{ns}", namespace),
+        ("{namespace}", namespace),
+    ):
         name = name.replace(substitution, value)
     base = namespace.rstrip("/")
     if name.startswith("~"):
@@ -101,12 +108,23 @@ class NodeNames:
     def from_rules(cls, node_name: str, remaps: list[Remap]) -> "NodeNames":
         """``__node`` and ``__ns`` rules (the first for this node wins, as in rcl) set the name
         and namespace; the others remap topics."""
-        name = next((r.replacement for r in remaps if r.match == "__node" and r.node in (None, node_name)), node_name)
-        namespace = next((r.replacement for r in remaps if r.match == "__ns" and r.node in (None, node_name)), "/")
+        name = next(
+            (r.replacement for r in remaps if r.match == "__node" and r.node in (None, node_name)),
+            node_name,
+        )
+        namespace = next(
+            (r.replacement for r in remaps if r.match == "__ns" and r.node in (None, node_name)),
+            "/",
+        )
         if not TOKEN.fullmatch(name):
-            raise ValueError(f"node name {name!r} (__node:=) must be letters, digits and _, not starting with a digit")
+            raise ValueError(
+                f"node name {name!r} (__node:=) must be letters, digits and _, not starting with "
+                "a digit"
+            )
         if not namespace.startswith("/") or topic_name_problem(namespace):
-            raise ValueError(f"namespace {namespace!r} (__ns:=) must be an absolute name such as /front")
+            raise ValueError(
+                f"namespace {namespace!r} (__ns:=) must be an absolute name such as /front"
+            )
         topics = tuple(r for r in remaps if r.match not in ("__node", "__ns"))
         for rule in topics:
             check_topic_name(rule.match)
@@ -166,8 +184,10 @@ def parse_ros_args(ros_args: list[str], node_name: str) -> RosArgs:
     while index < len(args):
         flag = args[index]
         if flag not in FLAGS_WITH_VALUE:
-            raise ValueError(f"--ros-args {flag}: the DDS mode takes -r/--remap, -p/--param and --params-file "
-                             f"(use --transport rclpy for the others)")
+            raise ValueError(
+                f"--ros-args {flag}: the DDS mode takes -r/--remap, -p/--param and --params-file "
+                f"(use --transport rclpy for the others)"
+            )
         if index + 1 >= len(args):
             raise ValueError(f"--ros-args {flag} needs a value")
         value, kind = args[index + 1], FLAGS_WITH_VALUE[flag]
@@ -181,6 +201,7 @@ def parse_ros_args(ros_args: list[str], node_name: str) -> RosArgs:
             name, text = value.split(":=", 1)
             node, _, name = name.rpartition(":") if ":" in name else (None, "", name)
             if node in (None, "", node_name):
-                parsed.params[name] = load_rcl_yaml(text)  # rcl parses -p values with its YAML rules
+                # rcl parses -p values with its YAML rules
+                parsed.params[name] = load_rcl_yaml(text)
         index += 2
     return parsed

@@ -32,12 +32,19 @@ import yaml
 
 TRUE_WORDS = frozenset("Y y yes Yes YES true True TRUE on On ON".split())
 FALSE_WORDS = frozenset("N n no No NO false False FALSE off Off OFF".split())
-SPECIAL_FLOATS = frozenset(".nan .NaN .NAN .inf .Inf .INF +.inf +.Inf +.INF -.inf -.Inf -.INF".split())
-# what strtoll(value, &end, 0) reads whole: optional space and sign, then hex, octal or decimal digits
+SPECIAL_FLOATS = frozenset(
+    ".nan .NaN .NAN .inf .Inf .INF +.inf +.Inf +.INF -.inf -.Inf -.INF".split()
+)
+# what strtoll(value, &end, 0) reads whole: optional space and sign, then hex, octal or decimal
+# digits
 STRTOLL = re.compile(r"\s*[+-]?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
-# what strtod reads whole (decimal and hex floats, inf, infinity, nan), without Python's extras (1_0)
-STRTOD = re.compile(r"\s*[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|0[xX]([0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)"
-                    r"([pP][+-]?\d+)?|inf(inity)?|nan)", re.IGNORECASE)
+# what strtod reads whole (decimal and hex floats, inf, infinity, nan), without Python's extras
+# (1_0)
+STRTOD = re.compile(
+    r"\s*[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|0[xX]([0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)"
+    r"([pP][+-]?\d+)?|inf(inity)?|nan)",
+    re.IGNORECASE,
+)
 INT64 = (-2**63, 2**63 - 1)
 
 
@@ -56,15 +63,22 @@ def rcl_scalar(text: str) -> bool | int | float | str:
             value = int(digits, 8)
         else:
             value = int(digits)
-        if INT64[0] <= sign * value <= INT64[1]:  # out of range: strtoll sets ERANGE and rcl tries strtod
+        # out of range: strtoll sets ERANGE and rcl tries strtod
+        if INT64[0] <= sign * value <= INT64[1]:
             return sign * value
     if text in SPECIAL_FLOATS:
-        value = float(text.lstrip("+-.").lower())  # rcl skips to the letters, then applies the sign
+        # rcl skips to the letters, then applies the sign
+        value = float(text.lstrip("+-.").lower())
         return -value if text.startswith("-") else value
     if STRTOD.fullmatch(text):
         body = text.strip()
-        value = float.fromhex(body) if "x" in body.lower() and "inf" not in body.lower() else float(body)
-        if not math.isinf(value) or "inf" in body.lower():  # overflow: strtod sets ERANGE, rcl keeps a string
+        value = (
+            float.fromhex(body)
+            if "x" in body.lower() and "inf" not in body.lower()
+            else float(body)
+        )
+        # overflow: strtod sets ERANGE, rcl keeps a string
+        if not math.isinf(value) or "inf" in body.lower():
             return value
     return text
 
@@ -73,7 +87,8 @@ class RclLoader(yaml.SafeLoader):
     """PyYAML with rcl's scalar typing: no implicit resolvers, every scalar typed by rcl_scalar."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        for key_node, _ in node.value:  # rcl reads keys as names, never as values (a key y: is "y")
+        # rcl reads keys as names, never as values (a key y: is "y")
+        for key_node, _ in node.value:
             if isinstance(key_node, yaml.ScalarNode) and not key_node.style:
                 key_node.style = "'"
         return super().construct_mapping(node, deep)
@@ -142,8 +157,10 @@ def read_node_parameters(path: str | Path, node_fqn: str) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise ValueError(f"parameter file {path} is not UTF-8 text") from None
     if not isinstance(document, dict):
-        raise ValueError(f"parameter file {path} holds a {type(document).__name__}, not a mapping of "
-                         f"'/**: ros__parameters:'")
+        raise ValueError(
+            f"parameter file {path} holds a {type(document).__name__}, not a mapping of "
+            f"'/**: ros__parameters:'"
+        )
     sections = node_sections(document)
     if not sections:
         raise ValueError(f"parameter file {path} has no '<node>: ros__parameters:' section")
@@ -153,9 +170,12 @@ def read_node_parameters(path: str | Path, node_fqn: str) -> dict[str, Any]:
             values |= flatten(parameters)
     if not any(matches_node(name, node_fqn) for name, _ in sections):
         names = ", ".join(name for name, _ in sections)
-        raise ValueError(f"parameter file {path}: no section applies to the node {node_fqn} (sections: {names}); "
-                         f"ROS 2 matches the key against the node's full name, so use '/**:' (any node) or "
-                         f"'{node_fqn}:'")
+        raise ValueError(
+            f"parameter file {path}: no section applies to the node {node_fqn} (sections: "
+            f"{names}); "
+            f"ROS 2 matches the key against the node's full name, so use '/**:' (any node) or "
+            f"'{node_fqn}:'"
+        )
     return values
 
 
@@ -185,7 +205,8 @@ def ros_type(value: Any) -> str:
 FIXES = {
     "DOUBLE": "write it with a decimal point, e.g. 1.0",
     "DOUBLE_ARRAY": "write every number with a decimal point, e.g. [0.0, 0.0, 0.0]",
-    "STRING": 'quote it: ROS reads on/off/yes/no/y/n/true/false as booleans and digits as numbers, e.g. "off"',
+    "STRING": 'quote it: ROS reads on/off/yes/no/y/n/true/false as booleans and digits as '
+              'numbers, e.g. "off"',
     "STRING_ARRAY": 'quote each item, e.g. ["camera/image_raw"]',
 }
 

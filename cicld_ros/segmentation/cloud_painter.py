@@ -37,7 +37,8 @@ from ..messages.records import Header
 from .diagnostics import NodeDiagnostics
 from .painting_params import PaintedCamera, PaintingParams
 
-MASK_HISTORY = 6  # masks kept per camera to match clouds against (a 2048x1024 mask and its confidence: 10 MB)
+# masks kept per camera to match clouds against (a 2048x1024 mask and its confidence: 10 MB)
+MASK_HISTORY = 6
 MAX_PENDING = 4  # clouds waiting for their mask per LiDAR; more and the oldest is dropped
 
 
@@ -61,13 +62,21 @@ class Lidar:
     config: PaintedCamera
     publisher: Any
     camera: PinholeCamera | None
-    masks: collections.deque = field(default_factory=lambda: collections.deque(maxlen=MASK_HISTORY))
+    masks: collections.deque = field(
+        default_factory=lambda: collections.deque(maxlen=MASK_HISTORY)
+    )
     clouds: collections.deque = field(default_factory=collections.deque)
 
 
 class CloudPainter:
-    def __init__(self, params: PaintingParams, publishers: dict[str, Any], diagnostics: NodeDiagnostics,
-                 device: Any = None) -> None:
+
+    def __init__(
+        self,
+        params: PaintingParams,
+        publishers: dict[str, Any],
+        diagnostics: NodeDiagnostics,
+        device: Any = None,
+    ) -> None:
         """``publishers``: the painted cloud's publisher per camera name; ``device``: the torch
         device to paint on (the node's GPU), None for numpy."""
         self.params, self.diagnostics, self.device = params, diagnostics, device
@@ -77,8 +86,10 @@ class CloudPainter:
     # -- from the transport's and the publishing thread ------------------------------------
     def wanted(self, image_topic: str) -> bool:
         """Whether a mask of this camera is wanted: someone subscribes to a cloud it paints."""
-        return any(lidar.config.image_topic == image_topic and lidar.publisher.subscription_count() > 0
-                   for lidar in self.lidars.values())
+        return any(
+            lidar.config.image_topic == image_topic and lidar.publisher.subscription_count() > 0
+            for lidar in self.lidars.values()
+        )
 
     def on_camera_info(self, name: str, msg: Any) -> None:
         topic = self.lidars[name].config.camera_info_topic
@@ -86,7 +97,9 @@ class CloudPainter:
         try:
             camera = PinholeCamera.from_camera_info(msg)
         except (ValueError, TypeError) as error:
-            self.diagnostics.bad_input(topic, "unusable_camera_info", f"{error}; the last good CameraInfo stays in use")
+            self.diagnostics.bad_input(
+                topic, "unusable_camera_info", f"{error}; the last good CameraInfo stays in use"
+            )
             return
         with self._cond:
             self.lidars[name].camera = camera
@@ -104,7 +117,13 @@ class CloudPainter:
         if dropped:
             self.diagnostics.count(lidar.config.lidar_topic, "dropped")
 
-    def on_mask(self, image_topic: str, header: Header, train_ids: np.ndarray, confidence: np.ndarray | None) -> None:
+    def on_mask(
+        self,
+        image_topic: str,
+        header: Header,
+        train_ids: np.ndarray,
+        confidence: np.ndarray | None,
+    ) -> None:
         mask = Mask(header.stamp.to_seconds(), train_ids, confidence)
         with self._cond:
             for lidar in self.lidars.values():
@@ -165,12 +184,24 @@ class CloudPainter:
                 if waiting.cloud is None:  # arrived after _read_new: read next time
                     break
                 stamp = waiting.msg.header.stamp.to_seconds()
-                if not (flush or any(m.stamp >= stamp for m in masks) or now - waiting.arrived >= self.params.max_wait):
+                if not (
+                    flush
+                    or any(m.stamp >= stamp for m in masks)
+                    or now - waiting.arrived >= self.params.max_wait
+                ):
                     break
                 lidar.clouds.popleft()
                 nearest = min(masks, key=lambda m: abs(m.stamp - stamp), default=None)
-                settled.append((waiting, nearest if nearest is not None and abs(nearest.stamp - stamp) <= tolerance
-                                else None))
+                settled.append(
+                    (
+                        waiting,
+                        (
+                            nearest
+                            if nearest is not None and abs(nearest.stamp - stamp) <= tolerance
+                            else None
+                        ),
+                    )
+                )
         return settled
 
     def _paint(self, lidar: Lidar, waiting: Waiting, mask: Mask | None, clock) -> int:
@@ -184,16 +215,28 @@ class CloudPainter:
             if mask is None:
                 with self._cond:
                     kept = ", ".join(f"{m.stamp:.3f}" for m in lidar.masks) or "none yet"
-                raise PointCloudError(f"no mask of {lidar.config.image_topic} within {self.params.stamp_tolerance} s "
-                                      f"of the cloud's stamp {stamp:.3f} (masks kept: {kept}); raise "
-                                      f"painting.stamp_tolerance if the sensors' clocks differ", "no_matching_mask")
+                raise PointCloudError(
+                    f"no mask of {lidar.config.image_topic} within {self.params.stamp_tolerance} "
+                    "s "
+                    f"of the cloud's stamp {stamp:.3f} (masks kept: {kept}); raise "
+                    f"painting.stamp_tolerance if the sensors' clocks differ",
+                    "no_matching_mask",
+                )
             if lidar.camera is None:
-                raise PointCloudError(f"no CameraInfo has arrived on {lidar.config.camera_info_topic} yet",
-                                      "no_camera_info")
+                raise PointCloudError(
+                    f"no CameraInfo has arrived on {lidar.config.camera_info_topic} yet",
+                    "no_camera_info",
+                )
             confidence = mask.confidence if self.params.confidence_type else None
             try:
-                painted = paint_points(cloud.xyz, mask.train_ids, lidar.camera, lidar.config.lidar_to_camera,
-                                       confidence, self.device)
+                painted = paint_points(
+                    cloud.xyz,
+                    mask.train_ids,
+                    lidar.camera,
+                    lidar.config.lidar_to_camera,
+                    confidence,
+                    self.device,
+                )
             except ValueError as error:  # the mask's size is not the CameraInfo's
                 raise PointCloudError(str(error), "size_mismatch") from None
             message = painted_cloud(waiting.msg, painted.labels, painted.confidence,
@@ -201,14 +244,20 @@ class CloudPainter:
         except PointCloudError as error:
             self.diagnostics.bad_input(topic, error.reason, str(error))
             return 0
-        except Exception as error:  # noqa: BLE001 - a cloud that breaks the painting must not stop the node
+        except (
+            Exception
+        ) as error:  # noqa: BLE001 - a cloud that breaks the painting must not stop the node
             self.diagnostics.count(topic, "errors")
-            self.diagnostics.warn(topic, "paint_failed", f"cloud skipped, painting failed: {error!r}")
+            self.diagnostics.warn(
+                topic, "paint_failed", f"cloud skipped, painting failed: {error!r}"
+            )
             return 0
         lidar.publisher.publish(message)
         nan_points = int(len(cloud.finite) - np.count_nonzero(cloud.finite))
         if nan_points:
             self.diagnostics.note(topic, "nan_points", nan_points,
                                   f"{nan_points} NaN or infinite points (no return) labelled 255")
-        self.diagnostics.processed(topic, (time.perf_counter() - started) * 1000, (clock() - stamp) * 1000)
+        self.diagnostics.processed(
+            topic, (time.perf_counter() - started) * 1000, (clock() - stamp) * 1000
+        )
         return 1

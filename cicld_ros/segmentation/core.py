@@ -39,12 +39,26 @@ import torch
 
 from cicld_core.device import pick_device
 from cicld_core.model import (
-    CheckpointError, EngineOptions, PendingResult, SegmentationEngine, checkpoint_input_size, load_model,
+    CheckpointError,
+    EngineOptions,
+    PendingResult,
+    SegmentationEngine,
+    checkpoint_input_size,
+    load_model,
 )
 
 from ..messages.image_codec import InputError, check, decode
 from ..messages.records import (
-    CAMERA_INFO, COMPRESSED_IMAGE, DIAGNOSTICS, IMAGE, LABEL_INFO, POINTCLOUD2, Header, LabelInfo, Time, VisionClass,
+    CAMERA_INFO,
+    COMPRESSED_IMAGE,
+    DIAGNOSTICS,
+    IMAGE,
+    LABEL_INFO,
+    POINTCLOUD2,
+    Header,
+    LabelInfo,
+    Time,
+    VisionClass,
 )
 from .cloud_painter import CloudPainter
 from .diagnostics import NodeDiagnostics, transport_counts
@@ -62,8 +76,15 @@ class Publisher(Protocol):
 class Transport(Protocol):
     def publisher(self, topic: str, kind: str, reliable: bool = True, depth: int = 5,
                   transient_local: bool = False) -> Publisher: ...
-    def subscribe(self, topic: str, kind: str, callback: Callable[[Any], None], reliable: bool = False,
-                  depth: int = 1) -> Any: ...
+
+    def subscribe(
+        self,
+        topic: str,
+        kind: str,
+        callback: Callable[[Any], None],
+        reliable: bool = False,
+        depth: int = 1,
+    ) -> Any: ...
 
 
 class StartupError(RuntimeError):
@@ -87,7 +108,9 @@ def output_base(topic: str, output_namespace: str) -> str:
 def output_topics(topic: str, output_namespace: str) -> dict[str, str]:
     """The outputs of the camera ``topic`` (the resolved input name: they follow its namespace
     and its remapping); every one is again a name the transport resolves, so it may be remapped."""
-    return {output.name: f"{output_base(topic, output_namespace)}/{output.name}" for output in OUTPUTS}
+    return {
+        output.name: f"{output_base(topic, output_namespace)}/{output.name}" for output in OUTPUTS
+    }
 
 
 def label_info_topic(topic: str, output_namespace: str) -> str:
@@ -98,8 +121,11 @@ def label_info_topic(topic: str, output_namespace: str) -> str:
 def label_info(class_names: list[str], clock: Callable[[], float]) -> LabelInfo:
     """The class map of the masks: value i of the class mask is class_names[i]. The threshold is 0:
     every pixel gets its most probable class, none is left unlabelled."""
-    return LabelInfo(Header(Time.from_seconds(clock()), ""),
-                     [VisionClass(class_id, name) for class_id, name in enumerate(class_names)], 0.0)
+    return LabelInfo(
+        Header(Time.from_seconds(clock()), ""),
+        [VisionClass(class_id, name) for class_id, name in enumerate(class_names)],
+        0.0,
+    )
 
 
 def painted_topic(image_topic: str, output_namespace: str) -> str:
@@ -133,8 +159,15 @@ class Batch:
 
 
 class SegmentationNode:
-    def __init__(self, params: NodeParams, transport: Transport, log: logging.Logger | None = None,
-                 clock: Callable[[], float] = time.time, painting: PaintingParams = PaintingParams()) -> None:
+
+    def __init__(
+        self,
+        params: NodeParams,
+        transport: Transport,
+        log: logging.Logger | None = None,
+        clock: Callable[[], float] = time.time,
+        painting: PaintingParams = PaintingParams(),
+    ) -> None:
         self.params, self.transport = params.validate(), transport
         self.log = log or logging.getLogger(NODE_NAME)
         self.clock = clock
@@ -149,55 +182,103 @@ class SegmentationNode:
             raise StartupError(str(error)) from None
         # input_width / input_height are fixed while configured, so the size is resolved once here
         self.input_size = model_input_size(self.params, checkpoint_input_size(self.metadata))
-        self.log.info("model input size: " + (f"{self.input_size[0]}x{self.input_size[1]} (masks are returned at "
-                                              f"the camera's size)" if self.input_size else "each frame's own"))
+        self.log.info(
+            "model input size: "
+            + (
+                f"{self.input_size[0]}x{self.input_size[1]} (masks are returned at "
+                f"the camera's size)"
+                if self.input_size
+                else "each frame's own"
+            )
+        )
         # topics are keyed by their resolved names (namespace and remappings applied, as the
         # transport does); the transport is handed the configured name and resolves it itself
         self._given: dict[str, str] = {}
         self.inputs = {self._resolve(t): IMAGE for t in params.image_topics} | {
             self._resolve(t): COMPRESSED_IMAGE for t in params.compressed_image_topics}
         if len(self.inputs) < len(params.image_topics) + len(params.compressed_image_topics):
-            raise StartupError(f"two camera topics resolve to the same name: {', '.join(self._given)}")
+            raise StartupError(
+                f"two camera topics resolve to the same name: {', '.join(self._given)}"
+            )
         painting = resolved_painting(painting, self._resolve)
         unknown = [c.image_topic for c in painting.cameras if c.image_topic not in self.inputs]
         if unknown:
-            raise StartupError(f"painting: camera topic {', '.join(unknown)} is not one of the node's image_topics / "
-                               f"compressed_image_topics ({', '.join(self.inputs)})")
-        self.frames = LatestFrames(list(self.inputs))  # checked messages, for each camera's decoder
+            raise StartupError(
+                f"painting: camera topic {', '.join(unknown)} is not one of the node's "
+                "image_topics / "
+                f"compressed_image_topics ({', '.join(self.inputs)})"
+            )
+        # checked messages, for each camera's decoder
+        self.frames = LatestFrames(list(self.inputs))
         self.decoded = LatestFrames(list(self.inputs))  # decoded frames, for the segmenting thread
         # the LiDAR and CameraInfo topics have their own diagnostics, as the cameras do
-        sensor_topics = [t for c in painting.cameras for t in (c.lidar_topic, c.camera_info_topic) if t]
-        self.diagnostics = NodeDiagnostics([*self.inputs, *sensor_topics], params.warn_period, self.log)
-        self.publishers = {camera: {name: transport.publisher(topic, IMAGE, reliable=True, depth=5)
-                                    for name, topic in output_topics(camera, params.output_namespace).items()}
-                           for camera in self.inputs}
-        self.painter = CloudPainter(painting, {
-            c.name: transport.publisher(c.output_topic or painted_topic(c.image_topic, params.output_namespace),
-                                        POINTCLOUD2, reliable=True, depth=5) for c in painting.cameras},
-            self.diagnostics, self.device if self.device.type == "cuda" else None)
-        self.diagnostics_publisher = transport.publisher("/diagnostics", DIAGNOSTICS, reliable=True, depth=10)
+        sensor_topics = [
+            t for c in painting.cameras for t in (c.lidar_topic, c.camera_info_topic) if t
+        ]
+        self.diagnostics = NodeDiagnostics(
+            [*self.inputs, *sensor_topics], params.warn_period, self.log
+        )
+        self.publishers = {
+            camera: {
+                name: transport.publisher(topic, IMAGE, reliable=True, depth=5)
+                for name, topic in output_topics(camera, params.output_namespace).items()
+            }
+            for camera in self.inputs
+        }
+        self.painter = CloudPainter(
+            painting,
+            {
+                c.name: transport.publisher(
+                    c.output_topic or painted_topic(c.image_topic, params.output_namespace),
+                    POINTCLOUD2,
+                    reliable=True,
+                    depth=5,
+                )
+                for c in painting.cameras
+            },
+            self.diagnostics,
+            self.device if self.device.type == "cuda" else None,
+        )
+        self.diagnostics_publisher = transport.publisher(
+            "/diagnostics", DIAGNOSTICS, reliable=True, depth=10
+        )
         self.label_info_publishers = self._publish_label_info(params)
         self._threads: list[threading.Thread] = []
         self._engines: dict[EngineOptions, SegmentationEngine] = {}
-        self._in_flight: queue.Queue[Batch] = queue.Queue(maxsize=2)  # the engine's two upload slots
+        # the engine's two upload slots
+        self._in_flight: queue.Queue[Batch] = queue.Queue(maxsize=2)
         self._stopping = threading.Event()
         self.active = False  # True from start to stop; on_message ignores frames otherwise
         # libjpeg's warning for each corrupt frame would bypass the rate-limited warnings
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         # what subscribe returns may count the samples the transport refused (read in figures())
         given = self._given
-        self.subscriptions = {camera: transport.subscribe(given[camera], kind,
-                                                          lambda msg, c=camera: self.on_message(c, msg),
-                                                          reliable=False, depth=1)
-                              for camera, kind in self.inputs.items()}
+        self.subscriptions = {
+            camera: transport.subscribe(
+                given[camera],
+                kind,
+                lambda msg, c=camera: self.on_message(c, msg),
+                reliable=False,
+                depth=1,
+            )
+            for camera, kind in self.inputs.items()
+        }
         for c in painting.cameras:  # sensor-data QoS, as the drivers offer
             self.subscriptions[c.lidar_topic] = transport.subscribe(
-                given[c.lidar_topic], POINTCLOUD2, lambda msg, n=c.name: self.on_cloud(n, msg), reliable=False,
-                depth=1)
+                given[c.lidar_topic],
+                POINTCLOUD2,
+                lambda msg, n=c.name: self.on_cloud(n, msg),
+                reliable=False,
+                depth=1,
+            )
             if c.camera_info_topic:
                 self.subscriptions[c.camera_info_topic] = transport.subscribe(
-                    given[c.camera_info_topic], CAMERA_INFO,
-                    lambda msg, n=c.name: self.painter.on_camera_info(n, msg), reliable=False, depth=1)
+                    given[c.camera_info_topic],
+                    CAMERA_INFO,
+                    lambda msg, n=c.name: self.painter.on_camera_info(n, msg),
+                    reliable=False,
+                    depth=1,
+                )
 
     def _resolve(self, name: str) -> str:
         """``name`` as the transport resolves it (transports that cannot keep it as it is)."""
@@ -223,11 +304,19 @@ class SegmentationNode:
         publishers = {}
         for camera in self.inputs:
             try:
-                publisher = self.transport.publisher(label_info_topic(camera, params.output_namespace), LABEL_INFO,
-                                                     reliable=True, depth=1, transient_local=True)
+                publisher = self.transport.publisher(
+                    label_info_topic(camera, params.output_namespace),
+                    LABEL_INFO,
+                    reliable=True,
+                    depth=1,
+                    transient_local=True,
+                )
             except (ImportError, AttributeError) as error:
-                self.log.warning(f"class map not published: this ROS install has no vision_msgs/msg/LabelInfo "
-                                 f"({error}); it needs vision_msgs 4.1.0 or later (apt upgrade ros-$ROS_DISTRO-vision-msgs)")
+                self.log.warning(
+                    f"class map not published: this ROS install has no vision_msgs/msg/LabelInfo "
+                    f"({error}); it needs vision_msgs 4.1.0 or later (apt upgrade "
+                    "ros-$ROS_DISTRO-vision-msgs)"
+                )
                 return {}
             publisher.publish(message)
             publishers[camera] = publisher
@@ -235,7 +324,9 @@ class SegmentationNode:
 
     def _load_model(self, params: NodeParams):
         if not params.checkpoint:
-            raise StartupError("no checkpoint: set the 'checkpoint' parameter to a CICLD .safetensors file")
+            raise StartupError(
+                "no checkpoint: set the 'checkpoint' parameter to a CICLD .safetensors file"
+            )
         try:
             model, metadata = load_model(params.checkpoint, self.device)
         except CheckpointError as error:
@@ -267,8 +358,13 @@ class SegmentationNode:
         if not self.active:
             # said (rate-limited) so an operator sees why no mask comes, and so a test can
             # know the frame was handled before it activates the node
-            self.diagnostics.note(camera, "ignored_inactive", 1, "frame ignored: the node is not active "
-                                  "(lifecycle state inactive; activate it to segment)")
+            self.diagnostics.note(
+                camera,
+                "ignored_inactive",
+                1,
+                "frame ignored: the node is not active "
+                "(lifecycle state inactive; activate it to segment)",
+            )
             return
         self.diagnostics.count(camera, "received")
         try:
@@ -278,7 +374,9 @@ class SegmentationNode:
             return
         except Exception as error:  # noqa: BLE001 - counted, so no frame goes unaccounted
             self.diagnostics.count(camera, "errors")
-            self.diagnostics.warn(camera, "check_failed", f"frame skipped, checking it failed: {error!r}")
+            self.diagnostics.warn(
+                camera, "check_failed", f"frame skipped, checking it failed: {error!r}"
+            )
             return
         if self.frames.put(camera, msg) is not None:
             self.diagnostics.count(camera, "dropped")
@@ -296,27 +394,40 @@ class SegmentationNode:
         try:
             outputs = self.wanted_outputs(arrival.camera, params)
             paint = self.painter.wanted(arrival.camera)
-        except Exception as error:  # noqa: BLE001 - e.g. the DDS matched-readers query racing a match
+        except (
+            Exception
+        ) as error:  # noqa: BLE001 - e.g. the DDS matched-readers query racing a match
             self.diagnostics.count(arrival.camera, "errors")
-            self.diagnostics.warn(arrival.camera, "outputs_failed", f"frame skipped, finding its subscribers "
-                                  f"failed: {error!r}")
+            self.diagnostics.warn(
+                arrival.camera,
+                "outputs_failed",
+                f"frame skipped, finding its subscribers " f"failed: {error!r}",
+            )
             return None
         if not outputs and not paint:
             self.diagnostics.count(arrival.camera, "skipped_no_subscribers")
             return None
         try:
-            return Frame(arrival, self.decode_image(arrival.msg, params.max_pixels), outputs, paint)
+            return Frame(
+                arrival, self.decode_image(arrival.msg, params.max_pixels), outputs, paint
+            )
         except InputError as error:
             self.diagnostics.bad_input(arrival.camera, error.reason, str(error))
-        except Exception as error:  # noqa: BLE001 - a frame that breaks the decoder must not stop the camera
+        except (
+            Exception
+        ) as error:  # noqa: BLE001 - a frame that breaks the decoder must not stop the camera
             self.diagnostics.count(arrival.camera, "errors")
-            self.diagnostics.warn(arrival.camera, "decode_failed", f"frame skipped, decoding failed: {error!r}")
+            self.diagnostics.warn(
+                arrival.camera, "decode_failed", f"frame skipped, decoding failed: {error!r}"
+            )
         return None
 
     def process(self, arrivals: list[Arrival]) -> int:
         """Decode, segment and publish these frames in this thread; returns how many were published."""
         params = self.params
-        frames = [frame for frame in (self.prepare(a, params) for a in arrivals) if frame is not None]
+        frames = [
+            frame for frame in (self.prepare(a, params) for a in arrivals) if frame is not None
+        ]
         return sum(self._finish(batch) for batch in self._submit_all(frames, params))
 
     def _submit_all(self, frames: list[Frame], params: NodeParams) -> list[Batch]:
@@ -333,8 +444,13 @@ class SegmentationNode:
 
     def engine(self, params: NodeParams, with_confidence: bool) -> SegmentationEngine:
         """The engine for these parameters; a run-time change of K, strength, ... builds a new one."""
-        options = EngineOptions(params.sampling(), channels_last=params.channels_last, compile=params.compile,
-                                cuda_graphs=params.cuda_graphs, with_confidence=with_confidence)
+        options = EngineOptions(
+            params.sampling(),
+            channels_last=params.channels_last,
+            compile=params.compile,
+            cuda_graphs=params.cuda_graphs,
+            with_confidence=with_confidence,
+        )
         if options not in self._engines:
             if len(self._engines) >= 2:  # with and without confidence; older settings are dropped
                 self._engines.pop(next(iter(self._engines)))
@@ -346,11 +462,22 @@ class SegmentationNode:
         try:
             images = [f.rgb for f in frames]
             if self.input_size:
-                images = [i if i.shape[1::-1] == self.input_size
-                          else cv2.resize(i, self.input_size, interpolation=cv2.INTER_AREA) for i in images]
+                images = [
+                    (
+                        i
+                        if i.shape[1::-1] == self.input_size
+                        else cv2.resize(i, self.input_size, interpolation=cv2.INTER_AREA)
+                    )
+                    for i in images
+                ]
             painted_confidence = self.painter.params.confidence_type is not None
-            engine = self.engine(params, with_confidence=any(any(o.needs_confidence for o in f.outputs)
-                                                             or (f.paint and painted_confidence) for f in frames))
+            engine = self.engine(
+                params,
+                with_confidence=any(
+                    any(o.needs_confidence for o in f.outputs) or (f.paint and painted_confidence)
+                    for f in frames
+                ),
+            )
             return Batch(frames, engine.submit(np.stack(images)), params, started)
         except Exception as error:  # noqa: BLE001 - a failed batch must not stop the node
             self._failed(frames, error)
@@ -359,7 +486,9 @@ class SegmentationNode:
     def _failed(self, frames: list[Frame], error: Exception) -> None:
         for frame in frames:
             self.diagnostics.count(frame.arrival.camera, "errors")
-        self.diagnostics.warn(frames[0].arrival.camera, "segment_failed", f"segmentation failed: {error!r}")
+        self.diagnostics.warn(
+            frames[0].arrival.camera, "segment_failed", f"segmentation failed: {error!r}"
+        )
 
     def _finish(self, batch: Batch) -> int:
         frames, params = batch.frames, batch.params
@@ -374,14 +503,23 @@ class SegmentationNode:
                 segmented = self._segmented(result, index, frame.rgb, params)
                 self._publish(frame, segmented, params)
                 if frame.paint:
-                    self.painter.on_mask(frame.arrival.camera, frame.arrival.msg.header, segmented.train_ids,
-                                         segmented.confidence)
-            except Exception as error:  # noqa: BLE001 - one failed frame must not stop the publishing thread
+                    self.painter.on_mask(
+                        frame.arrival.camera,
+                        frame.arrival.msg.header,
+                        segmented.train_ids,
+                        segmented.confidence,
+                    )
+            except (
+                Exception
+            ) as error:  # noqa: BLE001 - one failed frame must not stop the publishing thread
                 self._failed([frame], error)
                 continue
             published += 1
-            self.diagnostics.processed(frame.arrival.camera, (time.perf_counter() - batch.started) * 1000,
-                                       (self.clock() - frame.arrival.msg.header.stamp.to_seconds()) * 1000)
+            self.diagnostics.processed(
+                frame.arrival.camera,
+                (time.perf_counter() - batch.started) * 1000,
+                (self.clock() - frame.arrival.msg.header.stamp.to_seconds()) * 1000,
+            )
         return published
 
     @staticmethod
@@ -393,9 +531,17 @@ class SegmentationNode:
                 "uncertainty": None if result.uncertainty is None else result.uncertainty[index]}
         if maps["train_ids"].shape != rgb.shape[:2]:
             height, width = rgb.shape[:2]
-            maps = {k: None if v is None else cv2.resize(v, (width, height), interpolation=cv2.INTER_NEAREST)
-                    for k, v in maps.items()}
-        return SegmentedFrame(rgb, maps["train_ids"], maps["confidence"], maps["uncertainty"], params.overlay_alpha)
+            maps = {
+                k: (
+                    None
+                    if v is None
+                    else cv2.resize(v, (width, height), interpolation=cv2.INTER_NEAREST)
+                )
+                for k, v in maps.items()
+            }
+        return SegmentedFrame(
+            rgb, maps["train_ids"], maps["confidence"], maps["uncertainty"], params.overlay_alpha
+        )
 
     def _publish(self, frame: Frame, segmented: SegmentedFrame, params: NodeParams) -> None:
         header: Header = frame.arrival.msg.header  # copied verbatim: downstream sync depends on it
@@ -403,7 +549,9 @@ class SegmentationNode:
         for output in frame.outputs:
             picture = output.produce(segmented)
             if picture is not None:
-                publishers[output.name].publish(output.encode(header, picture, params.color_encoding))
+                publishers[output.name].publish(
+                    output.encode(header, picture, params.color_encoding)
+                )
 
     # -- threads ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -415,18 +563,32 @@ class SegmentationNode:
         self.decoded.reopen()
         self.painter.reopen()
         self.active = True
-        self._threads = [threading.Thread(target=self._work, name="segment", daemon=True),
-                         threading.Thread(target=self._publish_results, name="publish", daemon=True),
-                         threading.Thread(target=self._report, name="diagnostics", daemon=True)]
+        self._threads = [
+            threading.Thread(target=self._work, name="segment", daemon=True),
+            threading.Thread(target=self._publish_results, name="publish", daemon=True),
+            threading.Thread(target=self._report, name="diagnostics", daemon=True),
+        ]
         if self.painter.lidars:
-            self._threads.append(threading.Thread(target=self.painter.run, args=(self._stopping, self.clock),
-                                                  name="paint", daemon=True))
-        self._threads += [threading.Thread(target=self._decode, args=(camera,), name=f"decode {camera}", daemon=True)
-                          for camera in self.inputs]
+            self._threads.append(
+                threading.Thread(
+                    target=self.painter.run,
+                    args=(self._stopping, self.clock),
+                    name="paint",
+                    daemon=True,
+                )
+            )
+        self._threads += [
+            threading.Thread(
+                target=self._decode, args=(camera,), name=f"decode {camera}", daemon=True
+            )
+            for camera in self.inputs
+        ]
         for thread in self._threads:
             thread.start()
-        self.log.info(f"segmenting {', '.join(self.inputs)} on {self.device} with K={self.params.steps} "
-                      f"steps; outputs under <camera>/{self.params.output_namespace}/")
+        self.log.info(
+            f"segmenting {', '.join(self.inputs)} on {self.device} with K={self.params.steps} "
+            f"steps; outputs under <camera>/{self.params.output_namespace}/"
+        )
 
     def _decode(self, camera: str) -> None:
         while not self._stopping.is_set():
@@ -458,18 +620,25 @@ class SegmentationNode:
         last_log = time.monotonic()
         while not self._stopping.wait(self.params.diagnostics_period):
             figures = self.figures()
-            drops = getattr(self.transport, "socket_drops", None)  # only where the transport counts them
+            # only where the transport counts them
+            drops = getattr(self.transport, "socket_drops", None)
             sockets = self.diagnostics.socket_figures(drops) if drops is not None else None
             if self.diagnostics_publisher.subscription_count() > 0:
-                message = NodeDiagnostics.to_message(figures, self.node_name, self.clock(), sockets)
+                message = NodeDiagnostics.to_message(
+                    figures, self.node_name, self.clock(), sockets
+                )
                 self.diagnostics_publisher.publish(message)
             if time.monotonic() - last_log >= self.params.log_period:
                 last_log = time.monotonic()
                 for camera, v in figures.items():
-                    self.log.info(f"{camera}: in {v['input_hz']:.1f} Hz, out {v['output_hz']:.1f} Hz, processing "
-                                  f"p50 {v['processing_ms_p50']:.0f} ms, latency p50 {v['latency_ms_p50']:.0f} ms, "
-                                  f"dropped {v['frames_dropped']}, malformed {v['bad_inputs']}, "
-                                  f"lost {v['samples_lost']}, errors {v['errors']}")
+                    self.log.info(
+                        f"{camera}: in {v['input_hz']:.1f} Hz, out {v['output_hz']:.1f} Hz, "
+                        "processing "
+                        f"p50 {v['processing_ms_p50']:.0f} ms, latency p50 "
+                        f"{v['latency_ms_p50']:.0f} ms, "
+                        f"dropped {v['frames_dropped']}, malformed {v['bad_inputs']}, "
+                        f"lost {v['samples_lost']}, errors {v['errors']}"
+                    )
 
     def figures(self) -> dict[str, dict[str, float]]:
         """The diagnostics figures per camera, with the transport's own counts."""

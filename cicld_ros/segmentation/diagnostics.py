@@ -30,7 +30,9 @@ TRANSPORT_COUNTS = ("malformed", "lost", "rejected")
 
 @dataclass
 class CameraStats:
-    processing_ms: collections.deque = field(default_factory=lambda: collections.deque(maxlen=WINDOW))
+    processing_ms: collections.deque = field(
+        default_factory=lambda: collections.deque(maxlen=WINDOW)
+    )
     latency_ms: collections.deque = field(default_factory=lambda: collections.deque(maxlen=WINDOW))
     received: int = 0
     outputs: int = 0
@@ -38,10 +40,13 @@ class CameraStats:
     skipped_no_subscribers: int = 0
     errors: int = 0
     bad_inputs: collections.Counter = field(default_factory=collections.Counter)
-    # what was worked around without losing the message (NaN points labelled 255): reported, never a problem
+    # what was worked around without losing the message (NaN points labelled 255): reported, never
+    # a problem
     notes: collections.Counter = field(default_factory=collections.Counter)
     # problem totals of the last reports, for the level over a recent window
-    problem_history: collections.deque = field(default_factory=lambda: collections.deque(maxlen=RECENT_REPORTS + 1))
+    problem_history: collections.deque = field(
+        default_factory=lambda: collections.deque(maxlen=RECENT_REPORTS + 1)
+    )
 
 
 def percentile(values, q: float) -> float:
@@ -51,7 +56,9 @@ def percentile(values, q: float) -> float:
 def transport_counts(subscription: Any) -> dict[str, Any]:
     """The counts a subscription object keeps, if its transport keeps them (rclpy's does not),
     with its malformed samples by reason under "reasons"."""
-    counts: dict[str, Any] = {name: int(getattr(subscription, name, 0) or 0) for name in TRANSPORT_COUNTS}
+    counts: dict[str, Any] = {
+        name: int(getattr(subscription, name, 0) or 0) for name in TRANSPORT_COUNTS
+    }
     counts["reasons"] = dict(getattr(subscription, "malformed_reasons", None) or {})
     return counts
 
@@ -75,8 +82,10 @@ class NodeDiagnostics:
                 return
             self._last_warning[key] = now
             held_back = self._suppressed.pop(key, 0)
-        self.log.warning(f"{topic}: {message}" + (f" ({held_back} more like this since the last warning)"
-                                                  if held_back else ""))
+        self.log.warning(
+            f"{topic}: {message}"
+            + (f" ({held_back} more like this since the last warning)" if held_back else "")
+        )
 
     def count(self, camera: str, outcome: str, n: int = 1) -> None:
         """Add to one of the counts: received, dropped, skipped_no_subscribers or errors."""
@@ -102,20 +111,40 @@ class NodeDiagnostics:
             stats.latency_ms.append(latency_ms)
             stats.outputs += 1
 
-    def snapshot(self, transport: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, float]]:
+    def snapshot(
+        self, transport: dict[str, dict[str, Any]] | None = None
+    ) -> dict[str, dict[str, float]]:
         """Figures per camera; rates are over the time since the previous snapshot, and
         ``recent_problems`` over the last RECENT_REPORTS snapshots. ``transport`` holds each
         camera's subscription counts (malformed, lost, rejected)."""
         now, figures = time.monotonic(), {}
         with self._lock:
             for camera, stats in self.cameras.items():
-                carried = {name: 0 for name in TRANSPORT_COUNTS} | {"reasons": {}} | (transport or {}).get(camera, {})
+                carried = (
+                    {name: 0 for name in TRANSPORT_COUNTS}
+                    | {"reasons": {}}
+                    | (transport or {}).get(camera, {})
+                )
                 frames_in = stats.received + carried["malformed"]
                 node_bad = sum(stats.bad_inputs.values())
-                settled = stats.outputs + stats.dropped + stats.skipped_no_subscribers + node_bad + stats.errors
-                problems = node_bad + carried["malformed"] + stats.errors + carried["lost"] + carried["rejected"]
+                settled = (
+                    stats.outputs
+                    + stats.dropped
+                    + stats.skipped_no_subscribers
+                    + node_bad
+                    + stats.errors
+                )
+                problems = (
+                    node_bad
+                    + carried["malformed"]
+                    + stats.errors
+                    + carried["lost"]
+                    + carried["rejected"]
+                )
                 stats.problem_history.append(problems)
-                last_time, last_in, last_out = self._rate_marks.get(camera, (now, frames_in, stats.outputs))
+                last_time, last_in, last_out = self._rate_marks.get(
+                    camera, (now, frames_in, stats.outputs)
+                )
                 span = now - last_time
                 figures[camera] = {
                     "input_hz": (frames_in - last_in) / span if span > 1e-6 else 0.0,
@@ -124,13 +153,20 @@ class NodeDiagnostics:
                     "processing_ms_p99": percentile(stats.processing_ms, 99),
                     "latency_ms_p50": percentile(stats.latency_ms, 50),
                     "latency_ms_p99": percentile(stats.latency_ms, 99),
-                    "frames_in": frames_in, "frames_out": stats.outputs, "frames_dropped": stats.dropped,
+                    "frames_in": frames_in,
+                    "frames_out": stats.outputs,
+                    "frames_dropped": stats.dropped,
                     "frames_pending": stats.received - settled,
                     "skipped_no_subscribers": stats.skipped_no_subscribers,
-                    "bad_inputs": node_bad + carried["malformed"], "errors": stats.errors,
-                    "samples_lost": carried["lost"], "samples_rejected": carried["rejected"],
-                    "recent_problems": problems - stats.problem_history[0] if len(stats.problem_history) > 1
-                    else problems,
+                    "bad_inputs": node_bad + carried["malformed"],
+                    "errors": stats.errors,
+                    "samples_lost": carried["lost"],
+                    "samples_rejected": carried["rejected"],
+                    "recent_problems": (
+                        problems - stats.problem_history[0]
+                        if len(stats.problem_history) > 1
+                        else problems
+                    ),
                     **{f"bad_input.{reason}": n for reason, n in sorted(stats.bad_inputs.items())},
                     **{f"note.{key}": n for key, n in sorted(stats.notes.items())},
                     **({"bad_input.cdr": carried["malformed"]} if carried["malformed"] else {}),
@@ -150,18 +186,43 @@ class NodeDiagnostics:
         statuses = []
         if sockets is not None:
             recent = sockets["recent_socket_drops"]
-            message = (f"the kernel dropped {recent} datagrams (parts of frames) in the last {RECENT_REPORTS} "
-                       f"reports: raise Cyclone's SocketReceiveBufferSize" if recent else "no datagrams dropped")
-            statuses.append(DiagnosticStatus(
-                level=DiagnosticStatus.WARN if recent else DiagnosticStatus.OK, name=f"{node_name}: transport",
-                message=message, hardware_id="transport", values=[KeyValue(k, str(v)) for k, v in sockets.items()]))
+            message = (
+                f"the kernel dropped {recent} datagrams (parts of frames) in the last "
+                f"{RECENT_REPORTS} "
+                f"reports: raise Cyclone's SocketReceiveBufferSize"
+                if recent
+                else "no datagrams dropped"
+            )
+            statuses.append(
+                DiagnosticStatus(
+                    level=DiagnosticStatus.WARN if recent else DiagnosticStatus.OK,
+                    name=f"{node_name}: transport",
+                    message=message,
+                    hardware_id="transport",
+                    values=[KeyValue(k, str(v)) for k, v in sockets.items()],
+                )
+            )
         for camera, values in figures.items():
             recent = values["recent_problems"]
             level = DiagnosticStatus.WARN if recent else DiagnosticStatus.OK
-            message = f"{values['output_hz']:.1f} Hz out, latency p50 {values['latency_ms_p50']:.1f} ms"
+            message = (
+                f"{values['output_hz']:.1f} Hz out, latency p50 {values['latency_ms_p50']:.1f} ms"
+            )
             if recent:
-                message += (f"; {recent} malformed, lost or failed frames in the last {RECENT_REPORTS} reports")
-            statuses.append(DiagnosticStatus(
-                level=level, name=f"{node_name}: {camera}", message=message, hardware_id=camera,
-                values=[KeyValue(k, f"{v:.2f}" if isinstance(v, float) else str(v)) for k, v in values.items()]))
+                message += (
+                    f"; {recent} malformed, lost or failed frames in the last "
+                    f"{RECENT_REPORTS} reports"
+                )
+            statuses.append(
+                DiagnosticStatus(
+                    level=level,
+                    name=f"{node_name}: {camera}",
+                    message=message,
+                    hardware_id=camera,
+                    values=[
+                        KeyValue(k, f"{v:.2f}" if isinstance(v, float) else str(v))
+                        for k, v in values.items()
+                    ],
+                )
+            )
         return DiagnosticArray(header=Header(stamp=Time.from_seconds(now)), status=statuses)

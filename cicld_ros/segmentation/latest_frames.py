@@ -43,7 +43,9 @@ class LatestFrames:
     def take_all(self, timeout: float) -> list[Arrival]:
         """Every newest frame waiting (oldest arrival first); [] after ``timeout`` or once closed."""
         with self._cond:
-            self._cond.wait_for(lambda: self._closed or any(s is not None for s in self._slots.values()), timeout)
+            self._cond.wait_for(
+                lambda: self._closed or any(s is not None for s in self._slots.values()), timeout
+            )
             taken = [s for s in self._slots.values() if s is not None]
             for camera in self._slots:
                 self._slots[camera] = None

@@ -60,9 +60,13 @@ class ManagedNode:
     def _check(self, transition: str) -> State:
         start, end = TRANSITIONS[transition]
         if self.state is not start:
-            allowed = [name for name, (begin, _) in TRANSITIONS.items() if begin is self.state] + ["shutdown"]
-            raise TransitionError(f"cannot {transition} while {self.state.value} (from {self.state.value}: "
-                                  f"{', '.join(allowed) if self.state is not State.FINALIZED else 'nothing'})")
+            allowed = [name for name, (begin, _) in TRANSITIONS.items() if begin is self.state] + [
+                "shutdown"
+            ]
+            raise TransitionError(
+                f"cannot {transition} while {self.state.value} (from {self.state.value}: "
+                f"{', '.join(allowed) if self.state is not State.FINALIZED else 'nothing'})"
+            )
         return end
 
     def _moved(self, transition: str, end: State) -> None:
@@ -76,7 +80,9 @@ class ManagedNode:
             self.core = self.make_core()
         except (StartupError, ValueError) as error:
             raise ConfigureError(str(error)) from None
-        except Exception as error:  # noqa: BLE001 - CUDA out of memory, rclpy's parameter type errors...
+        except (
+            Exception
+        ) as error:  # noqa: BLE001 - CUDA out of memory, rclpy's parameter type errors...
             # named with its type: rclpy would otherwise swallow it (rclpy/lifecycle/node.py)
             raise ConfigureError(f"{type(error).__name__}: {error}") from error
         self._moved("configure", end)
@@ -117,11 +123,15 @@ class ManagedNode:
 
     def step_up(self) -> None:
         """One step towards active (the DDS node's SIGUSR1): configure or activate."""
-        {State.UNCONFIGURED: self.configure, State.INACTIVE: self.activate}.get(self.state, self._refuse("up"))()
+        {State.UNCONFIGURED: self.configure, State.INACTIVE: self.activate}.get(
+            self.state, self._refuse("up")
+        )()
 
     def step_down(self) -> None:
         """One step towards unconfigured (the DDS node's SIGUSR2): deactivate or clean up."""
-        {State.ACTIVE: self.deactivate, State.INACTIVE: self.cleanup}.get(self.state, self._refuse("down"))()
+        {State.ACTIVE: self.deactivate, State.INACTIVE: self.cleanup}.get(
+            self.state, self._refuse("down")
+        )()
 
     def _refuse(self, direction: str) -> Callable[[], None]:
         def refuse() -> None:

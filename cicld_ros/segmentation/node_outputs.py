@@ -59,8 +59,10 @@ def colour(header: Header, rgb: np.ndarray, color_encoding: str) -> Image:
 class NodeOutput:
     name: str  # the topic's last name
     flag: str  # the NodeParams switch
-    produce: Callable[[SegmentedFrame], np.ndarray | None]  # None: nothing to publish for this frame
-    encode: Callable[[Header, np.ndarray, str], Image]  # (header, picture, color_encoding) -> message
+    # None: nothing to publish for this frame
+    produce: Callable[[SegmentedFrame], np.ndarray | None]
+    # (header, picture, color_encoding) -> message
+    encode: Callable[[Header, np.ndarray, str], Image]
     needs_confidence: bool = False  # the engine must compute the confidence map
     min_samples: int = 1  # noise samples per frame it needs
 
@@ -72,8 +74,18 @@ OUTPUTS: tuple[NodeOutput, ...] = (
     NodeOutput("class_mask", "publish_class_mask", lambda frame: frame.train_ids, mono8),
     NodeOutput("color_mask", "publish_color_mask", lambda frame: frame.colour, colour),
     NodeOutput("overlay", "publish_overlay", overlay, colour),
-    NodeOutput("confidence", "publish_confidence", lambda frame: as_mono8(frame.confidence), mono8,
-               needs_confidence=True),
-    NodeOutput("uncertainty", "publish_uncertainty", lambda frame: as_mono8(frame.uncertainty), mono8,
-               min_samples=2),
+    NodeOutput(
+        "confidence",
+        "publish_confidence",
+        lambda frame: as_mono8(frame.confidence),
+        mono8,
+        needs_confidence=True,
+    ),
+    NodeOutput(
+        "uncertainty",
+        "publish_uncertainty",
+        lambda frame: as_mono8(frame.uncertainty),
+        mono8,
+        min_samples=2,
+    ),
 )

@@ -42,7 +42,14 @@ from ..ros_rules.ros_params import flatten, read_node_parameters, type_problem
 
 SECTION = "painting"  # the key of the section in ros__parameters
 CONFIDENCE_TYPES = ("off", "float32", "uint8")
-CAMERA_KEYS = ("image_topic", "lidar_topic", "camera_info_topic", "intrinsics", "lidar_to_camera", "output_topic")
+CAMERA_KEYS = (
+    "image_topic",
+    "lidar_topic",
+    "camera_info_topic",
+    "intrinsics",
+    "lidar_to_camera",
+    "output_topic",
+)
 SECTION_KEYS = ("cameras", "stamp_tolerance", "max_wait", "confidence")
 DEFAULT_OUTPUT = "painted_points"  # the output topic's last name when output_topic is empty
 
@@ -55,18 +62,25 @@ class PaintedCamera:
     lidar_topic: str
     camera_info_topic: str = ""  # CameraInfo arrives here when set
     intrinsics: CameraInfo | None = None  # else these, from the parameter file
-    translation: tuple[float, float, float] = (0.0, 0.0, 0.0)  # metres, of the extrinsic LiDAR -> optical frame
+    # metres, of the extrinsic LiDAR -> optical frame
+    translation: tuple[float, float, float] = (0.0, 0.0, 0.0)
     rotation_xyzw: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 1.0)
     output_topic: str = ""
 
     @cached_property
     def lidar_to_camera(self) -> np.ndarray:
         """The extrinsic as a 4x4 matrix: p_camera = T @ p_lidar."""
-        return lidar_to_camera_matrix(translation=self.translation, quaternion_xyzw=self.rotation_xyzw)
+        return lidar_to_camera_matrix(
+            translation=self.translation, quaternion_xyzw=self.rotation_xyzw
+        )
 
     def camera(self) -> PinholeCamera | None:
         """The inline intrinsics as a projection model (None when they come from a topic)."""
-        return PinholeCamera.from_camera_info(self.intrinsics) if self.intrinsics is not None else None
+        return (
+            PinholeCamera.from_camera_info(self.intrinsics)
+            if self.intrinsics is not None
+            else None
+        )
 
 
 @dataclass(frozen=True)
@@ -89,7 +103,9 @@ def split_painting(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
     for name, value in values.items():
         if name == SECTION:
             if not isinstance(value, dict):
-                raise ValueError(f"parameter '{SECTION}' must be a section (a mapping), got {value!r}")
+                raise ValueError(
+                    f"parameter '{SECTION}' must be a section (a mapping), got {value!r}"
+                )
             section = merge(section, value)
         elif name.startswith(SECTION + "."):
             section = merge(section, nest(name[len(SECTION) + 1:], value))
@@ -107,17 +123,23 @@ def nest(dotted: str, value: Any) -> dict[str, Any]:
 def merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     merged = dict(a)
     for key, value in b.items():
-        merged[key] = merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        merged[key] = (
+            merge(merged[key], value)
+            if isinstance(value, dict) and isinstance(merged.get(key), dict)
+            else value
+        )
     return merged
 
 
-def read_node_files(paths: list[Path], node_fqn: str = "/segment_node",
-                    overrides: dict[str, Any] | None = None) -> tuple[dict[str, Any], PaintingParams]:
+def read_node_files(
+    paths: list[Path], node_fqn: str = "/segment_node", overrides: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], PaintingParams]:
     """The node's parameters in the files (for cicld_ros.segmentation.params) and its painting parameters;
     a later file wins per parameter, as ROS reads several --params-file, and ``overrides``
     (-p name:=value, dotted names for the painting section) win over every file."""
     own, section = {}, {}
-    # read_node_parameters is what params.read_params_file reads with (importing params here would be a circle)
+    # read_node_parameters is what params.read_params_file reads with (importing params here would
+    # be a circle)
     for values in [*(read_node_parameters(path, node_fqn) for path in paths), overrides or {}]:
         file_own, file_section = split_painting(values)
         own, section = own | file_own, merge(section, file_section)
@@ -139,7 +161,9 @@ def painting_params(section: dict[str, Any] | None) -> PaintingParams:
     problems += ros_type_problems(section, camera_names)
     confidence = section.get("confidence", "off")
     if isinstance(confidence, str) and confidence not in CONFIDENCE_TYPES:
-        problems.append(f"painting.confidence must be one of {', '.join(CONFIDENCE_TYPES)}, got {confidence!r}")
+        problems.append(
+            f"painting.confidence must be one of {', '.join(CONFIDENCE_TYPES)}, got {confidence!r}"
+        )
     cameras = []
     for name in camera_names:
         camera, camera_problems = painted_camera(name, section.get(name))
@@ -176,8 +200,11 @@ def names(cameras: Any) -> list[str]:
 def painted_camera(name: str, values: Any) -> tuple[PaintedCamera | None, list[str]]:
     where = f"painting.{name}"
     if not isinstance(values, dict):
-        return None, [f"{where} is missing: give its image_topic, lidar_topic, camera_info_topic or intrinsics, "
-                      f"and lidar_to_camera"]
+        return None, [
+            f"{where} is missing: give its image_topic, lidar_topic, camera_info_topic or "
+            "intrinsics, "
+            f"and lidar_to_camera"
+        ]
     problems = [f"unknown parameter {where}.{key}" for key in values if key not in CAMERA_KEYS]
     for key in ("image_topic", "lidar_topic", "camera_info_topic", "output_topic"):
         topic = values.get(key, "")
@@ -190,43 +217,73 @@ def painted_camera(name: str, values: Any) -> tuple[PaintedCamera | None, list[s
     intrinsics = values.get("intrinsics")
     info = None
     if bool(values.get("camera_info_topic")) == (intrinsics is not None):
-        problems.append(f"{where}: give either camera_info_topic or intrinsics (not both, not neither)")
+        problems.append(
+            f"{where}: give either camera_info_topic or intrinsics (not both, not neither)"
+        )
     elif intrinsics is not None:
         try:
             info = CameraInfo.from_dict(intrinsics)
             PinholeCamera.from_camera_info(info)
         except (ValueError, KeyError, TypeError) as error:
-            problems.append(f"{where}.intrinsics: {error if not isinstance(error, KeyError) else f'needs {error}'} "
-                            f"(width, height, k as 9 numbers, d and distortion_model plumb_bob)")
+            problems.append(
+                f"{where}.intrinsics: "
+                f"{error if not isinstance(error, KeyError) else f'needs {error}'} "
+                f"(width, height, k as 9 numbers, d and distortion_model plumb_bob)"
+            )
     translation, rotation = (0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 1.0)
     extrinsic = values.get("lidar_to_camera")
     if not isinstance(extrinsic, dict) or set(extrinsic) - {"translation", "rotation_xyzw"}:
-        problems.append(f"{where}.lidar_to_camera must be {{translation: [x, y, z], rotation_xyzw: [x, y, z, w]}}, "
-                        f"got {extrinsic!r}")
+        problems.append(
+            f"{where}.lidar_to_camera must be "
+            f"{{translation: [x, y, z], rotation_xyzw: [x, y, z, w]}}, got {extrinsic!r}"
+        )
     else:
         try:
             translation = np.asarray(extrinsic.get("translation", [0.0, 0.0, 0.0]), np.float64)
             rotation = np.asarray(extrinsic.get("rotation_xyzw", [0.0, 0.0, 0.0, 1.0]), np.float64)
-            if translation.shape != (3,) or rotation.shape != (4,) or not np.isfinite([*translation, *rotation]).all():
+            if (
+                translation.shape != (3,)
+                or rotation.shape != (4,)
+                or not np.isfinite([*translation, *rotation]).all()
+            ):
                 raise ValueError("translation needs 3 finite numbers (m), rotation_xyzw 4")
-            lidar_to_camera_matrix(translation=translation, quaternion_xyzw=rotation)  # refuses a zero quaternion
+            # refuses a zero quaternion
+            lidar_to_camera_matrix(translation=translation, quaternion_xyzw=rotation)
             translation, rotation = tuple(translation.tolist()), tuple(rotation.tolist())
         except (ValueError, TypeError) as error:
             problems.append(f"{where}.lidar_to_camera: {error}")
     if problems:
         return None, problems
-    return PaintedCamera(name, values["image_topic"], values["lidar_topic"], values.get("camera_info_topic", ""),
-                         info, translation, rotation, values.get("output_topic", "")), []
+    return (
+        PaintedCamera(
+            name,
+            values["image_topic"],
+            values["lidar_topic"],
+            values.get("camera_info_topic", ""),
+            info,
+            translation,
+            rotation,
+            values.get("output_topic", ""),
+        ),
+        [],
+    )
 
 
 # Under ROS each value is a parameter of its own, declared with a default of its type
 # (ROS cannot type an empty list: [""] means no cameras; intrinsics with width 0: none given).
 ROS_DEFAULTS = {"cameras": [""], "stamp_tolerance": 0.05, "max_wait": 1.0, "confidence": "off"}
 CAMERA_ROS_DEFAULTS = {
-    "image_topic": "", "lidar_topic": "", "camera_info_topic": "", "output_topic": "",
-    "lidar_to_camera.translation": [0.0, 0.0, 0.0], "lidar_to_camera.rotation_xyzw": [0.0, 0.0, 0.0, 1.0],
-    "intrinsics.width": 0, "intrinsics.height": 0, "intrinsics.distortion_model": "plumb_bob",
-    "intrinsics.k": [0.0] * 9, "intrinsics.d": [0.0] * 5,
+    "image_topic": "",
+    "lidar_topic": "",
+    "camera_info_topic": "",
+    "output_topic": "",
+    "lidar_to_camera.translation": [0.0, 0.0, 0.0],
+    "lidar_to_camera.rotation_xyzw": [0.0, 0.0, 0.0, 1.0],
+    "intrinsics.width": 0,
+    "intrinsics.height": 0,
+    "intrinsics.distortion_model": "plumb_bob",
+    "intrinsics.k": [0.0] * 9,
+    "intrinsics.d": [0.0] * 5,
 }
 
 
@@ -234,11 +291,16 @@ def declared_painting(declare: Callable[[str, Any], Any]) -> PaintingParams:
     """The painting parameters as ROS parameters (``painting.<name>``, dotted); ``declare(name,
     default)`` declares one (if it is not yet) and returns its value. The cameras' own
     parameters are declared once ``painting.cameras`` names them."""
-    values = {f"{SECTION}.{key}": declare(f"{SECTION}.{key}", default) for key, default in ROS_DEFAULTS.items()}
+    values = {
+        f"{SECTION}.{key}": declare(f"{SECTION}.{key}", default)
+        for key, default in ROS_DEFAULTS.items()
+    }
     for camera in names(list(values[f"{SECTION}.cameras"])):
         for key, default in CAMERA_ROS_DEFAULTS.items():
             values[f"{SECTION}.{camera}.{key}"] = declare(f"{SECTION}.{camera}.{key}", default)
-    _, section = split_painting({name: list(v) if isinstance(v, (tuple, list)) else v for name, v in values.items()})
+    _, section = split_painting(
+        {name: list(v) if isinstance(v, (tuple, list)) else v for name, v in values.items()}
+    )
     for camera in names(section.get("cameras")):
         if not section[camera]["intrinsics"]["width"]:
             del section[camera]["intrinsics"]

@@ -46,40 +46,79 @@ def param(default: Any, description: str, runtime: bool = False) -> Any:
 @dataclass
 class NodeParams:
     checkpoint: str = param("", "CICLD checkpoint (.safetensors) to load")
-    image_topics: list[str] = param(["camera/image_raw"], "sensor_msgs/Image input topics, one per camera (relative "
-                                   "names are resolved in the node's namespace and may be remapped)")
-    compressed_image_topics: list[str] = param([], "sensor_msgs/CompressedImage input topics (jpeg, png)")
-    output_namespace: str = param("segmentation", "outputs go to <camera namespace>/<output_namespace>/...")
-    steps: int = param(SAMPLING.steps, "denoising steps K (0 = no diffusion, the plain encoder-decoder)",
-                       runtime=True)
-    strength: float = param(SAMPLING.strength, "noise level the denoising starts from, in (0, 1]", runtime=True)
-    sampler: str = param(SAMPLING.sampler, f"few-step sampler: {' or '.join(sorted(SAMPLER_NAMES))}", runtime=True)
-    num_samples: int = param(SAMPLING.num_samples, "noise samples per frame; above 1 the uncertainty output is "
-                                                   "available", runtime=True)
-    seed: int = param(SAMPLING.seed, "noise seed: a fixed seed gives repeatable masks", runtime=True)
+    image_topics: list[str] = param(
+        ["camera/image_raw"],
+        "sensor_msgs/Image input topics, one per camera (relative "
+        "names are resolved in the node's namespace and may be remapped)",
+    )
+    compressed_image_topics: list[str] = param(
+        [], "sensor_msgs/CompressedImage input topics (jpeg, png)"
+    )
+    output_namespace: str = param(
+        "segmentation", "outputs go to <camera namespace>/<output_namespace>/..."
+    )
+    steps: int = param(
+        SAMPLING.steps,
+        "denoising steps K (0 = no diffusion, the plain encoder-decoder)",
+        runtime=True,
+    )
+    strength: float = param(
+        SAMPLING.strength, "noise level the denoising starts from, in (0, 1]", runtime=True
+    )
+    sampler: str = param(
+        SAMPLING.sampler, f"few-step sampler: {' or '.join(sorted(SAMPLER_NAMES))}", runtime=True
+    )
+    num_samples: int = param(
+        SAMPLING.num_samples,
+        "noise samples per frame; above 1 the uncertainty output is " "available",
+        runtime=True,
+    )
+    seed: int = param(
+        SAMPLING.seed, "noise seed: a fixed seed gives repeatable masks", runtime=True
+    )
     device: str = param("auto", "auto, cpu, cuda or cuda:N")
     dtype: str = param(SAMPLING.dtype, "compute precision: fp32, bf16 or fp16")
     channels_last: bool = param(False, "channels-last memory layout (faster on recent GPUs)")
-    compile: str = param("off", "torch.compile the model stages: off, default or max-autotune-no-cudagraphs "
-                                "(compiles on the first frame of each size; falls back to eager if it fails)")
-    cuda_graphs: bool = param(True, "replay the fixed-shape pipeline as CUDA graphs (CUDA with the ddim sampler)")
-    input_width: int = param(-1, "resize frames to this width before the model (-1 = auto: the size the "
-                                 "checkpoint was validated at, native when it records none; 0 = native)")
-    input_height: int = param(-1, "resize frames to this height before the model (-1 = auto, as input_width; "
-                                  "0 = native)")
+    compile: str = param(
+        "off",
+        "torch.compile the model stages: off, default or max-autotune-no-cudagraphs "
+        "(compiles on the first frame of each size; falls back to eager if it fails)",
+    )
+    cuda_graphs: bool = param(
+        True, "replay the fixed-shape pipeline as CUDA graphs (CUDA with the ddim sampler)"
+    )
+    input_width: int = param(
+        -1,
+        "resize frames to this width before the model (-1 = auto: the size the "
+        "checkpoint was validated at, native when it records none; 0 = native)",
+    )
+    input_height: int = param(
+        -1,
+        "resize frames to this height before the model (-1 = auto, as input_width; " "0 = native)",
+    )
     max_batch: int = param(4, "most frames (from different cameras) segmented in one batch")
     max_pixels: int = param(4096 * 4096, "frames with more pixels are rejected as malformed")
-    color_encoding: str = param("rgb8", "encoding of colour mask and overlay: rgb8 or bgr8", runtime=True)
-    overlay_alpha: float = param(0.5, "opacity of the colour mask in the overlay, 0..1", runtime=True)
+    color_encoding: str = param(
+        "rgb8", "encoding of colour mask and overlay: rgb8 or bgr8", runtime=True
+    )
+    overlay_alpha: float = param(
+        0.5, "opacity of the colour mask in the overlay, 0..1", runtime=True
+    )
     publish_class_mask: bool = param(True, "publish the mono8 trainId mask", runtime=True)
     publish_color_mask: bool = param(True, "publish the colour mask", runtime=True)
     publish_overlay: bool = param(True, "publish the overlay on the input image", runtime=True)
-    publish_confidence: bool = param(False, "publish max class probability as mono8 (0..255); 1 - confidence is "
-                                            "the error score to read (docs/benchmarks.md compares the two)",
-                                     runtime=True)
-    publish_uncertainty: bool = param(False, "publish noise-sample disagreement as mono8 (needs num_samples > 1; "
-                                      "costs K > 0 with several samples)",
-                                      runtime=True)
+    publish_confidence: bool = param(
+        False,
+        "publish max class probability as mono8 (0..255); 1 - confidence is "
+        "the error score to read (docs/benchmarks.md compares the two)",
+        runtime=True,
+    )
+    publish_uncertainty: bool = param(
+        False,
+        "publish noise-sample disagreement as mono8 (needs num_samples > 1; "
+        "costs K > 0 with several samples)",
+        runtime=True,
+    )
     diagnostics_period: float = param(1.0, "seconds between /diagnostics messages")
     log_period: float = param(10.0, "seconds between status lines in the log")
     warn_period: float = param(5.0, "seconds between repeated warnings of one kind per topic")
@@ -93,7 +132,9 @@ class NodeParams:
         problems += topic_problems(self)
         problems += self.sampling().problems(num_train_timesteps)
         if self.compile not in COMPILE_MODES:
-            problems.append(f"compile must be one of {', '.join(COMPILE_MODES)}, got {self.compile!r}")
+            problems.append(
+                f"compile must be one of {', '.join(COMPILE_MODES)}, got {self.compile!r}"
+            )
         if self.color_encoding not in ("rgb8", "bgr8"):
             problems.append(f"color_encoding must be rgb8 or bgr8, got {self.color_encoding!r}")
         if not 0 <= self.overlay_alpha <= 1:
@@ -111,10 +152,14 @@ class NodeParams:
     def sampling(self) -> SamplingOptions:
         """The sampling parameters (named as SamplingOptions' fields) as one SamplingOptions: the only form
         they take below the node's parameters (the engine holds it whole)."""
-        return SamplingOptions(**{f.name: getattr(self, f.name) for f in dataclasses.fields(SamplingOptions)})
+        return SamplingOptions(
+            **{f.name: getattr(self, f.name) for f in dataclasses.fields(SamplingOptions)}
+        )
 
 
-def model_input_size(params: NodeParams, checkpoint_size: tuple[int, int] | None) -> tuple[int, int] | None:
+def model_input_size(
+    params: NodeParams, checkpoint_size: tuple[int, int] | None
+) -> tuple[int, int] | None:
     """(width, height) frames are resized to before the model, or None to run them at their own size.
     ``checkpoint_size`` is what the loaded checkpoint records it was validated at (None: it does not say)."""
     if params.input_width == AUTO_SIZE:
@@ -138,21 +183,30 @@ def topic_problems(params: NodeParams) -> list[str]:
             problems.append(f"invalid ROS topic name {problem}")
     namespace = params.output_namespace
     if not namespace or namespace.startswith(("/", "~")) or topic_name_problem(namespace):
-        problems.append(f"output_namespace {namespace!r} must be a relative ROS name such as 'segmentation'")
+        problems.append(
+            f"output_namespace {namespace!r} must be a relative ROS name such as 'segmentation'"
+        )
     return problems
 
 
-AUTO_SIZE, NATIVE_SIZE = -1, 0  # input_width / input_height: the checkpoint's size, the frame's own
+# input_width / input_height: the checkpoint's size, the frame's own
+AUTO_SIZE, NATIVE_SIZE = -1, 0
 
 
 def input_size_problems(width: int, height: int, max_pixels: int) -> list[str]:
     if width == height and width in (AUTO_SIZE, NATIVE_SIZE):
         return []
     if min(width, height) < MIN_INPUT_SIDE:
-        return [f"input_width and input_height must both be -1 (auto: the checkpoint's size), both 0 (native) "
-                f"or both at least {MIN_INPUT_SIDE} (the model's size multiple), got {width}x{height}"]
+        return [
+            "input_width and input_height must both be -1 (auto: the checkpoint's size), both 0 "
+            "(native) "
+            f"or both at least {MIN_INPUT_SIDE} (the model's size multiple), got {width}x{height}"
+        ]
     if width * height > max_pixels:
-        return [f"input_width x input_height = {width * height} pixels is over max_pixels = {max_pixels}"]
+        return [
+            f"input_width x input_height = {width * height} pixels is over max_pixels = "
+            f"{max_pixels}"
+        ]
     return []
 
 
@@ -165,13 +219,19 @@ RUNTIME_PARAMS = frozenset(name for name, f in FIELDS.items() if f.metadata["run
 # value outside a range): name -> (from, to, the allowed values in words). validate() checks
 # the finer bounds (steps / strength against the model's timesteps, strength above 0).
 RANGES: dict[str, tuple[Any, Any, str]] = {
-    "steps": (0, MAX_STEPS, f"0..{MAX_STEPS}; steps / strength at most the model's training timesteps"),
+    "steps": (
+        0,
+        MAX_STEPS,
+        f"0..{MAX_STEPS}; steps / strength at most the model's training timesteps",
+    ),
     "strength": (0.0, 1.0, "in (0, 1]"),
     "num_samples": (1, MAX_SAMPLES, f"1..{MAX_SAMPLES}"),
     "overlay_alpha": (0.0, 1.0, "0..1"),
 }
 CHOICES: dict[str, tuple[str, ...]] = {
-    "sampler": tuple(sorted(SAMPLER_NAMES)), "dtype": tuple(DTYPES), "compile": tuple(COMPILE_MODES),
+    "sampler": tuple(sorted(SAMPLER_NAMES)),
+    "dtype": tuple(DTYPES),
+    "compile": tuple(COMPILE_MODES),
     "color_encoding": ("rgb8", "bgr8"),
 }
 
@@ -196,7 +256,8 @@ def coerce(name: str, value: Any) -> Any:
     problem = type_problem(name, value, ros_default(name))
     if problem:
         raise ValueError(f"parameter {problem}")
-    if isinstance(value, list):  # ROS parameter files cannot hold an empty list, so [""] stands for none
+    # ROS parameter files cannot hold an empty list, so [""] stands for none
+    if isinstance(value, list):
         return [v for v in value if v]
     return value
 
@@ -208,7 +269,10 @@ def with_changes(params: NodeParams, changes: dict[str, Any], at_runtime: bool =
     if at_runtime:
         fixed = sorted(set(changes) - RUNTIME_PARAMS)
         if fixed:
-            raise ValueError(f"{', '.join(fixed)} cannot change while the node runs; restart it with the new value")
+            raise ValueError(
+                f"{', '.join(fixed)} cannot change while the node runs; restart it with the new "
+                "value"
+            )
     values = {name: coerce(name, value) for name, value in changes.items()}
     return dataclasses.replace(params, **values).validate(num_train_timesteps)
 
@@ -230,8 +294,10 @@ def parse_set(text: str) -> tuple[str, Any]:
         return name.strip(), load_rcl_yaml(raw)
     except yaml.YAMLError as error:
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise ValueError(f"--set {text!r}: the value is not valid YAML ({problem}); quote a string that holds "
-                         f"YAML syntax, e.g. --set 'checkpoint=\"a[1].safetensors\"'") from None
+        raise ValueError(
+            f"--set {text!r}: the value is not valid YAML ({problem}); quote a string that holds "
+            f"YAML syntax, e.g. --set 'checkpoint=\"a[1].safetensors\"'"
+        ) from None
 
 
 def parse_sets(sets: list[str]) -> dict[str, Any]:
@@ -242,7 +308,9 @@ def parse_sets(sets: list[str]) -> dict[str, Any]:
     return values
 
 
-def load_params(params_file: str | Path | None, sets: list[str] = (), node_fqn: str = NODE_FQN) -> NodeParams:
+def load_params(
+    params_file: str | Path | None, sets: list[str] = (), node_fqn: str = NODE_FQN
+) -> NodeParams:
     """Defaults, then the file, then the --set overrides: what the node starts with (and a reload
     re-reads). A painting section in the file is left to painting_params.read_node_files."""
     values = split_painting(read_params_file(params_file, node_fqn))[0] if params_file else {}
@@ -263,8 +331,11 @@ def configured_change_problem(names: Iterable[str]) -> str | None:
     fixed = fixed_while_configured(names)
     if not fixed:
         return None
-    return (f"{', '.join(fixed)} can change only while the node is unconfigured (configure reads them): "
-            f"deactivate and clean up the node, set them, then configure it again")
+    return (
+        f"{', '.join(fixed)} can change only while the node is unconfigured (configure reads "
+        "them): "
+        f"deactivate and clean up the node, set them, then configure it again"
+    )
 
 
 def descriptions() -> dict[str, str]:

@@ -14,8 +14,10 @@ try:
     from cyclonedds._clayer import ddspy_take, ddspy_write
     from cyclonedds.core import DDSException, InstanceState, SampleState, ViewState
 except ImportError as error:  # an upgrade moved the internals: fail loudly, never go slow silently
-    raise RuntimeError(f"cyclonedds {getattr(cyclonedds, '__version__', '?')} lacks the raw sample functions "
-                       f"cicld_ros.transports.dds relies on ({error}); install cyclonedds>=0.10.5,<12") from None
+    raise RuntimeError(
+        f"cyclonedds {getattr(cyclonedds, '__version__', '?')} lacks the raw sample functions "
+        f"cicld_ros.transports.dds relies on ({error}); install cyclonedds>=0.10.5,<12"
+    ) from None
 
 ANY_SAMPLE = SampleState.Any | ViewState.Any | InstanceState.Any
 
@@ -23,7 +25,8 @@ ANY_SAMPLE = SampleState.Any | ViewState.Any | InstanceState.Any
 def write_raw(writer, cdr: bytes) -> None:
     """Write one sample given as CDR bytes (encapsulation header included)."""
     if len(cdr) % 4:
-        cdr = cdr + b"\x00" * (-len(cdr) % 4)  # the C layer expects whole 4-byte words, as write() pads
+        # the C layer expects whole 4-byte words, as write() pads
+        cdr = cdr + b"\x00" * (-len(cdr) % 4)
     status = ddspy_write(writer._ref, cdr)
     if status < 0:
         raise DDSException(status, f"raw write on {writer!r}")

@@ -19,8 +19,10 @@ SUGGESTED_RMEM_MAX = 64 * 2**20
 # network set CYCLONEDDS_URI themselves and this is left alone.
 LOOPBACK_XML = (
     '<CycloneDDS><Domain Id="any"><General><Interfaces><NetworkInterface name="lo"/></Interfaces>'
-    "<AllowMulticast>false</AllowMulticast></General><Discovery><Peers><Peer address=\"127.0.0.1\"/></Peers>"
-    "<ParticipantIndex>auto</ParticipantIndex><MaxAutoParticipantIndex>20</MaxAutoParticipantIndex></Discovery>"
+    "<AllowMulticast>false</AllowMulticast></General>"
+    "<Discovery><Peers><Peer address=\"127.0.0.1\"/></Peers>"
+    "<ParticipantIndex>auto</ParticipantIndex>"
+    "<MaxAutoParticipantIndex>20</MaxAutoParticipantIndex></Discovery>"
     f"{RECEIVE_BUFFER_XML}</Domain></CycloneDDS>"
 )
 TOPIC_NAME = re.compile(r"^/?[A-Za-z_~{][A-Za-z0-9_/{}~]*$")
@@ -31,7 +33,9 @@ def ensure_cyclonedds_uri() -> None:
     os.environ.setdefault("CYCLONEDDS_URI", LOOPBACK_XML)
 
 
-def receive_buffer_advice(obtained: int | None, rmem_max: int | None, uri: str | None) -> str | None:
+def receive_buffer_advice(
+    obtained: int | None, rmem_max: int | None, uri: str | None
+) -> str | None:
     """One line saying why large frames will be lost and what to change, or None when the
     socket receive buffer Cyclone obtained holds a full-size frame (or is unknown)."""
     if obtained is None or obtained >= WANTED_RECEIVE_BUFFER:
@@ -41,13 +45,16 @@ def receive_buffer_advice(obtained: int | None, rmem_max: int | None, uri: str |
     if uri and "SocketReceiveBufferSize" not in _uri_text(uri):
         fixes.append(f"add {RECEIVE_BUFFER_XML} to the <Domain> of your CYCLONEDDS_URI")
     elif uri and uri != LOOPBACK_XML and not kernel_caps_it:
-        fixes.append(f'set <SocketReceiveBufferSize max="64MiB"/> in your CYCLONEDDS_URI')
+        fixes.append('set <SocketReceiveBufferSize max="64MiB"/> in your CYCLONEDDS_URI')
     if kernel_caps_it:
         fixes.append(f"raise the kernel's cap (net.core.rmem_max = {rmem_max}): "
                      f"sudo sysctl -w net.core.rmem_max={SUGGESTED_RMEM_MAX}")
-    return (f"Cyclone DDS got a {obtained / 2**20:.1f} MiB socket receive buffer: best-effort camera frames larger "
-            f"than about {obtained / 1e6:.0f} MB (1920x1080 rgb8 is 6.2 MB) will be lost; "
-            + ("; ".join(fixes) if fixes else "see docs/node.md on CYCLONEDDS_URI"))
+    return (
+        f"Cyclone DDS got a {obtained / 2**20:.1f} MiB socket receive buffer: best-effort camera "
+        "frames larger "
+        f"than about {obtained / 1e6:.0f} MB (1920x1080 rgb8 is 6.2 MB) will be lost; "
+        + ("; ".join(fixes) if fixes else "see docs/node.md on CYCLONEDDS_URI")
+    )
 
 
 def _uri_text(uri: str) -> str:

@@ -24,8 +24,10 @@ def domain_id(given: int | None, environ: Mapping[str, str] = os.environ) -> int
         try:
             given = int(text)
         except ValueError:
-            raise DdsStartError(f"ROS_DOMAIN_ID={text!r} is not a number: set it to a whole number in "
-                                f"0..{MAX_DOMAIN_ID}, or unset it for domain 0") from None
+            raise DdsStartError(
+                f"ROS_DOMAIN_ID={text!r} is not a number: set it to a whole number in "
+                f"0..{MAX_DOMAIN_ID}, or unset it for domain 0"
+            ) from None
         source = f"ROS_DOMAIN_ID={text}"
     else:
         source = f"--domain-id {given}"
@@ -49,9 +51,12 @@ def open_transport(domain: int, names=None):
         uri = os.environ.get("CYCLONEDDS_URI", "")
         if uri != LOOPBACK_XML:
             shown = uri if len(uri) <= 200 else uri[:200] + "..."
-            raise DdsStartError(f"Cyclone DDS cannot start on domain {domain} with CYCLONEDDS_URI={shown!r}: the "
-                                f"configuration is invalid (Cyclone names the problem above; a SocketReceiveBufferSize "
-                                f"min= above what the kernel grants, twice net.core.rmem_max, is one cause: "
-                                f"use max=). Fix it, or run 'unset CYCLONEDDS_URI' to use the built-in loopback "
-                                f"configuration") from None
+            raise DdsStartError(
+                f"Cyclone DDS cannot start on domain {domain} with CYCLONEDDS_URI={shown!r}: the "
+                "configuration is invalid (Cyclone names the problem above; a "
+                "SocketReceiveBufferSize "
+                f"min= above what the kernel grants, twice net.core.rmem_max, is one cause: "
+                f"use max=). Fix it, or run 'unset CYCLONEDDS_URI' to use the built-in loopback "
+                f"configuration"
+            ) from None
         raise DdsStartError(f"Cyclone DDS cannot start on domain {domain}: {error}") from None

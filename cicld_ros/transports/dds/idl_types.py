@@ -61,8 +61,11 @@ class DiagnosticArray_(IdlStruct, typename="diagnostic_msgs::msg::dds_::Diagnost
     status: sequence[DiagnosticStatus_]
 
 
-# The semantic point cloud's messages (kinds pointcloud2 and camera_info in cicld_ros.messages.message_kinds).
+# The semantic point cloud's messages (kinds pointcloud2 and camera_info in
+# cicld_ros.messages.message_kinds).
 from cyclonedds.idl.types import array, float64  # noqa: E402
+
+
 @dataclass
 class PointField_(IdlStruct, typename="sensor_msgs::msg::dds_::PointField_"):
     name: str

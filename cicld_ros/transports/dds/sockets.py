@@ -49,7 +49,8 @@ def udp_drops() -> dict[int, int]:
 
 def receive_buffer(fd: int) -> int | None:
     try:
-        with socket.socket(fileno=os.dup(fd)) as sock:  # a duplicate: closing it leaves Cyclone's open
+        # a duplicate: closing it leaves Cyclone's open
+        with socket.socket(fileno=os.dup(fd)) as sock:
             return sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
     except OSError:
         return None

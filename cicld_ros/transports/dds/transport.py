@@ -46,16 +46,25 @@ def dds_type(kind: MessageKind) -> type:
     try:
         return IDL_TYPES[kind.dds_typename]
     except KeyError:
-        raise ValueError(f"message kind {kind.name!r} ({kind.ros_type}) has no DDS type {kind.dds_typename}: "
-                         f"declare it in cicld_ros/transports/dds/idl_types.py") from None
+        raise ValueError(
+            f"message kind {kind.name!r} ({kind.ros_type}) has no DDS type {kind.dds_typename}: "
+            f"declare it in cicld_ros/transports/dds/idl_types.py"
+        ) from None
 
 
-def make_qos(reliable: bool, depth: int, keep_all: bool = False, transient_local: bool = False) -> Qos:
+def make_qos(
+    reliable: bool, depth: int, keep_all: bool = False, transient_local: bool = False
+) -> Qos:
     history = Policy.History.KeepAll if keep_all else Policy.History.KeepLast(depth)
     reliability = (Policy.Reliability.Reliable(max_blocking_time=duration(seconds=1)) if reliable
                    else Policy.Reliability.BestEffort)
-    # transient local: the writer keeps its last samples for readers that join later (a latched topic)
-    return Qos(reliability, history, Policy.Durability.TransientLocal if transient_local else Policy.Durability.Volatile)
+    # transient local: the writer keeps its last samples for readers that join later (a latched
+    # topic)
+    return Qos(
+        reliability,
+        history,
+        Policy.Durability.TransientLocal if transient_local else Policy.Durability.Volatile,
+    )
 
 
 class DdsPublisher:
@@ -83,19 +92,43 @@ class DdsSubscription:
     SAMPLE_LOST / SAMPLE_REJECTED totals; such samples are never taken. Cyclone raises
     neither for a frame lost in the socket: see DdsTransport.socket_drops), ``callback_errors``."""
 
-    def __init__(self, transport: "DdsTransport", topic: Topic, kind: str, callback: Callable[[Any], None],
-                 qos: Qos, raw: bool, warn_period: float = WARN_PERIOD) -> None:
+    def __init__(
+        self,
+        transport: "DdsTransport",
+        topic: Topic,
+        kind: str,
+        callback: Callable[[Any], None],
+        qos: Qos,
+        raw: bool,
+        warn_period: float = WARN_PERIOD,
+    ) -> None:
         self.callback, self.decode, self.raw = callback, message_kind(kind).decode, raw
-        self.received, self.malformed, self.lost, self.rejected, self.callback_errors = 0, 0, 0, 0, 0
+        self.received, self.malformed, self.lost, self.rejected, self.callback_errors = (
+            0,
+            0,
+            0,
+            0,
+            0,
+        )
         self.malformed_reasons: dict[str, int] = {}
         self.topic_name = topic.name
         self.warn_period = warn_period
         self._warned_at: float | None = None
-        self._held_back: dict[str, int] = {}  # malformed samples not logged since the last line, by reason
+        # malformed samples not logged since the last line, by reason
+        self._held_back: dict[str, int] = {}
         self._lock = threading.Lock()
-        self.reader = DataReader(transport.participant, topic, qos=qos, listener=Listener(
-            on_data_available=self._on_data, on_sample_lost=self._on_lost, on_sample_rejected=self._on_rejected))
-        # a transient-local writer's kept samples can arrive while DataReader is still being built, when
+        self.reader = DataReader(
+            transport.participant,
+            topic,
+            qos=qos,
+            listener=Listener(
+                on_data_available=self._on_data,
+                on_sample_lost=self._on_lost,
+                on_sample_rejected=self._on_rejected,
+            ),
+        )
+        # a transient-local writer's kept samples can arrive while DataReader is still being built,
+        # when
         # the listener has no reader to take them with: take them now
         self._on_data(self.reader)
 
@@ -115,11 +148,20 @@ class DdsSubscription:
         self.malformed += 1
         self.malformed_reasons[reason] = self.malformed_reasons.get(reason, 0) + 1
         now = time.monotonic()
-        quiet = self._warned_at is None or (now - self._warned_at >= self.warn_period and not self._held_back)
+        quiet = self._warned_at is None or (
+            now - self._warned_at >= self.warn_period and not self._held_back
+        )
         if quiet:  # the first in a while: say what is wrong with it
             self._warned_at = now
-            log.warning("%s: malformed sample skipped (%s): %s; further ones are counted and summarised at most "
-                        "every %g s", self.topic_name, reason, error, self.warn_period)
+            log.warning(
+                "%s: malformed sample skipped (%s): %s; further ones are counted and summarised "
+                "at most "
+                "every %g s",
+                self.topic_name,
+                reason,
+                error,
+                self.warn_period,
+            )
             return
         self._held_back[reason] = self._held_back.get(reason, 0) + 1
         if now - self._warned_at >= self.warn_period:
@@ -135,7 +177,9 @@ class DdsSubscription:
 
     def _on_data(self, reader: DataReader | None) -> None:
         if reader is None or getattr(reader, "_ref", None) is None:
-            return  # called from inside DataReader's construction: __init__ takes the samples once it is built
+            # called from inside DataReader's construction: __init__ takes the samples once it is
+            # built
+            return
         with self._lock:  # one drain at a time, so callbacks see samples in order
             while True:
                 samples = take_raw(reader)
@@ -150,7 +194,9 @@ class DdsSubscription:
                         continue
                     try:
                         self.callback(msg)
-                    except Exception:  # noqa: BLE001 - a bad callback must not kill the listener thread
+                    except (
+                        Exception
+                    ):  # noqa: BLE001 - a bad callback must not kill the listener thread
                         self.callback_errors += 1
                         log.exception("%s: subscription callback failed", self.topic_name)
 
@@ -167,14 +213,19 @@ class DdsTransport:
     unknown); a warning is logged at start when it cannot hold a full-size camera frame.
     ``warn_period`` spaces the log lines about each topic's malformed samples."""
 
-    def __init__(self, domain_id: int = 0, warn_period: float = WARN_PERIOD, names: NodeNames | None = None) -> None:
+    def __init__(
+        self, domain_id: int = 0, warn_period: float = WARN_PERIOD, names: NodeNames | None = None
+    ) -> None:
         self.warn_period = warn_period
-        self.names = names  # a node's name, namespace and remappings; None: names resolve at the root
+        # a node's name, namespace and remappings; None: names resolve at the root
+        self.names = names
         before = open_socket_inodes()
         self.participant = DomainParticipant(domain_id)
         self._sockets = ParticipantSockets(before)
         self.receive_buffer_bytes = self._sockets.receive_buffer_bytes
-        advice = receive_buffer_advice(self.receive_buffer_bytes, kernel_rmem_max(), os.environ.get("CYCLONEDDS_URI"))
+        advice = receive_buffer_advice(
+            self.receive_buffer_bytes, kernel_rmem_max(), os.environ.get("CYCLONEDDS_URI")
+        )
         if advice:
             log.warning(advice)
         self._topics: dict[str, Topic] = {}
@@ -196,11 +247,14 @@ class DdsTransport:
         if self.names is not None:
             return self.names.resolve(name)
         if name.startswith("~"):
-            raise ValueError(f"topic {name!r}: a private name needs a node (DdsTransport(names=...))")
+            raise ValueError(
+                f"topic {name!r}: a private name needs a node (DdsTransport(names=...))"
+            )
         return expand(name, "", "/")
 
     def topic(self, name: str, kind: str) -> Topic:
-        idl_type = dds_type(message_kind(kind))  # an unknown kind is refused before anything is made
+        # an unknown kind is refused before anything is made
+        idl_type = dds_type(message_kind(kind))
         dds_name = ros_topic_to_dds(self.resolve(name))
         if dds_name not in self._topics:
             self._topics[dds_name] = Topic(self.participant, dds_name, idl_type)
@@ -212,13 +266,28 @@ class DdsTransport:
                             qos=make_qos(reliable, depth, keep_all, transient_local))
         return DdsPublisher(writer, kind)
 
-    def subscribe(self, topic: str, kind: str, callback: Callable[[Any], None], reliable: bool = False,
-                  depth: int = 1, keep_all: bool = False, raw: bool = False,
-                  transient_local: bool = False) -> DdsSubscription:
+    def subscribe(
+        self,
+        topic: str,
+        kind: str,
+        callback: Callable[[Any], None],
+        reliable: bool = False,
+        depth: int = 1,
+        keep_all: bool = False,
+        raw: bool = False,
+        transient_local: bool = False,
+    ) -> DdsSubscription:
         """Sensor-data QoS by default (best effort, keep last 1); ``raw`` hands the callback CDR bytes;
         ``transient_local`` also receives what a latched writer sent before this reader joined."""
-        subscription = DdsSubscription(self, self.topic(topic, kind), kind, callback,
-                                       make_qos(reliable, depth, keep_all, transient_local), raw, self.warn_period)
+        subscription = DdsSubscription(
+            self,
+            self.topic(topic, kind),
+            kind,
+            callback,
+            make_qos(reliable, depth, keep_all, transient_local),
+            raw,
+            self.warn_period,
+        )
         self._subscriptions.append(subscription)
         return subscription
 

@@ -16,14 +16,23 @@ LAUNCH_ARGUMENTS: dict[str, tuple[str, str]] = {
     "params_file": ("", "ROS 2 parameter file (default: the package's config/segment.yaml)"),
     "checkpoint": ("", "CICLD checkpoint (.safetensors); overrides the parameter file"),
     "image_topic": ("", "one sensor_msgs/Image input topic; overrides image_topics"),
-    "compressed_image_topic": ("", "one sensor_msgs/CompressedImage input topic; overrides "
-                                   "compressed_image_topics (given alone, it is the only input)"),
+    "compressed_image_topic": (
+        "",
+        "one sensor_msgs/CompressedImage input topic; overrides "
+        "compressed_image_topics (given alone, it is the only input)",
+    ),
     "steps": ("", "denoising steps K (0 = no diffusion)"),
     "device": ("", "auto, cpu, cuda or cuda:N"),
     "namespace": ("", "namespace of the node"),
-    "use_sim_time": ("", "true: use /clock (rosbag replay); unset, the parameter file's value (default false)"),
-    "autostart": ("true", "configure and activate the lifecycle node at start; false: it waits unconfigured "
-                          "for 'ros2 lifecycle set <node> configure' (or a lifecycle manager)"),
+    "use_sim_time": (
+        "",
+        "true: use /clock (rosbag replay); unset, the parameter file's value (default false)",
+    ),
+    "autostart": (
+        "true",
+        "configure and activate the lifecycle node at start; false: it waits unconfigured "
+        "for 'ros2 lifecycle set <node> configure' (or a lifecycle manager)",
+    ),
 }
 NO_TOPICS = [""]  # how the node's parameters say "no topic" (ROS cannot type an empty list)
 TRUE, FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
@@ -50,7 +59,8 @@ def parameter_overrides(values: dict[str, str]) -> dict[str, Any]:
         overrides["image_topics"] = [values["image_topic"]]
     if values.get("compressed_image_topic"):
         overrides["compressed_image_topics"] = [values["compressed_image_topic"]]
-        if not values.get("image_topic"):  # the camera given is the only input, not one beside the file's
+        # the camera given is the only input, not one beside the file's
+        if not values.get("image_topic"):
             overrides["image_topics"] = NO_TOPICS
     if values.get("steps"):
         try:
@@ -71,8 +81,11 @@ def params_file_path(values: dict[str, str], package_default: str) -> str:
         return package_default
     path = os.path.abspath(os.path.expanduser(given))
     if not os.path.isfile(path):
-        raise ValueError(f"params_file:={given} is not a file ({path}); give the path of a ROS 2 parameter file, "
-                         f"or leave params_file unset for the package's config/segment.yaml")
+        raise ValueError(
+            f"params_file:={given} is not a file ({path}); give the path of a ROS 2 parameter "
+            "file, "
+            f"or leave params_file unset for the package's config/segment.yaml"
+        )
     return path
 
 

@@ -28,16 +28,30 @@ class RclpyTransport:
         Node.resolve_topic_name, humble and jazzy)."""
         try:
             return self.node.resolve_topic_name(topic)
-        except Exception as error:  # noqa: BLE001 - rclpy raises its own error types for an invalid name
+        except (
+            Exception
+        ) as error:  # noqa: BLE001 - rclpy raises its own error types for an invalid name
             raise ValueError(str(error)) from None
 
-    def publisher(self, topic: str, kind: str, reliable: bool = True, depth: int = 5, transient_local: bool = False):
-        message_kind = kinds.message_kind(kind)  # before rclpy: an unknown kind is an error anywhere
+    def publisher(
+        self,
+        topic: str,
+        kind: str,
+        reliable: bool = True,
+        depth: int = 5,
+        transient_local: bool = False,
+    ):
+        # before rclpy: an unknown kind is an error anywhere
+        message_kind = kinds.message_kind(kind)
         from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
-        qos = QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE if reliable
-                         else ReliabilityPolicy.BEST_EFFORT,
-                         durability=DurabilityPolicy.TRANSIENT_LOCAL if transient_local else DurabilityPolicy.VOLATILE)
+        qos = QoSProfile(
+            depth=depth,
+            reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
+            durability=(
+                DurabilityPolicy.TRANSIENT_LOCAL if transient_local else DurabilityPolicy.VOLATILE
+            ),
+        )
         ros_publisher = self.node.create_publisher(message_kind.rclpy_class(), topic, qos)
         to_rclpy = message_kind.to_rclpy
 
@@ -52,16 +66,26 @@ class RclpyTransport:
 
         return Publisher()
 
-    def subscribe(self, topic: str, kind: str, callback: Callable[[Any], None], reliable: bool = False,
-                  depth: int = 1):
+    def subscribe(
+        self,
+        topic: str,
+        kind: str,
+        callback: Callable[[Any], None],
+        reliable: bool = False,
+        depth: int = 1,
+    ):
         """Sensor-data QoS (best effort, keep last 5), what camera and LiDAR drivers offer; a
         best-effort reader also matches their reliable writers."""
         message_kind = kinds.message_kind(kind)
         from rclpy.qos import qos_profile_sensor_data
 
         from_rclpy = message_kind.from_rclpy
-        return self.node.create_subscription(message_kind.rclpy_class(), topic, lambda msg: callback(from_rclpy(msg)),
-                                             qos_profile_sensor_data)
+        return self.node.create_subscription(
+            message_kind.rclpy_class(),
+            topic,
+            lambda msg: callback(from_rclpy(msg)),
+            qos_profile_sensor_data,
+        )
 
     def release(self, entity: Any) -> None:
         """Destroy a publisher or subscription made here (the core's cleanup)."""
@@ -91,8 +115,12 @@ def declare_parameters(node: Any) -> dict[str, str]:
             node.declare_parameter(name, default, descriptor)
         except InvalidParameterTypeException as error:
             problems[name] = f"{error} ({type_fix(default)})"
-            node.declare_parameter(name, default, parameter_descriptor(name, field.metadata["description"]),
-                                   ignore_override=True)
+            node.declare_parameter(
+                name,
+                default,
+                parameter_descriptor(name, field.metadata["description"]),
+                ignore_override=True,
+            )
     return problems
 
 
@@ -106,7 +134,9 @@ def parameter_descriptor(name: str, description: str):
     if name in RANGES:
         low, high, allowed = RANGES[name]
         if isinstance(low, float):
-            descriptor.floating_point_range = [FloatingPointRange(from_value=low, to_value=high, step=0.0)]
+            descriptor.floating_point_range = [
+                FloatingPointRange(from_value=low, to_value=high, step=0.0)
+            ]
         else:
             descriptor.integer_range = [IntegerRange(from_value=low, to_value=high, step=1)]
         descriptor.additional_constraints = allowed
@@ -138,8 +168,13 @@ def run_transition(name: str, transition: Callable[[], None], log: Any) -> str:
     except TransitionError as error:
         log.error(f"lifecycle: {name} failed: {error}")
         return "FAILURE"
-    except Exception as error:  # noqa: BLE001 - rclpy would swallow it; said here with its traceback
-        log.error(f"lifecycle: {name} failed with {type(error).__name__}: {error}\n{traceback.format_exc()}")
+    except (
+        Exception
+    ) as error:  # noqa: BLE001 - rclpy would swallow it; said here with its traceback
+        log.error(
+            f"lifecycle: {name} failed with {type(error).__name__}: "
+            f"{error}\n{traceback.format_exc()}"
+        )
         return "ERROR"
     return "SUCCESS"
 
@@ -177,8 +212,14 @@ class ParameterChanges:
         from ...segmentation.params import FIELDS
 
         core = self.managed.core
-        self._commit(changes, core.checked_params({n: v for n, v in changes.items() if n in FIELDS})
-                     if core is not None else None)
+        self._commit(
+            changes,
+            (
+                core.checked_params({n: v for n, v in changes.items() if n in FIELDS})
+                if core is not None
+                else None
+            ),
+        )
 
     def _commit(self, changes: dict[str, Any], wanted: Any) -> None:
         for name in changes:  # a parameter set right no longer blocks configure

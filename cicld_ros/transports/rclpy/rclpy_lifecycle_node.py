@@ -14,7 +14,13 @@ from ...segmentation.core import SegmentationNode, StartupError
 from ...segmentation.lifecycle import ManagedNode
 from ...segmentation.painting_params import declared_painting
 from ...segmentation.params import NODE_NAME
-from .rclpy_adapter import ParameterChanges, RclpyTransport, declare_parameters, read_parameters, run_transition
+from .rclpy_adapter import (
+    ParameterChanges,
+    RclpyTransport,
+    declare_parameters,
+    read_parameters,
+    run_transition,
+)
 
 
 class SegmentLifecycleNode(LifecycleNode):
@@ -26,7 +32,9 @@ class SegmentLifecycleNode(LifecycleNode):
         self.parameter_problems = declare_parameters(self)
         self.managed = ManagedNode(self._make_core, self.get_logger())
         post_set = getattr(self, "add_post_set_parameters_callback", None)  # Jazzy on
-        self.changes = ParameterChanges(self.managed, self.parameter_problems, apply_in_check=post_set is None)
+        self.changes = ParameterChanges(
+            self.managed, self.parameter_problems, apply_in_check=post_set is None
+        )
         self.add_on_set_parameters_callback(self._on_set)
         if post_set is not None:
             post_set(lambda parameters: self.changes.apply({p.name: p.value for p in parameters}))
@@ -35,8 +43,10 @@ class SegmentLifecycleNode(LifecycleNode):
 
     def _make_core(self) -> SegmentationNode:
         if self.parameter_problems:
-            raise StartupError("parameters of the wrong type (set them right with ros2 param set, or fix the "
-                               "parameter file and restart): " + "; ".join(self.parameter_problems.values()))
+            raise StartupError(
+                "parameters of the wrong type (set them right with ros2 param set, or fix the "
+                "parameter file and restart): " + "; ".join(self.parameter_problems.values())
+            )
         return SegmentationNode(read_parameters(self), RclpyTransport(self), log=self.get_logger(),
                                 clock=lambda: self.get_clock().now().nanoseconds * 1e-9,
                                 painting=declared_painting(self._declared))
@@ -55,7 +65,9 @@ class SegmentLifecycleNode(LifecycleNode):
         return SetParametersResult(successful=problem is None, reason=problem or "")
 
     def _run(self, name: str, transition: Callable[[], None]) -> TransitionCallbackReturn:
-        return getattr(TransitionCallbackReturn, run_transition(name, transition, self.get_logger()))
+        return getattr(
+            TransitionCallbackReturn, run_transition(name, transition, self.get_logger())
+        )
 
     def on_configure(self, state) -> TransitionCallbackReturn:
         return self._run("configure", self.managed.configure)

@@ -23,10 +23,16 @@ import argparse
 import sys
 from typing import Callable
 
-# the adapter's pieces (cicld_ros.transports.rclpy.rclpy_adapter), importable from here as before they moved;
+# the adapter's pieces (cicld_ros.transports.rclpy.rclpy_adapter), importable from here as before
+# they moved;
 # rclpy itself is imported where used, so `segment_node --help` answers at once
 from .rclpy_adapter import (  # noqa: F401
-    ParameterChanges, RclpyTransport, declare_parameters, parameter_descriptor, read_parameters, run_transition,
+    ParameterChanges,
+    RclpyTransport,
+    declare_parameters,
+    parameter_descriptor,
+    read_parameters,
+    run_transition,
 )
 
 
@@ -48,9 +54,13 @@ def parse_node_args(argv: list[str]) -> argparse.Namespace:
     """The node's own options (``argv`` without the ROS arguments, program name first)."""
     parser = argparse.ArgumentParser(prog="segment_node", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--autostart", action=argparse.BooleanOptionalAction, default=True,
-                        help="configure and activate at start (default); --no-autostart waits unconfigured for "
-                             "lifecycle transitions")
+    parser.add_argument(
+        "--autostart",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="configure and activate at start (default); --no-autostart waits unconfigured for "
+        "lifecycle transitions",
+    )
     return parser.parse_args(argv[1:])
 
 
@@ -67,7 +77,9 @@ def make_node(autostart: bool):
     return node
 
 
-def spin_until_shutdown(spin: Callable[[], None], shutdown_exceptions: tuple[type[BaseException], ...]) -> None:
+def spin_until_shutdown(
+    spin: Callable[[], None], shutdown_exceptions: tuple[type[BaseException], ...]
+) -> None:
     """Spin until the node is stopped: Ctrl-C (KeyboardInterrupt) or SIGTERM. On SIGTERM
     (docker stop, systemd, launch's escalation) rclpy's signal handler shuts the context down
     and the executor raises ExternalShutdownException out of rclpy.spin (rclpy/executors.py,
