@@ -214,7 +214,7 @@ def ros2(domain: int, *args: str, timeout: float = 60.0, attempts: int = 8) -> C
     """A ros2 verb against the module's domain, without the ros2 daemon (nothing left running).
     Its discovery of the node is given a few seconds and retried while the answer is "Node not
     found" (discovery on a loaded machine can take longer; the verb then did nothing)."""
-    spin = 2.0
+    spin = 1.0
     for attempt in range(attempts):
         completed = subprocess.run(["ros2", *args, "--no-daemon", "--spin-time", f"{spin:g}"], cwd=REPO,
                                    env=ros_env(domain), capture_output=True, text=True, timeout=timeout,
@@ -232,6 +232,20 @@ def lifecycle_set(domain: int, node: str, transition: str) -> CliResult:
 
 def lifecycle_get(domain: int, node: str) -> str:
     return ros2(domain, "lifecycle", "get", node).out.strip()
+
+
+def wait_state(domain: int, node: str, state: str, process: Process, timeout: float = START_TIMEOUT) -> bool:
+    """Until ``ros2 lifecycle get`` says ``state`` (the node may still be starting: importing
+    torch, discovery); fails at once if the process ended."""
+    deadline, got = time.monotonic() + timeout, ""
+    while time.monotonic() < deadline:
+        got = lifecycle_get(domain, node)
+        if got == state:
+            return True
+        if process.popen.poll() is not None:
+            pytest.fail(f"{process.name} ended (rc {process.popen.returncode}) while waiting for {state!r}\n"
+                        f"{process.tail()}", pytrace=False)
+    pytest.fail(f"{node} not {state!r} within {timeout:g} s (last: {got!r})\n{process.tail()}", pytrace=False)
 
 
 # -- the rclpy listener, in the test process ---------------------------------------------------

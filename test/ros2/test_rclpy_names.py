@@ -63,9 +63,14 @@ def stack(tmp_path_factory):
 
 def node_topics(listener: Listener, name: str, namespace: str) -> tuple[set[str], set[str]]:
     """(published, subscribed) topic names of a node, from the ROS graph."""
+    from rclpy._rclpy_pybind11 import NodeNameNonExistentError
+
     node = listener.node
-    published = {t for t, _ in node.get_publisher_names_and_types_by_node(name, namespace)}
-    subscribed = {t for t, _ in node.get_subscriber_names_and_types_by_node(name, namespace)}
+    try:
+        published = {t for t, _ in node.get_publisher_names_and_types_by_node(name, namespace)}
+        subscribed = {t for t, _ in node.get_subscriber_names_and_types_by_node(name, namespace)}
+    except NodeNameNonExistentError:  # not discovered yet
+        return set(), set()
     return published, subscribed
 
 
@@ -134,24 +139,27 @@ def test_a_valid_ros2_param_set_takes_effect_on_the_next_frame(stack):
     assert param_set("color_encoding", "rgb8").startswith("Set parameter successful")
 
 
-@pytest.mark.parametrize("name, value, reason, stamp", [
-    ("steps", "1000", r"out of range|steps", 3301),  # over the declared range
-    ("overlay_alpha", "1.5", r"out of range|overlay_alpha", 3302),
-    ("steps", "many", r"[Ww]rong parameter type|type", 3303),  # a string for an integer
-    ("max_batch", "2", r"unconfigured|cannot change|configure", 3304),  # read only at configure
-])
-def test_ros2_param_set_refuses_a_bad_value_with_a_reason_and_the_node_keeps_serving(stack, name, value, reason,
-                                                                                      stamp):
+REFUSED = [  # (parameter, value, what the reason says)
+    ("steps", "1000", r"out of range|steps"),  # over the declared range
+    ("overlay_alpha", "1.5", r"out of range|overlay_alpha"),
+    ("steps", "many", r"[Ww]rong parameter type|type"),  # a string for an integer
+    ("max_batch", "2", r"unconfigured|cannot change|configure"),  # read only at configure
+]
+
+
+def test_ros2_param_set_refuses_bad_values_with_a_reason_and_the_node_keeps_serving(stack):
     launched, _, camera, listener = stack
-    answer = param_set(name, value)
-    assert answer.startswith("Setting parameter failed: "), answer
-    assert re.search(reason, answer.removeprefix("Setting parameter failed: ")), answer
-    current = ros2(DOMAIN, "param", "get", NS_NODE, name).text
-    assert value not in current.split(), current
+    problems = []
+    for name, value, reason in REFUSED:
+        answer = param_set(name, value)
+        if not (answer.startswith("Setting parameter failed: ")
+                and re.search(reason, answer.removeprefix("Setting parameter failed: "))):
+            problems.append(f"ros2 param set {name} {value}: {answer!r}")
+    assert not problems, "\n".join(problems)
     topic, outputs = f"{NS}/front/image_raw", NS_OUT["front"]
     camera.wait_subscribed(topic)
     serve(camera, listener, topic, list(outputs.values()), encoding="rgb8", width=320, height=240, frame_id="front",
-          sec=stamp)
+          sec=3300)
 
 
 BOUNDED = ("seed", "max_batch", "max_pixels", "input_width", "input_height", "diagnostics_period", "log_period",
