@@ -29,7 +29,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 HELPERS = Path(__file__).resolve().parent / "helpers"
 CHECKPOINT = REPO / "checkpoints" / "cicld_synth.safetensors"
-FASTDDS_PROFILE = HELPERS / "fastdds_big_frames.xml"
+# the Fast DDS profile every ROS process of the tier uses; CICLD_TIER_FASTDDS_PROFILE tries another
+FASTDDS_PROFILE = Path(os.environ.get("CICLD_TIER_FASTDDS_PROFILE") or HELPERS / "fastdds_big_frames.xml")
 OUTPUTS = ("class_mask", "color_mask", "overlay")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # a slow step on a loaded 2-core machine (torch import, model load, discovery): generous
@@ -191,9 +192,20 @@ def launch(domain: int, *arguments: str, name: str = "ros2 launch") -> Process:
     return Process(name, ["ros2", "launch", "cicld_ros", "segment.launch.py", *arguments], ros_env(domain))
 
 
-def run_node(domain: int, *ros_args: str, node_args: tuple[str, ...] = (), name: str = "ros2 run") -> Process:
-    return Process(name, ["ros2", "run", "cicld_ros", "segment_node", *node_args, "--ros-args", *ros_args],
-                   ros_env(domain))
+def run_node(domain: int, *ros_args: str, node_args: tuple[str, ...] = (), name: str = "ros2 run",
+             direct: bool = False) -> Process:
+    """`ros2 run cicld_ros segment_node`; ``direct``: the installed executable itself, the node's
+    own process (`ros2 run` is a process of its own that starts the node as its child: a
+    signal sent to it alone does not reach the node, and SIGTERM leaves the node running)."""
+    command = [node_executable()] if direct else ["ros2", "run", "cicld_ros", "segment_node"]
+    return Process(name, [*command, *node_args, "--ros-args", *ros_args], ros_env(domain))
+
+
+def node_executable() -> str:
+    """The segment_node the colcon build installed (<prefix>/lib/cicld_ros/segment_node)."""
+    from ament_index_python.packages import get_package_prefix
+
+    return str(Path(get_package_prefix("cicld_ros")) / "lib" / "cicld_ros" / "segment_node")
 
 
 ACTIVE_LINE = r"lifecycle: activate: inactive -> active"
