@@ -46,9 +46,12 @@ def require_ros() -> None:
     missing = []
     for name in REQUIRED:
         try:
-            importlib.import_module(name)
+            module = importlib.import_module(name)
         except Exception as error:  # noqa: BLE001 - any failure to import means no usable ROS
-            missing.append(f"{name} ({type(error).__name__}: {error})")
+            missing.append(f"{name} ({type(error).__name__})")
+            continue
+        if name == "launch" and not hasattr(module, "LaunchDescription"):  # the repository's launch/ folder
+            missing.append("launch (ROS 2's; only this repository's launch/ folder is importable)")
     if shutil.which("ros2") is None:
         missing.append("the ros2 command on PATH")
     if not missing:
