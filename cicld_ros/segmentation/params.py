@@ -20,7 +20,7 @@ from typing import Any, Iterable
 import yaml
 
 from cicld_core.model import COMPILE_MODES, SAMPLER_NAMES, SamplingOptions
-from cicld_core.model.options import DTYPES, MAX_SAMPLES, MAX_STEPS
+from cicld_core.model.options import DTYPES, MAX_SAMPLES, MAX_STEPS, SEED_RANGE
 
 from ..ros_rules.ros_names import topic_name_problem
 from ..ros_rules.ros_params import load_rcl_yaml, read_node_parameters, type_problem
@@ -32,6 +32,10 @@ NODE_FQN = f"/{NODE_NAME}"  # its full name without a namespace
 # levels = 32, ModelConfig.size_multiple). A smaller resize is padded back up to it, so it only
 # throws detail away, and below 8x8 the model refuses the frame (check_images): every frame fails.
 MIN_INPUT_SIDE = 32
+MAX_INPUT_SIDE = 8192
+MAX_BATCH = 64
+MAX_MAX_PIXELS = 16384 * 16384
+MIN_PERIOD, MAX_PERIOD = 0.01, 3600.0  # seconds, of the diagnostics, status-line and warning periods
 SAMPLING = SamplingOptions()  # the defaults of the sampling parameters
 
 
@@ -140,11 +144,10 @@ class NodeParams:
         if not 0 <= self.overlay_alpha <= 1:
             problems.append(f"overlay_alpha must be in [0, 1], got {self.overlay_alpha}")
         problems += input_size_problems(self.input_width, self.input_height, self.max_pixels)
-        if self.max_batch < 1 or self.max_pixels < 1:
-            problems.append("max_batch and max_pixels must be at least 1")
-        for name in ("diagnostics_period", "log_period", "warn_period"):
-            if getattr(self, name) <= 0:
-                problems.append(f"{name} must be positive")
+        for name in NODE_RANGES:  # the ranges ros2 param describe shows, enforced in both transports
+            low, high, allowed = RANGES[name]
+            if not low <= getattr(self, name) <= high:
+                problems.append(f"{name} must be {allowed}, got {getattr(self, name)!r}")
         if problems:
             raise ValueError("invalid node parameters: " + "; ".join(problems))
         return self
@@ -227,7 +230,18 @@ RANGES: dict[str, tuple[Any, Any, str]] = {
     "strength": (0.0, 1.0, "in (0, 1]"),
     "num_samples": (1, MAX_SAMPLES, f"1..{MAX_SAMPLES}"),
     "overlay_alpha": (0.0, 1.0, "0..1"),
+    "seed": (SEED_RANGE[0], SEED_RANGE[1], "0..2**63 - 1"),
+    "input_width": (-1, MAX_INPUT_SIDE, f"-1 (auto), 0 (native) or {MIN_INPUT_SIDE}..{MAX_INPUT_SIDE}"),
+    "input_height": (-1, MAX_INPUT_SIDE, f"-1 (auto), 0 (native) or {MIN_INPUT_SIDE}..{MAX_INPUT_SIDE}"),
+    "max_batch": (1, MAX_BATCH, f"1..{MAX_BATCH}"),
+    "max_pixels": (1, MAX_MAX_PIXELS, f"1..{MAX_MAX_PIXELS} (16384 x 16384)"),
+    "diagnostics_period": (MIN_PERIOD, MAX_PERIOD, f"{MIN_PERIOD}..{MAX_PERIOD} s"),
+    "log_period": (MIN_PERIOD, MAX_PERIOD, f"{MIN_PERIOD}..{MAX_PERIOD} s"),
+    "warn_period": (MIN_PERIOD, MAX_PERIOD, f"{MIN_PERIOD}..{MAX_PERIOD} s"),
 }
+# the ranges validate() checks itself; the sampling ones and overlay_alpha have their own checks
+NODE_RANGES = ("input_width", "input_height", "max_batch", "max_pixels", "diagnostics_period",
+               "log_period", "warn_period")
 CHOICES: dict[str, tuple[str, ...]] = {
     "sampler": tuple(sorted(SAMPLER_NAMES)),
     "dtype": tuple(DTYPES),

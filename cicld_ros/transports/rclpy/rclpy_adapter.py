@@ -98,14 +98,14 @@ class RclpyTransport:
 def declare_parameters(node: Any) -> dict[str, str]:
     """Every NodeParams field as a ROS parameter, each writable: the run-time ones at any time, the
     others while the node is unconfigured (the set-parameters callback refuses them once configured).
-    A value from a parameter file or -p of the wrong type (rclpy raises InvalidParameterTypeException
-    at declaration) does not end the node with a traceback: the parameter is declared with its
-    default and the problem, with its fix, is returned by name; configure refuses to run until
+    A value from a parameter file or -p of the wrong type or outside the declared range (rclpy
+    raises at declaration) does not end the node with a traceback: the parameter is declared with
+    its default and the problem, with its fix, is returned by name; configure refuses to run until
     the parameter is set right."""
-    from rclpy.exceptions import InvalidParameterTypeException
+    from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 
     from ...ros_rules.ros_params import type_fix
-    from ...segmentation.params import FIELDS, ros_default
+    from ...segmentation.params import FIELDS, RANGES, ros_default
 
     problems = {}
     for name, field in FIELDS.items():
@@ -113,14 +113,17 @@ def declare_parameters(node: Any) -> dict[str, str]:
         descriptor = parameter_descriptor(name, field.metadata["description"])
         try:
             node.declare_parameter(name, default, descriptor)
+            continue
         except InvalidParameterTypeException as error:
             problems[name] = f"{error} ({type_fix(default)})"
-            node.declare_parameter(
-                name,
-                default,
-                parameter_descriptor(name, field.metadata["description"]),
-                ignore_override=True,
-            )
+        except InvalidParameterValueException:
+            problems[name] = f"{name} must be {RANGES[name][2]}"
+        node.declare_parameter(
+            name,
+            default,
+            parameter_descriptor(name, field.metadata["description"]),
+            ignore_override=True,
+        )
     return problems
 
 

@@ -20,6 +20,7 @@ itself at start, so ``ros2 run`` and ``ros2 launch`` segment in one command; wit
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from typing import Callable
 
@@ -77,44 +78,70 @@ def make_node(autostart: bool):
     return node
 
 
-def spin_until_shutdown(
-    spin: Callable[[], None], shutdown_exceptions: tuple[type[BaseException], ...]
-) -> None:
-    """Spin until the node is stopped: Ctrl-C (KeyboardInterrupt) or SIGTERM. On SIGTERM
-    (docker stop, systemd, launch's escalation) rclpy's signal handler shuts the context down
-    and the executor raises ExternalShutdownException out of rclpy.spin (rclpy/executors.py,
-    wait_for_ready_callbacks; SingleThreadedExecutor does not catch it, humble and jazzy):
-    both are a clean stop, not an error."""
-    try:
-        spin()
-    except (KeyboardInterrupt, *shutdown_exceptions):
-        pass
+SPIN_PERIOD = 0.1  # s: how soon a stop request is seen between callbacks
+
+
+class StopRequest:
+    """SIGINT and SIGTERM ask the node to stop; nothing is raised in the middle of a callback or
+    of the shutdown. The node owns the signals instead of rclpy (rclpy.init with
+    SignalHandlerOptions.NO): rclpy's handler shuts the context down first, so everything the node
+    logs while it stops would fail to reach /rosout ("publisher's context is invalid"), and a second
+    Ctrl-C would raise KeyboardInterrupt into the shutdown and end the process with -2."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, self._request)
+
+    def _request(self, number: int, frame) -> None:
+        self.signal = number
+
+    @property
+    def requested(self) -> bool:
+        return self.signal is not None
+
+
+def spin_until_stopped(spin_once: Callable[[float], None], stopped: Callable[[], bool]) -> None:
+    """Run callbacks until ``stopped()``: a signal, the lifecycle's shutdown transition
+    (``ros2 lifecycle set /segment_node shutdown``: finalized, nothing left to do) or the
+    context shut down from elsewhere."""
+    while not stopped():
+        spin_once(SPIN_PERIOD)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = argv if argv is not None else sys.argv
     options = parse_node_args(without_ros_args(argv))  # --help ends here, without ROS
     import rclpy
-    from rclpy.executors import ExternalShutdownException
+    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
 
     from ...segmentation.lifecycle import State
 
-    rclpy.init(args=argv)
+    rclpy.init(args=argv, signal_handler_options=SignalHandlerOptions.NO)
+    stop = StopRequest()
     node = None
     try:
         node = make_node(options.autostart)
-        if options.autostart and node.managed.state is not State.ACTIVE:
+        if options.autostart and node.managed.state is not State.ACTIVE and not stop.requested:
             node.get_logger().fatal("autostart failed (see above); the node ends")
             return 2
-        spin_until_shutdown(lambda: rclpy.spin(node), (ExternalShutdownException,))
-    except (KeyboardInterrupt, ExternalShutdownException):  # while the node was made
-        pass
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        try:
+            spin_until_stopped(
+                lambda timeout: executor.spin_once(timeout_sec=timeout),
+                lambda: stop.requested or node.managed.state is State.FINALIZED or not rclpy.ok(),
+            )
+        except ExternalShutdownException:  # the context was shut down by another part of the process
+            pass
+        if stop.requested:
+            node.get_logger().info(f"{signal.Signals(stop.signal).name}: stopping")
     finally:
         if node is not None:
             node.managed.shutdown()
             node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+        rclpy.try_shutdown()
     return 0
 
 
