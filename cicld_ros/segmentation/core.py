@@ -118,14 +118,17 @@ def label_info_topic(topic: str, output_namespace: str) -> str:
     return f"{output_base(topic, output_namespace)}/label_info"
 
 
-def label_info(class_names: list[str], clock: Callable[[], float]) -> LabelInfo:
+def label_info(class_names: list[str], header: Header) -> LabelInfo:
     """The class map of the masks: value i of the class mask is class_names[i]. The threshold is 0:
     every pixel gets its most probable class, none is left unlabelled."""
     return LabelInfo(
-        Header(Time.from_seconds(clock()), ""),
-        [VisionClass(class_id, name) for class_id, name in enumerate(class_names)],
-        0.0,
+        header, [VisionClass(class_id, name) for class_id, name in enumerate(class_names)], 0.0
     )
+
+
+def milliseconds(value: float) -> str:
+    """A percentile for a status line: none yet before the first frame, not 'nan ms'."""
+    return f"{value:.0f} ms" if np.isfinite(value) else "- (no frame yet)"
 
 
 def painted_topic(image_topic: str, output_namespace: str) -> str:
@@ -218,13 +221,9 @@ class SegmentationNode:
         self.diagnostics = NodeDiagnostics(
             [*self.inputs, *sensor_topics], params.warn_period, self.log
         )
-        self.publishers = {
-            camera: {
-                name: transport.publisher(topic, IMAGE, reliable=True, depth=5)
-                for name, topic in output_topics(camera, params.output_namespace).items()
-            }
-            for camera in self.inputs
-        }
+        # an output is advertised once it is switched on (ros2 topic list shows what it can get)
+        self.publishers: dict[str, dict[str, Publisher]] = {camera: {} for camera in self.inputs}
+        self._advertise(self.params)
         self.painter = CloudPainter(
             painting,
             {
@@ -243,12 +242,15 @@ class SegmentationNode:
             "/diagnostics", DIAGNOSTICS, reliable=True, depth=10
         )
         self.label_info_publishers = self._publish_label_info(params)
+        self._label_frame_ids: dict[str, str] = {}
         self._threads: list[threading.Thread] = []
         self._engines: dict[EngineOptions, SegmentationEngine] = {}
         # the engine's two upload slots
         self._in_flight: queue.Queue[Batch] = queue.Queue(maxsize=2)
         self._stopping = threading.Event()
         self.active = False  # True from start to stop; on_message ignores frames otherwise
+        self._closing = threading.Event()
+        self._reporter: threading.Thread | None = None
         # libjpeg's warning for each corrupt frame would bypass the rate-limited warnings
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         # what subscribe returns may count the samples the transport refused (read in figures())
@@ -300,7 +302,9 @@ class SegmentationNode:
         """Each camera's class map, published once on a latched (transient-local) topic so a subscriber
         that joins later still receives it. Where the ROS install has no vision_msgs/LabelInfo (vision_msgs
         before 4.1.0) the node says so and runs without it."""
-        message = label_info(list(self.metadata.get("class_names") or []), self.clock)
+        message = label_info(
+            list(self.metadata.get("class_names") or []), Header(Time.from_seconds(self.clock()), "")
+        )
         publishers = {}
         for camera in self.inputs:
             try:
@@ -321,6 +325,15 @@ class SegmentationNode:
             publisher.publish(message)
             publishers[camera] = publisher
         return publishers
+
+    def _label_frame(self, camera: str, header: Header) -> None:
+        """Publish the camera's class map again, latched, in the camera's frame: at configure no
+        frame has said which frame_id the masks will carry; a late joiner then gets this one."""
+        publisher = self.label_info_publishers.get(camera)
+        if publisher is None or self._label_frame_ids.get(camera) == header.frame_id:
+            return
+        self._label_frame_ids[camera] = header.frame_id
+        publisher.publish(label_info(list(self.metadata.get("class_names") or []), header))
 
     def _load_model(self, params: NodeParams):
         if not params.checkpoint:
@@ -344,13 +357,28 @@ class SegmentationNode:
 
     def set_params(self, changes: dict[str, Any]) -> None:
         """Apply run-time parameter changes atomically, or raise ValueError and change nothing."""
-        self.params = self.checked_params(changes)
+        self.use_params(self.checked_params(changes))
+
+    def use_params(self, params: NodeParams) -> None:
+        """Switch to checked parameters (checked_params' result), advertising the outputs they turn on."""
+        self._advertise(params)
+        self.params = params
+
+    def _advertise(self, params: NodeParams) -> None:
+        """Create the publishers of the outputs ``params`` switch on that have none yet."""
+        for camera, publishers in self.publishers.items():
+            topics = output_topics(camera, params.output_namespace)
+            for output in OUTPUTS:
+                if output.enabled(params) and output.name not in publishers:
+                    publishers[output.name] = self.transport.publisher(
+                        topics[output.name], IMAGE, reliable=True, depth=5
+                    )
 
     # -- processing -------------------------------------------------------------------------
     def wanted_outputs(self, camera: str, params: NodeParams) -> list[NodeOutput]:
         publishers = self.publishers[camera]
-        return [output for output in OUTPUTS
-                if output.enabled(params) and publishers[output.name].subscription_count() > 0]
+        return [output for output in OUTPUTS if output.enabled(params)
+                and output.name in publishers and publishers[output.name].subscription_count() > 0]
 
     def on_message(self, camera: str, msg: Any) -> None:
         """A subscription's callback: count the frame, refuse it if malformed, else make it
@@ -545,6 +573,7 @@ class SegmentationNode:
 
     def _publish(self, frame: Frame, segmented: SegmentedFrame, params: NodeParams) -> None:
         header: Header = frame.arrival.msg.header  # copied verbatim: downstream sync depends on it
+        self._label_frame(frame.arrival.camera, header)
         publishers = self.publishers[frame.arrival.camera]
         for output in frame.outputs:
             picture = output.produce(segmented)
@@ -566,8 +595,8 @@ class SegmentationNode:
         self._threads = [
             threading.Thread(target=self._work, name="segment", daemon=True),
             threading.Thread(target=self._publish_results, name="publish", daemon=True),
-            threading.Thread(target=self._report, name="diagnostics", daemon=True),
         ]
+        self.start_reporting()
         if self.painter.lidars:
             self._threads.append(
                 threading.Thread(
@@ -616,26 +645,32 @@ class SegmentationNode:
                 continue
             self._finish(batch)
 
+    def start_reporting(self) -> None:
+        """Publish /diagnostics from now until close, active or not: a monitor sees an inactive
+        node say so instead of going silent. The lifecycle starts it at configure."""
+        if self._reporter is None:
+            self._reporter = threading.Thread(target=self._report, name="diagnostics", daemon=True)
+            self._reporter.start()
+
     def _report(self) -> None:
         last_log = time.monotonic()
-        while not self._stopping.wait(self.params.diagnostics_period):
+        while not self._closing.wait(self.params.diagnostics_period):
             figures = self.figures()
             # only where the transport counts them
             drops = getattr(self.transport, "socket_drops", None)
             sockets = self.diagnostics.socket_figures(drops) if drops is not None else None
             if self.diagnostics_publisher.subscription_count() > 0:
                 message = NodeDiagnostics.to_message(
-                    figures, self.node_name, self.clock(), sockets
+                    figures, self.node_name, self.clock(), sockets, active=self.active
                 )
                 self.diagnostics_publisher.publish(message)
-            if time.monotonic() - last_log >= self.params.log_period:
+            if self.active and time.monotonic() - last_log >= self.params.log_period:
                 last_log = time.monotonic()
                 for camera, v in figures.items():
                     self.log.info(
                         f"{camera}: in {v['input_hz']:.1f} Hz, out {v['output_hz']:.1f} Hz, "
-                        "processing "
-                        f"p50 {v['processing_ms_p50']:.0f} ms, latency p50 "
-                        f"{v['latency_ms_p50']:.0f} ms, "
+                        f"processing p50 {milliseconds(v['processing_ms_p50'])}, latency p50 "
+                        f"{milliseconds(v['latency_ms_p50'])}, "
                         f"dropped {v['frames_dropped']}, malformed {v['bad_inputs']}, "
                         f"lost {v['samples_lost']}, errors {v['errors']}"
                     )
@@ -668,6 +703,10 @@ class SegmentationNode:
     def close(self) -> None:
         """Cleanup: stop, release the topics where the transport can, and free the model."""
         self.stop()
+        self._closing.set()
+        if self._reporter is not None:
+            self._reporter.join(timeout=10)
+            self._reporter = None
         release = getattr(self.transport, "release", None)
         for entity in [*self.subscriptions.values(), self.diagnostics_publisher,
                        *(p for outputs in self.publishers.values() for p in outputs.values()),

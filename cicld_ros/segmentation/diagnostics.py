@@ -24,6 +24,7 @@ import numpy as np
 from ..messages.records import DiagnosticArray, DiagnosticStatus, Header, KeyValue, Time
 
 WINDOW = 200
+RATE_WINDOW = 10.0  # s the input and output rates are measured over (a 0.5 Hz camera reads 0.5)
 RECENT_REPORTS = 10  # the status level looks back this many diagnostics periods
 TRANSPORT_COUNTS = ("malformed", "lost", "rejected")
 
@@ -70,7 +71,8 @@ class NodeDiagnostics:
         self._last_warning: dict[tuple[str, str], float] = {}
         self._suppressed: collections.Counter[tuple[str, str]] = collections.Counter()
         self._lock = threading.Lock()
-        self._rate_marks: dict[str, tuple[float, int, int]] = {}
+        # (time, frames in, frames out) of the reports within RATE_WINDOW, per camera
+        self._rate_marks: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._drop_history: collections.deque[int] = collections.deque(maxlen=RECENT_REPORTS + 1)
 
     def warn(self, topic: str, reason: str, message: str) -> None:
@@ -114,7 +116,7 @@ class NodeDiagnostics:
     def snapshot(
         self, transport: dict[str, dict[str, Any]] | None = None
     ) -> dict[str, dict[str, float]]:
-        """Figures per camera; rates are over the time since the previous snapshot, and
+        """Figures per camera; rates are over the last RATE_WINDOW seconds of snapshots, and
         ``recent_problems`` over the last RECENT_REPORTS snapshots. ``transport`` holds each
         camera's subscription counts (malformed, lost, rejected)."""
         now, figures = time.monotonic(), {}
@@ -142,9 +144,11 @@ class NodeDiagnostics:
                     + carried["rejected"]
                 )
                 stats.problem_history.append(problems)
-                last_time, last_in, last_out = self._rate_marks.get(
-                    camera, (now, frames_in, stats.outputs)
-                )
+                marks = self._rate_marks[camera]
+                marks.append((now, frames_in, stats.outputs))
+                while len(marks) > 2 and now - marks[1][0] >= RATE_WINDOW:
+                    marks.popleft()
+                last_time, last_in, last_out = marks[0]
                 span = now - last_time
                 figures[camera] = {
                     "input_hz": (frames_in - last_in) / span if span > 1e-6 else 0.0,
@@ -172,7 +176,6 @@ class NodeDiagnostics:
                     **({"bad_input.cdr": carried["malformed"]} if carried["malformed"] else {}),
                     **{f"cdr.{reason}": n for reason, n in sorted(carried["reasons"].items())},
                 }
-                self._rate_marks[camera] = (now, frames_in, stats.outputs)
         return figures
 
     def socket_figures(self, drops: int) -> dict[str, int]:
@@ -182,7 +185,9 @@ class NodeDiagnostics:
 
     @staticmethod
     def to_message(figures: dict[str, dict[str, float]], node_name: str, now: float,
-                   sockets: dict[str, int] | None = None) -> DiagnosticArray:
+                   sockets: dict[str, int] | None = None, active: bool = True) -> DiagnosticArray:
+        """One status per camera (and one for the transport's sockets where it counts them);
+        while the node is not active each camera is at WARN saying so."""
         statuses = []
         if sockets is not None:
             recent = sockets["recent_socket_drops"]
@@ -204,11 +209,14 @@ class NodeDiagnostics:
             )
         for camera, values in figures.items():
             recent = values["recent_problems"]
-            level = DiagnosticStatus.WARN if recent else DiagnosticStatus.OK
-            message = (
-                f"{values['output_hz']:.1f} Hz out, latency p50 {values['latency_ms_p50']:.1f} ms"
+            level = DiagnosticStatus.WARN if recent or not active else DiagnosticStatus.OK
+            latency = values["latency_ms_p50"]
+            message = f"{values['output_hz']:.1f} Hz out, latency p50 " + (
+                f"{latency:.1f} ms" if np.isfinite(latency) else "- (no frame yet)"
             )
-            if recent:
+            if not active:
+                message = "inactive: not segmenting (lifecycle state inactive; activate it)"
+            elif recent:
                 message += (
                     f"; {recent} malformed, lost or failed frames in the last "
                     f"{RECENT_REPORTS} reports"
@@ -219,7 +227,7 @@ class NodeDiagnostics:
                     name=f"{node_name}: {camera}",
                     message=message,
                     hardware_id=camera,
-                    values=[
+                    values=[KeyValue("active", str(active).lower())] + [
                         KeyValue(k, f"{v:.2f}" if isinstance(v, float) else str(v))
                         for k, v in values.items()
                     ],

@@ -85,6 +85,7 @@ class ManagedNode:
         ) as error:  # noqa: BLE001 - CUDA out of memory, rclpy's parameter type errors...
             # named with its type: rclpy would otherwise swallow it (rclpy/lifecycle/node.py)
             raise ConfigureError(f"{type(error).__name__}: {error}") from error
+        self.core.start_reporting()  # /diagnostics from configure on, saying inactive until activate
         self._moved("configure", end)
 
     def activate(self) -> None:

@@ -228,4 +228,4 @@ class ParameterChanges:
         for name in changes:  # a parameter set right no longer blocks configure
             self.problems.pop(name, None)
         if wanted is not None:
-            self.managed.core.params = wanted
+            self.managed.core.use_params(wanted)
