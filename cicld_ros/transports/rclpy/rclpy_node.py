@@ -20,6 +20,7 @@ itself at start, so ``ros2 run`` and ``ros2 launch`` segment in one command; wit
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from typing import Callable
@@ -78,6 +79,29 @@ def make_node(autostart: bool):
     return node
 
 
+FAST_DDS_PROFILE_VARIABLES = ("FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE")
+
+
+def use_camera_frame_profile(environ: dict[str, str], share_dir: Callable[[], str]) -> str | None:
+    """Point Fast DDS at the shipped profile for camera-size frames (config/fastdds.xml) unless the
+    user chose an rmw other than Fast DDS or a profile of their own; returns the file it set. With
+    Fast DDS's default buffers most best-effort camera frames are lost (measured: 1 of 10 1920x1080
+    frames between two processes; 10 of 10 with the profile), as the DDS mode's Cyclone settings
+    keep them over Cyclone (cicld_ros.transports.dds.config)."""
+    if not environ.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp").startswith("rmw_fastrtps"):
+        return None
+    if any(environ.get(name) for name in FAST_DDS_PROFILE_VARIABLES):
+        return None
+    try:
+        profile = os.path.join(share_dir(), "config", "fastdds.xml")
+    except LookupError:  # the package is not installed into an ament prefix (no colcon build)
+        return None
+    if not os.path.isfile(profile):
+        return None
+    environ["FASTRTPS_DEFAULT_PROFILES_FILE"] = profile
+    return profile
+
+
 SPIN_PERIOD = 0.1  # s: how soon a stop request is seen between callbacks
 
 
@@ -118,11 +142,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from ...segmentation.lifecycle import State
 
+    from ament_index_python.packages import get_package_share_directory
+
+    profile = use_camera_frame_profile(os.environ, lambda: get_package_share_directory("cicld_ros"))
     rclpy.init(args=argv, signal_handler_options=SignalHandlerOptions.NO)
     stop = StopRequest()
     node = None
     try:
         node = make_node(options.autostart)
+        if profile:
+            node.get_logger().info(f"Fast DDS profile for camera-size frames: {profile} (set "
+                                   "FASTRTPS_DEFAULT_PROFILES_FILE to use your own)")
         if options.autostart and node.managed.state is not State.ACTIVE and not stop.requested:
             node.get_logger().fatal("autostart failed (see above); the node ends")
             return 2
