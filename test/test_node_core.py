@@ -237,12 +237,15 @@ class MemoryTransport:
         self.publishers: dict[str, MemoryPublisher] = {}
         self.callbacks: dict[str, object] = {}
         self.subscriptions: dict[str, MemorySubscription] = {}
+        self.qos: dict[str, tuple[bool, int, bool]] = {}  # topic -> (reliable, depth, transient_local)
 
     def publisher(self, topic, kind, reliable=True, depth=5, transient_local=False):
+        self.qos[topic] = (reliable, depth, transient_local)
         return self.publishers.setdefault(topic, MemoryPublisher())
 
-    def subscribe(self, topic, kind, callback, reliable=False, depth=1):
+    def subscribe(self, topic, kind, callback, reliable=False, depth=1, transient_local=False):
         self.callbacks[topic] = callback
+        self.qos[topic] = (reliable, depth, transient_local)
         return self.subscriptions.setdefault(topic, MemorySubscription())
 
 
@@ -560,3 +563,19 @@ def test_rates_span_several_reports_and_no_frame_reads_as_none_yet(monkeypatch):
     assert inactive.status[0].level == inactive.status[0].WARN and "inactive" in inactive.status[0].message
     active = NodeDiagnostics.to_message({"/cam": figures}, "segment_node", 0.0)
     assert "nan" not in active.status[0].message
+
+
+def test_the_qos_of_inputs_and_outputs_comes_from_parameters_with_sensor_data_defaults(checkpoint):
+    node, transport = make_node(checkpoint)
+    assert transport.qos["/front/image_raw"] == (False, 5, False)  # sensor data: best effort, volatile
+    assert transport.qos["/front/segmentation/class_mask"] == (True, 5, False)
+    assert transport.qos["/front/segmentation/label_info"] == (True, 1, True)  # latched, whatever the outputs
+    node, transport = make_node(checkpoint, input_reliability="reliable", input_depth=2,
+                                input_durability="transient_local", output_reliability="best_effort",
+                                output_durability="transient_local", output_depth=1)
+    assert transport.qos["/rear/image_raw/compressed"] == (True, 2, True)
+    assert transport.qos["/rear/segmentation/overlay"] == (False, 1, True)
+    for bad, message in (({"input_reliability": "sometimes"}, "input_reliability must be best_effort or reliable"),
+                         ({"output_depth": 0}, "output_depth must be 1..1000")):
+        with pytest.raises(ValueError, match=message):
+            make_node(checkpoint, **bad)

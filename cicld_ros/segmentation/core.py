@@ -84,6 +84,7 @@ class Transport(Protocol):
         callback: Callable[[Any], None],
         reliable: bool = False,
         depth: int = 1,
+        transient_local: bool = False,
     ) -> Any: ...
 
 
@@ -124,6 +125,18 @@ def label_info(class_names: list[str], header: Header) -> LabelInfo:
     return LabelInfo(
         header, [VisionClass(class_id, name) for class_id, name in enumerate(class_names)], 0.0
     )
+
+
+def input_qos(params: NodeParams) -> dict[str, Any]:
+    """The sensor subscriptions' QoS, as a transport's subscribe takes it."""
+    return {"reliable": params.input_reliability == "reliable", "depth": params.input_depth,
+            "transient_local": params.input_durability == "transient_local"}
+
+
+def output_qos(params: NodeParams) -> dict[str, Any]:
+    """The outputs' QoS, as a transport's publisher takes it."""
+    return {"reliable": params.output_reliability == "reliable", "depth": params.output_depth,
+            "transient_local": params.output_durability == "transient_local"}
 
 
 def milliseconds(value: float) -> str:
@@ -230,8 +243,7 @@ class SegmentationNode:
                 c.name: transport.publisher(
                     c.output_topic or painted_topic(c.image_topic, params.output_namespace),
                     POINTCLOUD2,
-                    reliable=True,
-                    depth=5,
+                    **output_qos(params),
                 )
                 for c in painting.cameras
             },
@@ -257,29 +269,23 @@ class SegmentationNode:
         given = self._given
         self.subscriptions = {
             camera: transport.subscribe(
-                given[camera],
-                kind,
-                lambda msg, c=camera: self.on_message(c, msg),
-                reliable=False,
-                depth=1,
+                given[camera], kind, lambda msg, c=camera: self.on_message(c, msg), **input_qos(params)
             )
             for camera, kind in self.inputs.items()
         }
-        for c in painting.cameras:  # sensor-data QoS, as the drivers offer
+        for c in painting.cameras:  # the cameras' QoS (sensor data by default)
             self.subscriptions[c.lidar_topic] = transport.subscribe(
                 given[c.lidar_topic],
                 POINTCLOUD2,
                 lambda msg, n=c.name: self.on_cloud(n, msg),
-                reliable=False,
-                depth=1,
+                **input_qos(params),
             )
             if c.camera_info_topic:
                 self.subscriptions[c.camera_info_topic] = transport.subscribe(
                     given[c.camera_info_topic],
                     CAMERA_INFO,
                     lambda msg, n=c.name: self.painter.on_camera_info(n, msg),
-                    reliable=False,
-                    depth=1,
+                    **input_qos(params),
                 )
 
     def _resolve(self, name: str) -> str:
@@ -371,7 +377,7 @@ class SegmentationNode:
             for output in OUTPUTS:
                 if output.enabled(params) and output.name not in publishers:
                     publishers[output.name] = self.transport.publisher(
-                        topics[output.name], IMAGE, reliable=True, depth=5
+                        topics[output.name], IMAGE, **output_qos(params)
                     )
 
     # -- processing -------------------------------------------------------------------------

@@ -35,6 +35,8 @@ MIN_INPUT_SIDE = 32
 MAX_INPUT_SIDE = 8192
 MAX_BATCH = 64
 MAX_MAX_PIXELS = 16384 * 16384
+MAX_DEPTH = 1000  # QoS history depth
+RELIABILITIES, DURABILITIES = ("best_effort", "reliable"), ("volatile", "transient_local")
 MIN_PERIOD, MAX_PERIOD = 0.01, 3600.0  # seconds, of the diagnostics, status-line and warning periods
 SAMPLING = SamplingOptions()  # the defaults of the sampling parameters
 
@@ -123,6 +125,24 @@ class NodeParams:
         "costs K > 0 with several samples)",
         runtime=True,
     )
+    input_reliability: str = param(
+        "best_effort",
+        "QoS of the camera, LiDAR and CameraInfo subscriptions: best_effort (sensor data, as drivers "
+        "publish; matches best-effort and reliable publishers) or reliable (matches reliable ones only)",
+    )
+    input_durability: str = param(
+        "volatile", "QoS durability of the subscriptions: volatile or transient_local"
+    )
+    input_depth: int = param(5, "QoS history depth (keep last) of the subscriptions")
+    output_reliability: str = param(
+        "reliable",
+        "QoS of the masks, overlays and painted clouds: reliable (best-effort and reliable "
+        "subscribers match) or best_effort",
+    )
+    output_durability: str = param(
+        "volatile", "QoS durability of the outputs: volatile or transient_local (late joiners get the last)"
+    )
+    output_depth: int = param(5, "QoS history depth (keep last) of the outputs")
     diagnostics_period: float = param(1.0, "seconds between /diagnostics messages")
     log_period: float = param(10.0, "seconds between status lines in the log")
     warn_period: float = param(5.0, "seconds between repeated warnings of one kind per topic")
@@ -139,8 +159,11 @@ class NodeParams:
             problems.append(
                 f"compile must be one of {', '.join(COMPILE_MODES)}, got {self.compile!r}"
             )
-        if self.color_encoding not in ("rgb8", "bgr8"):
-            problems.append(f"color_encoding must be rgb8 or bgr8, got {self.color_encoding!r}")
+        for name in ("color_encoding", *QOS_CHOICES):
+            if getattr(self, name) not in CHOICES[name]:
+                problems.append(
+                    f"{name} must be {' or '.join(CHOICES[name])}, got {getattr(self, name)!r}"
+                )
         if not 0 <= self.overlay_alpha <= 1:
             problems.append(f"overlay_alpha must be in [0, 1], got {self.overlay_alpha}")
         problems += input_size_problems(self.input_width, self.input_height, self.max_pixels)
@@ -235,19 +258,26 @@ RANGES: dict[str, tuple[Any, Any, str]] = {
     "input_height": (-1, MAX_INPUT_SIDE, f"-1 (auto), 0 (native) or {MIN_INPUT_SIDE}..{MAX_INPUT_SIDE}"),
     "max_batch": (1, MAX_BATCH, f"1..{MAX_BATCH}"),
     "max_pixels": (1, MAX_MAX_PIXELS, f"1..{MAX_MAX_PIXELS} (16384 x 16384)"),
+    "input_depth": (1, MAX_DEPTH, f"1..{MAX_DEPTH}"),
+    "output_depth": (1, MAX_DEPTH, f"1..{MAX_DEPTH}"),
     "diagnostics_period": (MIN_PERIOD, MAX_PERIOD, f"{MIN_PERIOD}..{MAX_PERIOD} s"),
     "log_period": (MIN_PERIOD, MAX_PERIOD, f"{MIN_PERIOD}..{MAX_PERIOD} s"),
     "warn_period": (MIN_PERIOD, MAX_PERIOD, f"{MIN_PERIOD}..{MAX_PERIOD} s"),
 }
 # the ranges validate() checks itself; the sampling ones and overlay_alpha have their own checks
-NODE_RANGES = ("input_width", "input_height", "max_batch", "max_pixels", "diagnostics_period",
-               "log_period", "warn_period")
+NODE_RANGES = ("input_width", "input_height", "max_batch", "max_pixels", "input_depth",
+               "output_depth", "diagnostics_period", "log_period", "warn_period")
 CHOICES: dict[str, tuple[str, ...]] = {
     "sampler": tuple(sorted(SAMPLER_NAMES)),
     "dtype": tuple(DTYPES),
     "compile": tuple(COMPILE_MODES),
     "color_encoding": ("rgb8", "bgr8"),
+    "input_reliability": RELIABILITIES,
+    "input_durability": DURABILITIES,
+    "output_reliability": RELIABILITIES,
+    "output_durability": DURABILITIES,
 }
+QOS_CHOICES = ("input_reliability", "input_durability", "output_reliability", "output_durability")
 
 
 def coerce_name(name: str) -> None:

@@ -43,15 +43,7 @@ class RclpyTransport:
     ):
         # before rclpy: an unknown kind is an error anywhere
         message_kind = kinds.message_kind(kind)
-        from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-
-        qos = QoSProfile(
-            depth=depth,
-            reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
-            durability=(
-                DurabilityPolicy.TRANSIENT_LOCAL if transient_local else DurabilityPolicy.VOLATILE
-            ),
-        )
+        qos = qos_profile(reliable, depth, transient_local)
         ros_publisher = self.node.create_publisher(message_kind.rclpy_class(), topic, qos)
         to_rclpy = message_kind.to_rclpy
 
@@ -73,18 +65,18 @@ class RclpyTransport:
         callback: Callable[[Any], None],
         reliable: bool = False,
         depth: int = 1,
+        transient_local: bool = False,
     ):
-        """Sensor-data QoS (best effort, keep last 5), what camera and LiDAR drivers offer; a
-        best-effort reader also matches their reliable writers."""
+        """The node's input QoS (input_reliability, input_durability, input_depth): by default
+        sensor data, best effort, as camera and LiDAR drivers publish; a best-effort reader also
+        matches their reliable writers."""
         message_kind = kinds.message_kind(kind)
-        from rclpy.qos import qos_profile_sensor_data
-
         from_rclpy = message_kind.from_rclpy
         return self.node.create_subscription(
             message_kind.rclpy_class(),
             topic,
             lambda msg: callback(from_rclpy(msg)),
-            qos_profile_sensor_data,
+            qos_profile(reliable, depth, transient_local),
         )
 
     def release(self, entity: Any) -> None:
@@ -93,6 +85,18 @@ class RclpyTransport:
             self.node.destroy_publisher(entity.ros)
         else:
             self.node.destroy_subscription(entity)
+
+
+def qos_profile(reliable: bool, depth: int, transient_local: bool):
+    """rclpy's QoSProfile of the transports' reliable / depth / transient_local (keep last)."""
+    from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=depth,
+        reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL if transient_local else DurabilityPolicy.VOLATILE,
+    )
 
 
 def declare_parameters(node: Any) -> dict[str, str]:
