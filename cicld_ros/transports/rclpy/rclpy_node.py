@@ -1,21 +1,23 @@
-"""The node under a ROS 2 install: ``ros2 run cicld_ros segment_node [--no-autostart]`` / ``ros2 launch``.
+"""
+The node under a ROS 2 install.
 
-A thin adapter: a managed (lifecycle) node whose transition callbacks call the shared
-state machine of cicld_ros.segmentation.lifecycle (configure loads the checkpoint and creates the
-topics, activate segments, deactivate stops and frees the GPU, cleanup frees everything).
-ROS parameters (declared with descriptions) feed NodeParams at configure, rclpy messages
-are converted to and from the plain records of cicld_ros.messages.records, and the
-SegmentationNode core does the rest; the painting parameters (``painting.<name>``, see
-cicld_ros.segmentation.painting_params) are declared at the first configure, once ``painting.cameras``
-names the cameras. Topic names are handed to rclpy as configured (relative ones resolve in the
-node's namespace, remappings apply) and each camera's outputs follow its resolved name.
-Inputs use sensor-data QoS (best effort, keep last 1); outputs are reliable with a small depth.
-Every transition failure is logged with its cause (rclpy logs nothing), a parameter of the
-wrong type in a file is named with its fix instead of a traceback, and SIGTERM ends the node
-as cleanly as Ctrl-C. By default the node configures and activates
-itself at start, so ``ros2 run`` and ``ros2 launch`` segment in one command; with
-``--no-autostart`` it waits for ``ros2 lifecycle set /segment_node configure`` (and
-``activate``), or a lifecycle manager.
+``ros2 run cicld_ros segment_node [--no-autostart]`` / ``ros2 launch``.
+
+A thin adapter: a managed (lifecycle) node whose transition callbacks call the shared state machine
+of cicld_ros.segmentation.lifecycle (configure loads the checkpoint and creates the topics,
+activate segments, deactivate stops and frees the GPU, cleanup frees everything). ROS parameters
+(declared with descriptions) feed NodeParams at configure, rclpy messages are converted to and from
+the plain records of cicld_ros.messages.records, and the SegmentationNode core does the rest; the
+painting parameters (``painting.<name>``, see cicld_ros.segmentation.painting_params) are declared
+at the first configure, once ``painting.cameras`` names the cameras. Topic names are handed to
+rclpy as configured (relative ones resolve in the node's namespace, remappings apply) and each
+camera's outputs follow its resolved name. Inputs use sensor-data QoS (best effort, keep last 1);
+outputs are reliable with a small depth. Every transition failure is logged with its cause (rclpy
+logs nothing), a parameter of the wrong type in a file is named with its fix instead of a
+traceback, and SIGTERM ends the node as cleanly as Ctrl-C. By default the node configures and
+activates itself at start, so ``ros2 run`` and ``ros2 launch`` segment in one command; with
+``--no-autostart`` it waits for ``ros2 lifecycle set /segment_node configure`` (and ``activate``),
+or a lifecycle manager.
 """
 from __future__ import annotations
 
@@ -37,8 +39,11 @@ from .rclpy_adapter import (  # noqa: F401
 
 
 def without_ros_args(argv: list[str]) -> list[str]:
-    """``argv`` less each ``--ros-args ... [--]`` block (what rclpy's remove_ros_args does),
-    so the node's own options are read before rclpy is imported."""
+    """
+    Return ``argv`` less each ``--ros-args ... [--]`` block.
+
+    As rclpy's remove_ros_args does, so the node's own options are read before rclpy is imported.
+    """
     kept, in_ros_args = [], False
     for arg in argv:
         if arg == "--ros-args":
@@ -51,7 +56,7 @@ def without_ros_args(argv: list[str]) -> list[str]:
 
 
 def parse_node_args(argv: list[str]) -> argparse.Namespace:
-    """The node's own options (``argv`` without the ROS arguments, program name first)."""
+    """Return the node's own options (``argv`` without the ROS arguments, program name first)."""
     parser = argparse.ArgumentParser(prog="segment_node", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
@@ -65,8 +70,12 @@ def parse_node_args(argv: list[str]) -> argparse.Namespace:
 
 
 def make_node(autostart: bool):
-    """The lifecycle node (cicld_ros.transports.rclpy.rclpy_lifecycle_node; rclpy imported here, not at module load),
-    configured and activated when ``autostart``."""
+    """
+    Return the lifecycle node, configured and activated when ``autostart``.
+
+    The class is cicld_ros.transports.rclpy.rclpy_lifecycle_node's; rclpy is imported here, not at
+    module load.
+    """
     from rclpy.lifecycle import TransitionCallbackReturn
 
     from .rclpy_lifecycle_node import SegmentLifecycleNode
@@ -80,11 +89,14 @@ def make_node(autostart: bool):
 def spin_until_shutdown(
     spin: Callable[[], None], shutdown_exceptions: tuple[type[BaseException], ...]
 ) -> None:
-    """Spin until the node is stopped: Ctrl-C (KeyboardInterrupt) or SIGTERM. On SIGTERM
-    (docker stop, systemd, launch's escalation) rclpy's signal handler shuts the context down
-    and the executor raises ExternalShutdownException out of rclpy.spin (rclpy/executors.py,
-    wait_for_ready_callbacks; SingleThreadedExecutor does not catch it, humble and jazzy):
-    both are a clean stop, not an error."""
+    """
+    Spin until the node is stopped: Ctrl-C (KeyboardInterrupt) or SIGTERM.
+
+    On SIGTERM (docker stop, systemd, launch's escalation) rclpy's signal handler shuts the context
+    down and the executor raises ExternalShutdownException out of rclpy.spin (rclpy/executors.py,
+    wait_for_ready_callbacks; SingleThreadedExecutor does not catch it, humble and jazzy): both are
+    a clean stop, not an error.
+    """
     try:
         spin()
     except (KeyboardInterrupt, *shutdown_exceptions):
