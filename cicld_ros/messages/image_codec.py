@@ -29,7 +29,7 @@ YUV_CODES = {"yuv422": cv2.COLOR_YUV2RGB_UYVY, "yuv422_yuy2": cv2.COLOR_YUV2RGB_
 BAYER_CODES = {"bayer_rggb8": cv2.COLOR_BayerBG2RGB, "bayer_bggr8": cv2.COLOR_BayerRG2RGB,
                "bayer_gbrg8": cv2.COLOR_BayerGR2RGB, "bayer_grbg8": cv2.COLOR_BayerGB2RGB}
 CHANNELS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1, "mono16": 1,
-            **{name: 2 for name in YUV_CODES}, **{name: 1 for name in BAYER_CODES}}
+            **dict.fromkeys(YUV_CODES, 2), **dict.fromkeys(BAYER_CODES, 1)}
 BYTES_PER_CHANNEL = {"mono16": 2}
 OUTPUT_COLOUR_ENCODINGS = ("rgb8", "bgr8")
 MIN_SIDE = MIN_IMAGE_SIZE  # the model's smallest input: smaller frames are malformed, not errors

@@ -57,7 +57,7 @@ class Image:
 @dataclass
 class CompressedImage:
     header: Header = field(default_factory=Header)
-    format: str = ""
+    format: str = ""  # noqa: A003 - sensor_msgs/CompressedImage names the field format
     data: bytes | bytearray | memoryview | np.ndarray = b""
 
 

@@ -137,7 +137,7 @@ class NodeDiagnostics:
         with self._lock:
             for camera, stats in self.cameras.items():
                 carried = (
-                    {name: 0 for name in TRANSPORT_COUNTS}
+                    dict.fromkeys(TRANSPORT_COUNTS, 0)
                     | {"reasons": {}}
                     | (transport or {}).get(camera, {})
                 )

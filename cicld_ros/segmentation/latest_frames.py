@@ -22,7 +22,7 @@ class Arrival:
 
 class LatestFrames:
     def __init__(self, cameras: list[str]) -> None:
-        self._slots: dict[str, Arrival | None] = {c: None for c in cameras}
+        self._slots: dict[str, Arrival | None] = dict.fromkeys(cameras)
         self._cond = threading.Condition()
         self._closed = False
 

@@ -82,7 +82,7 @@ class NodeParams:
     device: str = param("auto", "auto, cpu, cuda or cuda:N")
     dtype: str = param(SAMPLING.dtype, "compute precision: fp32, bf16 or fp16")
     channels_last: bool = param(False, "channels-last memory layout (faster on recent GPUs)")
-    compile: str = param(
+    compile: str = param(  # noqa: A003 - the ROS parameter is named compile
         "off",
         "torch.compile the model stages: off, default or max-autotune-no-cudagraphs "
         "(compiles on the first frame of each size; falls back to eager if it fails)",

@@ -40,7 +40,7 @@ class Image_(IdlStruct, typename="sensor_msgs::msg::dds_::Image_"):
 @dataclass
 class CompressedImage_(IdlStruct, typename="sensor_msgs::msg::dds_::CompressedImage_"):
     header: Header_
-    format: str
+    format: str  # noqa: A003 - sensor_msgs/CompressedImage names the field format
     data: sequence[uint8]
 
 
