@@ -1,6 +1,9 @@
-"""ament_python package `cicld_ros`: installs `cicld_core` (model, training, data; no ROS)
-and `cicld_ros` (the node and its transports). Works with `colcon build` on a ROS 2
-machine and with `pip install -e .` on a machine without ROS.
+"""
+ament_python package `cicld_ros`.
+
+Installs `cicld_core` (model, training, data; no ROS) and `cicld_ros` (the node and its
+transports). Works with `colcon build` on a ROS 2 machine and with `pip install -e .` on a machine
+without ROS.
 """
 from glob import glob
 

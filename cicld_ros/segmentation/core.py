@@ -1,4 +1,5 @@
-"""The segmentation node, independent of how messages travel.
+"""
+The segmentation node, independent of how messages travel.
 
 A transport (rclpy, or Cyclone DDS with no ROS install) delivers camera messages to
 ``on_message``, which checks each from its header alone (sizes, encoding, the PNG/JPEG
@@ -12,13 +13,15 @@ decoded frames, batches those of equal size and submits them to a SegmentationEn
 (prepared buffers, CUDA graphs on a GPU); a publishing thread collects each result and
 publishes class mask, colour mask, overlay (and optionally confidence and uncertainty),
 every output carrying the input's header unchanged (the outputs are one table,
-cicld_ros.segmentation.node_outputs). The two overlap: batch N+1 is uploaded while batch N computes or
+cicld_ros.segmentation.node_outputs). The two overlap: batch N+1 is uploaded while batch N computes
+or
 publishes. With a painting section, each camera's masks also paint its LiDAR's clouds
 (cicld_ros.segmentation.cloud_painter, on a thread of its own).
 
 Constructing the node is the lifecycle's configure (checkpoint loaded, topics created);
 ``start`` / ``stop`` are activate / deactivate, ``release_gpu`` frees what the engines
-held, ``close`` is cleanup (cicld_ros.segmentation.lifecycle drives them). Frames that arrive while the
+held, ``close`` is cleanup (cicld_ros.segmentation.lifecycle drives them). Frames that arrive while
+the
 node is not active are ignored, so a reactivated node never segments a stale frame.
 """
 from __future__ import annotations
@@ -93,7 +96,11 @@ class StartupError(RuntimeError):
 
 
 def camera_namespace(topic: str) -> str:
-    """'/front/image_raw' -> '/front'; '/front/image_raw/compressed' -> '/front'; '/image' -> ''."""
+    """
+    Return the namespace of a camera topic.
+
+    '/front/image_raw' -> '/front'; '/front/image_raw/compressed' -> '/front'; '/image' -> ''.
+    """
     name = topic.rstrip("/")
     if name.endswith("/compressed"):
         name = name[: -len("/compressed")]
@@ -107,8 +114,12 @@ def output_base(topic: str, output_namespace: str) -> str:
 
 
 def output_topics(topic: str, output_namespace: str) -> dict[str, str]:
-    """The outputs of the camera ``topic`` (the resolved input name: they follow its namespace
-    and its remapping); every one is again a name the transport resolves, so it may be remapped."""
+    """
+    Return the outputs of the camera ``topic``.
+
+    ``topic`` is the resolved input name: the outputs follow its namespace and its remapping; every
+    one is again a name the transport resolves, so it may be remapped.
+    """
     return {
         output.name: f"{output_base(topic, output_namespace)}/{output.name}" for output in OUTPUTS
     }
@@ -120,27 +131,30 @@ def label_info_topic(topic: str, output_namespace: str) -> str:
 
 
 def label_info(class_names: list[str], header: Header) -> LabelInfo:
-    """The class map of the masks: value i of the class mask is class_names[i]. The threshold is 0:
-    every pixel gets its most probable class, none is left unlabelled."""
+    """
+    Return the class map of the masks: value i of the class mask is class_names[i].
+
+    The threshold is 0: every pixel gets its most probable class, none is left unlabelled.
+    """
     return LabelInfo(
         header, [VisionClass(class_id, name) for class_id, name in enumerate(class_names)], 0.0
     )
 
 
 def input_qos(params: NodeParams) -> dict[str, Any]:
-    """The sensor subscriptions' QoS, as a transport's subscribe takes it."""
+    """Return the sensor subscriptions' QoS, as a transport's subscribe takes it."""
     return {"reliable": params.input_reliability == "reliable", "depth": params.input_depth,
             "transient_local": params.input_durability == "transient_local"}
 
 
 def output_qos(params: NodeParams) -> dict[str, Any]:
-    """The outputs' QoS, as a transport's publisher takes it."""
+    """Return the outputs' QoS, as a transport's publisher takes it."""
     return {"reliable": params.output_reliability == "reliable", "depth": params.output_depth,
             "transient_local": params.output_durability == "transient_local"}
 
 
 def milliseconds(value: float) -> str:
-    """A percentile for a status line: none yet before the first frame, not 'nan ms'."""
+    """Format a percentile for a status line: none yet before the first frame, not 'nan ms'."""
     return f"{value:.0f} ms" if np.isfinite(value) else "- (no frame yet)"
 
 
@@ -150,7 +164,7 @@ def painted_topic(image_topic: str, output_namespace: str) -> str:
 
 
 def resolved_painting(painting: PaintingParams, resolve: Callable[[str], str]) -> PaintingParams:
-    """The painting parameters with every topic resolved as the transport resolves it."""
+    """Return the painting parameters with every topic resolved as the transport resolves it."""
     return dataclasses.replace(painting, cameras=tuple(dataclasses.replace(
         c, image_topic=resolve(c.image_topic), lidar_topic=resolve(c.lidar_topic),
         camera_info_topic=resolve(c.camera_info_topic) if c.camera_info_topic else "",
@@ -168,6 +182,7 @@ class Frame:
 @dataclass
 class Batch:
     """Frames of one size submitted to the engine together."""
+
     frames: list[Frame]
     pending: PendingResult
     params: NodeParams
@@ -269,7 +284,10 @@ class SegmentationNode:
         given = self._given
         self.subscriptions = {
             camera: transport.subscribe(
-                given[camera], kind, lambda msg, c=camera: self.on_message(c, msg), **input_qos(params)
+                given[camera],
+                kind,
+                lambda msg, c=camera: self.on_message(c, msg),
+                **input_qos(params),
             )
             for camera, kind in self.inputs.items()
         }
@@ -300,16 +318,23 @@ class SegmentationNode:
 
     @property
     def node_name(self) -> str:
-        """The node's full name as the transport knows it (namespace, __node remapping), for
-        /diagnostics: '/front/segment_node' -> 'front/segment_node'."""
+        """
+        Return the node's full name as the transport knows it, for /diagnostics.
+
+        Namespace and __node remapping applied: '/front/segment_node' -> 'front/segment_node'.
+        """
         return (getattr(self.transport, "node_name", None) or NODE_FQN).lstrip("/")
 
     def _publish_label_info(self, params: NodeParams) -> dict[str, Publisher]:
-        """Each camera's class map, published once on a latched (transient-local) topic so a subscriber
-        that joins later still receives it. Where the ROS install has no vision_msgs/LabelInfo (vision_msgs
-        before 4.1.0) the node says so and runs without it."""
+        """
+        Publish each camera's class map once, latched (transient local), for late joiners too.
+
+        Where the ROS install has no vision_msgs/LabelInfo (vision_msgs before 4.1.0) the node
+        says so and runs without it.
+        """
         message = label_info(
-            list(self.metadata.get("class_names") or []), Header(Time.from_seconds(self.clock()), "")
+            list(self.metadata.get("class_names") or []),
+            Header(Time.from_seconds(self.clock()), ""),
         )
         publishers = {}
         for camera in self.inputs:
@@ -333,8 +358,12 @@ class SegmentationNode:
         return publishers
 
     def _label_frame(self, camera: str, header: Header) -> None:
-        """Publish the camera's class map again, latched, in the camera's frame: at configure no
-        frame has said which frame_id the masks will carry; a late joiner then gets this one."""
+        """
+        Publish the camera's class map again, latched, in the camera's frame.
+
+        At configure no frame has said which frame_id the masks will carry; a late joiner then
+        gets this one.
+        """
         publisher = self.label_info_publishers.get(camera)
         if publisher is None or self._label_frame_ids.get(camera) == header.frame_id:
             return
@@ -357,7 +386,11 @@ class SegmentationNode:
 
     # -- parameters -----------------------------------------------------------------------
     def checked_params(self, changes: dict[str, Any]) -> NodeParams:
-        """The parameters with these run-time changes, checked (ValueError names a bad one); nothing applied."""
+        """
+        Return the parameters with these run-time changes, checked; nothing applied.
+
+        ValueError names a bad one.
+        """
         return with_changes(self.params, changes, at_runtime=True,
                             num_train_timesteps=self.model.config.num_train_timesteps)
 
@@ -366,7 +399,7 @@ class SegmentationNode:
         self.use_params(self.checked_params(changes))
 
     def use_params(self, params: NodeParams) -> None:
-        """Switch to checked parameters (checked_params' result), advertising the outputs they turn on."""
+        """Switch to checked parameters (checked_params' result), advertising new outputs."""
         self._advertise(params)
         self.params = params
 
@@ -387,8 +420,12 @@ class SegmentationNode:
                 and output.name in publishers and publishers[output.name].subscription_count() > 0]
 
     def on_message(self, camera: str, msg: Any) -> None:
-        """A subscription's callback: count the frame, refuse it if malformed, else make it
-        the camera's newest. Cheap whatever the frame holds: nothing is decoded here."""
+        """
+        Take a camera frame (a subscription's callback).
+
+        Count the frame, refuse it if malformed, else make it the camera's newest. Cheap whatever
+        the frame holds: nothing is decoded here.
+        """
         if not self.active:
             # said (rate-limited) so an operator sees why no mask comes, and so a test can
             # know the frame was handled before it activates the node
@@ -416,7 +453,7 @@ class SegmentationNode:
             self.diagnostics.count(camera, "dropped")
 
     def on_cloud(self, name: str, msg: Any) -> None:
-        """A LiDAR subscription's callback: queue the cloud for the painting thread."""
+        """Queue a LiDAR cloud for the painting thread (its subscription's callback)."""
         if self.active:
             self.painter.on_cloud(name, msg)
 
@@ -424,7 +461,11 @@ class SegmentationNode:
         return decode(msg, max_pixels)
 
     def prepare(self, arrival: Arrival, params: NodeParams) -> Frame | None:
-        """The decoded frame, or None when it is not wanted or cannot be decoded (counted)."""
+        """
+        Return the decoded frame, or None when it is not wanted or cannot be decoded.
+
+        A frame that cannot be decoded is counted.
+        """
         try:
             outputs = self.wanted_outputs(arrival.camera, params)
             paint = self.painter.wanted(arrival.camera)
@@ -457,7 +498,11 @@ class SegmentationNode:
         return None
 
     def process(self, arrivals: list[Arrival]) -> int:
-        """Decode, segment and publish these frames in this thread; returns how many were published."""
+        """
+        Decode, segment and publish these frames in this thread.
+
+        Returns how many were published.
+        """
         params = self.params
         frames = [
             frame for frame in (self.prepare(a, params) for a in arrivals) if frame is not None
@@ -477,7 +522,11 @@ class SegmentationNode:
         return batches
 
     def engine(self, params: NodeParams, with_confidence: bool) -> SegmentationEngine:
-        """The engine for these parameters; a run-time change of K, strength, ... builds a new one."""
+        """
+        Return the engine for these parameters.
+
+        A run-time change of K, strength, ... builds a new one.
+        """
         options = EngineOptions(
             params.sampling(),
             channels_last=params.channels_last,
@@ -558,8 +607,11 @@ class SegmentationNode:
 
     @staticmethod
     def _segmented(result, index: int, rgb: np.ndarray, params: NodeParams) -> SegmentedFrame:
-        """Frame ``index`` of the engine's result, at the input's size (resized back when the
-        model ran at another size, see model_input_size)."""
+        """
+        Return frame ``index`` of the engine's result, at the input's size.
+
+        It is resized back when the model ran at another size (see model_input_size).
+        """
         maps = {"train_ids": result.train_ids[index],
                 "confidence": None if result.confidence is None else result.confidence[index],
                 "uncertainty": None if result.uncertainty is None else result.uncertainty[index]}
@@ -652,8 +704,12 @@ class SegmentationNode:
             self._finish(batch)
 
     def start_reporting(self) -> None:
-        """Publish /diagnostics from now until close, active or not: a monitor sees an inactive
-        node say so instead of going silent. The lifecycle starts it at configure."""
+        """
+        Publish /diagnostics from now until close, active or not.
+
+        A monitor sees an inactive node say so instead of going silent. The lifecycle starts it
+        at configure.
+        """
         if self._reporter is None:
             self._reporter = threading.Thread(target=self._report, name="diagnostics", daemon=True)
             self._reporter.start()
@@ -682,7 +738,7 @@ class SegmentationNode:
                     )
 
     def figures(self) -> dict[str, dict[str, float]]:
-        """The diagnostics figures per camera, with the transport's own counts."""
+        """Return the diagnostics figures per camera, with the transport's own counts."""
         return self.diagnostics.snapshot({camera: transport_counts(subscription)
                                           for camera, subscription in self.subscriptions.items()})
 
@@ -699,8 +755,12 @@ class SegmentationNode:
             self._in_flight.get_nowait()
 
     def release_gpu(self) -> None:
-        """Drop the engines (their buffers and CUDA graphs) and hand the cached memory back to
-        the driver; the weights stay for a quick activate. Called on deactivate."""
+        """
+        Drop the engines (their buffers and CUDA graphs) and hand the cached memory back.
+
+        The memory goes back to the driver; the weights stay for a quick activate. Called on
+        deactivate.
+        """
         self._engines.clear()
         gc.collect()
         if self.device.type == "cuda":

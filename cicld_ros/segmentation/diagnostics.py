@@ -1,4 +1,5 @@
-"""What the node measures about itself, for /diagnostics and the log.
+"""
+What the node measures about itself, for /diagnostics and the log.
 
 Every frame a camera's subscription takes ends in exactly one count: processed,
 dropped (replaced in a latest-frame slot before it was used), skipped (nobody subscribes
@@ -55,8 +56,11 @@ def percentile(values, q: float) -> float:
 
 
 def transport_counts(subscription: Any) -> dict[str, Any]:
-    """The counts a subscription object keeps, if its transport keeps them (rclpy's does not),
-    with its malformed samples by reason under "reasons"."""
+    """
+    Return the counts a subscription object keeps, if its transport keeps them.
+
+    rclpy's does not. The malformed samples are counted by reason under "reasons".
+    """
     counts: dict[str, Any] = {
         name: int(getattr(subscription, name, 0) or 0) for name in TRANSPORT_COUNTS
     }
@@ -76,7 +80,11 @@ class NodeDiagnostics:
         self._drop_history: collections.deque[int] = collections.deque(maxlen=RECENT_REPORTS + 1)
 
     def warn(self, topic: str, reason: str, message: str) -> None:
-        """Log at most once per warn_period for each (topic, reason), saying how many were held back."""
+        """
+        Log at most once per warn_period for each (topic, reason).
+
+        The message says how many were held back.
+        """
         key, now = (topic, reason), time.monotonic()
         with self._lock:
             if now - self._last_warning.get(key, -1e9) < self.warn_period:
@@ -101,7 +109,11 @@ class NodeDiagnostics:
         self.warn(camera, reason, f"frame skipped: {message}")
 
     def note(self, camera: str, key: str, n: int, message: str) -> None:
-        """Count something worked around (reported as note.<key>, not a problem) and warn, rate-limited."""
+        """
+        Count something worked around and warn, rate-limited.
+
+        It is reported as note.<key>, not as a problem.
+        """
         with self._lock:
             self.cameras[camera].notes[key] += n
         self.warn(camera, key, message)
@@ -116,14 +128,18 @@ class NodeDiagnostics:
     def snapshot(
         self, transport: dict[str, dict[str, Any]] | None = None
     ) -> dict[str, dict[str, float]]:
-        """Figures per camera; rates are over the last RATE_WINDOW seconds of snapshots, and
-        ``recent_problems`` over the last RECENT_REPORTS snapshots. ``transport`` holds each
-        camera's subscription counts (malformed, lost, rejected)."""
+        """
+        Return the figures per camera.
+
+        Rates are over the last RATE_WINDOW seconds of snapshots, ``recent_problems`` over the
+        last RECENT_REPORTS snapshots. ``transport`` holds each camera's subscription counts
+        (malformed, lost, rejected).
+        """
         now, figures = time.monotonic(), {}
         with self._lock:
             for camera, stats in self.cameras.items():
                 carried = (
-                    {name: 0 for name in TRANSPORT_COUNTS}
+                    dict.fromkeys(TRANSPORT_COUNTS, 0)
                     | {"reasons": {}}
                     | (transport or {}).get(camera, {})
                 )
@@ -179,15 +195,22 @@ class NodeDiagnostics:
         return figures
 
     def socket_figures(self, drops: int) -> dict[str, int]:
-        """The transport's dropped datagrams, in all and over the last RECENT_REPORTS reports."""
+        """
+        Return the transport's dropped datagrams.
+
+        In all and over the last RECENT_REPORTS reports.
+        """
         self._drop_history.append(drops)
         return {"socket_drops": drops, "recent_socket_drops": drops - self._drop_history[0]}
 
     @staticmethod
     def to_message(figures: dict[str, dict[str, float]], node_name: str, now: float,
                    sockets: dict[str, int] | None = None, active: bool = True) -> DiagnosticArray:
-        """One status per camera (and one for the transport's sockets where it counts them);
-        while the node is not active each camera is at WARN saying so."""
+        """
+        Return one status per camera, and one for the transport's sockets where it counts them.
+
+        While the node is not active each camera is at WARN saying so.
+        """
         statuses = []
         if sockets is not None:
             recent = sockets["recent_socket_drops"]
