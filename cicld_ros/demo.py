@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         "--rate",
         type=float,
         default=None,
-        help="replay rate in frames/s (default: as fast as " "the node keeps up)",
+        help="replay rate in frames/s (default: as fast as the node keeps up)",
     )
     args = parser.parse_args(argv)
     if args.camvid is not None:

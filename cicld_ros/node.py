@@ -99,7 +99,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--domain-id",
         type=int,
         default=None,
-        help="DDS domain, 0..232 (default: $ROS_DOMAIN_ID " "or 0)",
+        help="DDS domain, 0..232 (default: $ROS_DOMAIN_ID or 0)",
     )
     parser.add_argument(
         "--duration", type=float, default=None, help="stop after this many seconds"

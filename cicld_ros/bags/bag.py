@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--topic",
         default="/camera/image_raw",
-        help="camera topic (/compressed is appended " "with --compressed)",
+        help="camera topic (/compressed is appended with --compressed)",
     )
     parser.add_argument(
         "--gt-topic", default="/camera/ground_truth", help="ground-truth mask topic"

@@ -397,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         "--domain-id",
         type=int,
         default=None,
-        help="live: DDS domain for the node and the player " "(0..232)",
+        help="live: DDS domain for the node and the player (0..232)",
     )
     parser.add_argument("--frame-timeout", type=positive_number, default=30.0,
                         help="live: seconds to wait for an output")

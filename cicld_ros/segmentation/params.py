@@ -82,7 +82,7 @@ class NodeParams:
     )
     num_samples: int = param(
         SAMPLING.num_samples,
-        "noise samples per frame; above 1 the uncertainty output is " "available",
+        "noise samples per frame; above 1 the uncertainty output is available",
         runtime=True,
     )
     seed: int = param(
@@ -106,7 +106,7 @@ class NodeParams:
     )
     input_height: int = param(
         -1,
-        "resize frames to this height before the model (-1 = auto, as input_width; " "0 = native)",
+        "resize frames to this height before the model (-1 = auto, as input_width; 0 = native)",
     )
     max_batch: int = param(4, "most frames (from different cameras) segmented in one batch")
     max_pixels: int = param(4096 * 4096, "frames with more pixels are rejected as malformed")
