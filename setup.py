@@ -1,6 +1,9 @@
-"""ament_python package `cicld_ros`: installs `cicld_core` (model, training, data; no ROS)
-and `cicld_ros` (the node and its transports). Works with `colcon build` on a ROS 2
-machine and with `pip install -e .` on a machine without ROS.
+"""
+ament_python package `cicld_ros`.
+
+Installs `cicld_core` (model, training, data; no ROS) and `cicld_ros` (the node and its
+transports). Works with `colcon build` on a ROS 2 machine and with `pip install -e .` on a machine
+without ROS.
 """
 from glob import glob
 
@@ -37,7 +40,7 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
-        (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.xml")),
         (f"share/{PACKAGE}/config/uda", glob("config/uda/*.yaml")),
     ],
     python_requires=">=3.10",

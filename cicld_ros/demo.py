@@ -1,7 +1,10 @@
-"""The main job, end to end, on the shipped checkpoint: generate a short Cityscapes-style
-drive with a LiDAR, write it as a rosbag2, start the segmentation node (DDS transport) in
-its own process, replay the bag through it, and print mIoU, latency and drops; then let the
-node paint a few LiDAR clouds and add their bird's-eye view and point mIoU to the report.
+"""
+The main job, end to end, on the shipped checkpoint.
+
+Generate a short Cityscapes-style drive with a LiDAR, write it as a rosbag2, start the segmentation
+node (DDS transport) in its own process, replay the bag through it, and print mIoU, latency and
+drops; then let the node paint a few LiDAR clouds and add their bird's-eye view and point mIoU to
+the report.
 
 With --camvid DIR the drive is a real one instead: CamVid's val sequence (Cambridge, 480x360,
 labelled at 1 Hz) as the camera's JPEGs in a rosbag2, replayed through the node with the
@@ -78,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         "--rate",
         type=float,
         default=None,
-        help="replay rate in frames/s (default: as fast as " "the node keeps up)",
+        help="replay rate in frames/s (default: as fast as the node keeps up)",
     )
     args = parser.parse_args(argv)
     if args.camvid is not None:
@@ -138,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def camvid_demo(args: argparse.Namespace) -> int:
-    """The real drive: CamVid val as a bag of the camera's JPEGs, replayed through the node."""
+    """Run the real drive: CamVid val as a bag of the camera's JPEGs, replayed through the node."""
     from cicld_core.io import DataError
 
     from .bags.bag import camvid_drive
@@ -200,8 +203,11 @@ def camvid_demo(args: argparse.Namespace) -> int:
 
 
 def painted_clouds(bag: Path, checkpoint: Path, steps: int, report: Path) -> str:
-    """Step 4: the node paints a few LiDAR clouds; their bird's-eye view and point mIoU go in
-    the report. Returns the summary line."""
+    """
+    Step 4: the node paints a few LiDAR clouds for the report.
+
+    Their bird's-eye view and point mIoU go in the report. Returns the summary line.
+    """
     print(
         f"4/4 starting the node with LiDAR painting and sending it {PAINTED_FRAMES} frames of the "
         "bag"
@@ -226,7 +232,7 @@ def painted_clouds(bag: Path, checkpoint: Path, steps: int, report: Path) -> str
 
 
 def summary(figures: dict, steps: int, size: tuple[int, int]) -> tuple[list[str], int]:
-    """What the replay measured, and the exit status: 1 when no mask came back at all."""
+    """Return what the replay measured, and the exit status: 1 when no mask came back at all."""
     sent, frames = figures.get("frames_sent", 0), figures.get("frames", 0)
     if not frames:
         return [

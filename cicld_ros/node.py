@@ -1,18 +1,20 @@
-"""Run the CICLD segmentation node.
+"""
+Run the CICLD segmentation node.
 
-    python -m cicld_ros.node --transport dds --params-file config/segment.yaml --set checkpoint=model.safetensors
+    python -m cicld_ros.node --transport dds --params-file config/segment.yaml
+        --set checkpoint=model.safetensors
 
-``--transport dds`` needs no ROS install: the node speaks the ROS 2 wire protocol over
-Cyclone DDS (topics rt/<name>, ROS 2 type names, CDR), so ROS 2 nodes on the same
-domain see its topics. It reads parameter files and names as ROS 2 does and takes the
-same ``--ros-args`` for them: ``-r __ns:=/front``, ``-r __node:=name``, ``-r from:=to``,
-``-p name:=value`` and ``--params-file`` (cicld_ros.ros_rules.ros_names, cicld_ros.ros_rules.ros_params).
-With ``--transport rclpy`` every ``--ros-args ... [--]`` block goes to rclpy untouched. ``--transport rclpy`` is the same node as a ROS 2 node (what
-``ros2 run cicld_ros segment_node`` starts). In DDS mode, SIGHUP re-reads the parameter
-file, applies the --set overrides on top again, and applies the run-time parameters that
-changed; it logs each change (old -> new), warns about parameters that need a restart, and
-refuses a file with unknown parameters or invalid values (nothing changes). A SIGHUP while
-the node starts is applied once it is ready; without --params-file it is logged and ignored.
+``--transport dds`` needs no ROS install: the node speaks the ROS 2 wire protocol over Cyclone DDS
+(topics rt/<name>, ROS 2 type names, CDR), so ROS 2 nodes on the same domain see its topics. It
+reads parameter files and names as ROS 2 does and takes the same ``--ros-args`` for them:
+``-r __ns:=/front``, ``-r __node:=name``, ``-r from:=to``, ``-p name:=value`` and ``--params-file``
+(cicld_ros.ros_rules.ros_names, cicld_ros.ros_rules.ros_params). With ``--transport rclpy`` every
+``--ros-args ... [--]`` block goes to rclpy untouched. ``--transport rclpy`` is the same node as a
+ROS 2 node (what ``ros2 run cicld_ros segment_node`` starts). In DDS mode, SIGHUP re-reads the
+parameter file, applies the --set overrides on top again, and applies the run-time parameters that
+changed; it logs each change (old -> new), warns about parameters that need a restart, and refuses
+a file with unknown parameters or invalid values (nothing changes). A SIGHUP while the node starts
+is applied once it is ready; without --params-file it is logged and ignored.
 
 Lifecycle (the ROS 2 managed-node states, cicld_ros.segmentation.lifecycle): by default the node
 configures (loads the checkpoint, creates its topics) and activates (segments) at once.
@@ -41,9 +43,13 @@ log = logging.getLogger(NODE_NAME)
 
 
 class Signals:
-    """SIGHUP (from the start) and SIGINT/SIGTERM (once running) as bytes on a socket that the
-    main loop waits on (signal.set_wakeup_fd). The handlers do nothing else, so a signal can
-    neither raise inside nor deadlock whatever the main thread is doing when it arrives."""
+    """
+    SIGHUP, SIGINT and SIGTERM as bytes on a socket that the main loop waits on.
+
+    SIGHUP from the start, SIGINT/SIGTERM once running (signal.set_wakeup_fd). The handlers do
+    nothing else, so a signal can neither raise inside nor deadlock whatever the main thread is
+    doing when it arrives.
+    """
 
     def __init__(self) -> None:
         self._read, self._write = socket.socketpair()
@@ -60,7 +66,7 @@ class Signals:
             signal.signal(signum, lambda *_: None)
 
     def wait(self, timeout: float | None) -> list[int]:
-        """The signals received since the last call, waiting up to ``timeout`` s for one."""
+        """Return the signals received since the last call, waiting up to ``timeout`` s for one."""
         select.select([self._read], [], [], timeout)
         try:
             return list(self._read.recv(4096))
@@ -93,7 +99,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--domain-id",
         type=int,
         default=None,
-        help="DDS domain, 0..232 (default: $ROS_DOMAIN_ID " "or 0)",
+        help="DDS domain, 0..232 (default: $ROS_DOMAIN_ID or 0)",
     )
     parser.add_argument(
         "--duration", type=float, default=None, help="stop after this many seconds"
@@ -190,9 +196,12 @@ def run_dds(args: argparse.Namespace, signals: Signals, ros_args: list[str] = ()
 def make_core(
     params_files: list[Path], overrides: dict[str, Any], transport, node_fqn: str = "/segment_node"
 ):
-    """The node as configure builds it: defaults, then the files (read as ROS 2 reads them for the
-    node ``node_fqn``, their painting section by cicld_ros.segmentation.painting_params), then the -p / --set
-    overrides."""
+    """
+    Return the node as configure builds it.
+
+    Defaults, then the files (read as ROS 2 reads them for the node ``node_fqn``, their painting
+    section by cicld_ros.segmentation.painting_params), then the -p / --set overrides.
+    """
     from .segmentation.core import SegmentationNode
     from .segmentation.painting_params import read_node_files
     from .segmentation.params import NodeParams, with_changes
@@ -223,8 +232,11 @@ def hangup(node, params_files: list[Path], overrides: dict[str, Any], during_sta
 def reload(
     node, params_files: list[Path], overrides: dict[str, Any], node_fqn: str = "/segment_node"
 ) -> None:
-    """Re-read the file with the --set overrides on top, as at start-up; apply the run-time
-    parameters that changed, warn about the others (they need a restart)."""
+    """
+    Re-read the file with the --set overrides on top, as at start-up.
+
+    Apply the run-time parameters that changed, warn about the others (they need a restart).
+    """
     from .segmentation.painting_params import read_node_files
     from .segmentation.params import FIELDS, RUNTIME_PARAMS, NodeParams, with_changes
 
@@ -285,8 +297,12 @@ def run_rclpy(args: argparse.Namespace, ros_args: list[str] = ()) -> int:
 
 
 def rclpy_argv(args: argparse.Namespace, ros_args: list[str]) -> list[str]:
-    """segment_node's command line: its own options, the --params-file given here as a ROS
-    argument, then the user's --ros-args blocks untouched (rclpy reads them all)."""
+    """
+    segment_node's command line.
+
+    Its own options, the --params-file given here as a ROS argument, then the user's --ros-args
+    blocks untouched (rclpy reads them all).
+    """
     files = [a for f in args.params_files for a in ("--params-file", str(f))]
     return (sys.argv[:1] + ([] if args.autostart else ["--no-autostart"])
             + (["--ros-args", *files, "--"] if files else []) + list(ros_args))

@@ -1,4 +1,8 @@
-"""``python -m cicld_ros.replay_eval``: the command's old name, kept; the code is cicld_ros/replay/replay_eval.py."""
+"""
+The command's old name ``python -m cicld_ros.replay_eval``, kept.
+
+The code is cicld_ros/replay/replay_eval.py.
+"""
 import sys
 
 from .replay.replay_eval import main

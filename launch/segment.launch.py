@@ -1,4 +1,8 @@
-"""ros2 launch cicld_ros segment.launch.py [checkpoint:=...] [image_topic:=...] [namespace:=...] [steps:=K] [autostart:=false] ...
+"""
+Launch the CICLD segmentation node.
+
+    ros2 launch cicld_ros segment.launch.py [checkpoint:=...] [image_topic:=...]
+        [namespace:=...] [steps:=K] [autostart:=false] ...
 
 Starts the CICLD segmentation node, a lifecycle node, with config/segment.yaml (or
 params_file:=...), and applies only the launch arguments you give on top of it. With

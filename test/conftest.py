@@ -11,6 +11,14 @@ from cicld_core.synth import generate_frame, write_frame
 from tiny import TINY
 
 
+def pytest_configure(config):
+    # the markers of the ament lint tests (test_flake8.py, test_pep257.py); ROS 2's ament_lint
+    # plugins register them too, but without ROS pytest would warn about unknown marks
+    for marker in ("linter: an ament linter test", "flake8: ament_flake8 on the ROS package",
+                   "pep257: ament_pep257 on the ROS package"):
+        config.addinivalue_line("markers", marker)
+
+
 @pytest.fixture(autouse=True)
 def torch_threads_restored():
     """The trainer and some benchmarks set torch's thread count for their process; in the test

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from cicld_ros.messages.records import IMAGE, Header, Image, Time
+from cicld_ros.messages.records import DIAGNOSTICS, IMAGE, Header, Image, Time
 from cicld_ros.segmentation.core import SegmentationNode
 from cicld_ros.segmentation.lifecycle import ConfigureError, ManagedNode, State, TransitionError
 from cicld_ros.segmentation.params import NodeParams, with_changes
@@ -139,9 +139,17 @@ def test_the_dds_node_goes_through_every_state_on_signals(checkpoint, tmp_path):
     write_params(params, node_params(model, image_topics=["/front/image_raw"]))
     node = NodeProcess("--params-file", str(params), "--domain-id", str(domain), "--no-autostart")
     with DdsTransport(domain) as transport:
-        masks = []
+        masks, statuses = [], []
         reader = transport.subscribe(MASK, IMAGE, masks.append, reliable=True, depth=100, keep_all=True)
         camera = transport.publisher("/front/image_raw", IMAGE, reliable=True, depth=5)
+        transport.subscribe("/diagnostics", DIAGNOSTICS, lambda msg: statuses.extend(msg.status), reliable=True,
+                            depth=10)
+
+        def reported(active: str) -> bool:
+            """A /diagnostics status of the camera arrived since the last look, saying active or not."""
+            seen = [dict((v.key, v.value) for v in status.values).get("active") for status in statuses]
+            statuses.clear()
+            return active in seen
         node.expect(r"lifecycle: unconfigured \(--no-autostart\)", START_TIMEOUT)
 
         node.process.send_signal(signal.SIGUSR1)
@@ -155,6 +163,8 @@ def test_the_dds_node_goes_through_every_state_on_signals(checkpoint, tmp_path):
         # the node has handled it (not only received it: its callback may run later on a busy
         # machine) once it says so; only then may activate come
         node.expect(r"/front/image_raw: frame ignored: the node is not active", START_TIMEOUT)
+        # inactive, /diagnostics does not go silent: it says inactive (issue 32, 3)
+        assert wait_for(lambda: reported("false"), 60, poll=0.2)
 
         node.process.send_signal(signal.SIGUSR1)
         node.expect(r"lifecycle: activate: inactive -> active")
@@ -164,6 +174,7 @@ def test_the_dds_node_goes_through_every_state_on_signals(checkpoint, tmp_path):
             return any(m.header.stamp.sec == second for m in masks)
         assert wait_for(lambda: answered(2), 120, poll=0.2), "\n".join(node.lines[-30:])
         assert 1 not in [m.header.stamp.sec for m in masks]
+        assert wait_for(lambda: reported("true"), 60, poll=0.2)
 
         node.process.send_signal(signal.SIGUSR2)
         node.expect(r"lifecycle: deactivate: active -> inactive")

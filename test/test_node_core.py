@@ -237,12 +237,15 @@ class MemoryTransport:
         self.publishers: dict[str, MemoryPublisher] = {}
         self.callbacks: dict[str, object] = {}
         self.subscriptions: dict[str, MemorySubscription] = {}
+        self.qos: dict[str, tuple[bool, int, bool]] = {}  # topic -> (reliable, depth, transient_local)
 
     def publisher(self, topic, kind, reliable=True, depth=5, transient_local=False):
+        self.qos[topic] = (reliable, depth, transient_local)
         return self.publishers.setdefault(topic, MemoryPublisher())
 
-    def subscribe(self, topic, kind, callback, reliable=False, depth=1):
+    def subscribe(self, topic, kind, callback, reliable=False, depth=1, transient_local=False):
         self.callbacks[topic] = callback
+        self.qos[topic] = (reliable, depth, transient_local)
         return self.subscriptions.setdefault(topic, MemorySubscription())
 
 
@@ -278,7 +281,8 @@ def test_outputs_carry_the_input_header_and_sizes(checkpoint):
     batch = images_to_tensor(rgb, node.model.config.mean, node.model.config.std)
     direct = segment(node.model, batch, steps=node.params.steps, strength=node.params.strength, seed=0).train_ids[0].numpy()
     np.testing.assert_array_equal(ids, direct)
-    assert not transport.publishers["/front/segmentation/uncertainty"].messages  # num_samples is 1
+    # num_samples is 1: the uncertainty output is not even advertised (issue 32, 6)
+    assert "/front/segmentation/uncertainty" not in transport.publishers
 
 
 def test_a_failing_subscriber_query_costs_one_frame_not_the_camera(checkpoint, caplog, monkeypatch):
@@ -508,3 +512,70 @@ def test_steps_over_strength_is_bounded_by_the_loaded_models_timesteps(tmp_path)
         node.set_params({"steps": 4, "strength": 0.02})
     node.set_params({"steps": 4, "strength": 0.05})
     assert node.params.strength == 0.05
+
+
+def test_an_output_is_advertised_only_once_a_parameter_switches_it_on(checkpoint):
+    """Issue 32, 6: confidence and uncertainty were advertised while switched off."""
+    node, transport = make_node(checkpoint)
+    assert "/front/segmentation/class_mask" in transport.publishers
+    assert "/front/segmentation/confidence" not in transport.publishers
+    node.set_params({"publish_confidence": True})
+    assert "/front/segmentation/confidence" in transport.publishers
+    assert "/front/segmentation/uncertainty" not in transport.publishers  # needs num_samples > 1
+    with pytest.raises(ValueError):
+        node.set_params({"publish_uncertainty": True, "num_samples": 0})
+    assert "/front/segmentation/uncertainty" not in transport.publishers  # a refused set creates nothing
+
+
+def test_the_class_map_is_published_again_in_the_camera_s_frame_once_a_frame_names_it(checkpoint):
+    """Issue 32, 6: LabelInfo's header.frame_id was empty; a late joiner gets the latest (latched)."""
+    node, transport = make_node(checkpoint)
+    label_info = transport.publishers["/front/segmentation/label_info"].messages
+    assert [m.header.frame_id for m in label_info] == [""]
+    for stamp in ((1, 0), (2, 0)):
+        transport.callbacks["/front/image_raw"](image_msg(rgb_frame(30, 50), stamp=stamp, frame_id="front_cam"))
+        assert node.process(node.frames.take_all(0.1)) == 1
+    assert [m.header.frame_id for m in label_info] == ["", "front_cam"]  # once per frame_id, not per frame
+    assert label_info[-1].header.stamp == Time(1, 0)
+    assert [c.class_name for c in label_info[-1].class_map] == node.metadata["class_names"]
+
+
+def test_rates_span_several_reports_and_no_frame_reads_as_none_yet(monkeypatch):
+    """Issue 32, 6: a 0.5 Hz camera read 'in 0.0 Hz' (rates were over one 1 s report) and status
+    lines said 'p50 nan ms' before the first frame."""
+    from cicld_ros.segmentation import diagnostics as diagnostics_module
+    from cicld_ros.segmentation.core import milliseconds
+    from cicld_ros.segmentation.diagnostics import NodeDiagnostics
+
+    now = [100.0]
+    monkeypatch.setattr(diagnostics_module.time, "monotonic", lambda: now[0])
+    stats = NodeDiagnostics(["/cam"], 5.0, logging.getLogger("test"))
+    rates = []
+    for second in range(12):  # one frame every other second, one report a second
+        if second % 2 == 0:
+            stats.count("/cam", "received")
+        rates.append(stats.snapshot()["/cam"]["input_hz"])
+        now[0] += 1.0
+    assert all(rate > 0 for rate in rates[2:]) and rates[-1] == pytest.approx(0.5, abs=0.1)
+    figures = stats.snapshot()["/cam"]
+    assert milliseconds(figures["latency_ms_p50"]) == "- (no frame yet)" and milliseconds(12.4) == "12 ms"
+    inactive = NodeDiagnostics.to_message({"/cam": figures}, "segment_node", 0.0, active=False)
+    assert inactive.status[0].level == inactive.status[0].WARN and "inactive" in inactive.status[0].message
+    active = NodeDiagnostics.to_message({"/cam": figures}, "segment_node", 0.0)
+    assert "nan" not in active.status[0].message
+
+
+def test_the_qos_of_inputs_and_outputs_comes_from_parameters_with_sensor_data_defaults(checkpoint):
+    node, transport = make_node(checkpoint)
+    assert transport.qos["/front/image_raw"] == (False, 5, False)  # sensor data: best effort, volatile
+    assert transport.qos["/front/segmentation/class_mask"] == (True, 5, False)
+    assert transport.qos["/front/segmentation/label_info"] == (True, 1, True)  # latched, whatever the outputs
+    node, transport = make_node(checkpoint, input_reliability="reliable", input_depth=2,
+                                input_durability="transient_local", output_reliability="best_effort",
+                                output_durability="transient_local", output_depth=1)
+    assert transport.qos["/rear/image_raw/compressed"] == (True, 2, True)
+    assert transport.qos["/rear/segmentation/overlay"] == (False, 1, True)
+    for bad, message in (({"input_reliability": "sometimes"}, "input_reliability must be best_effort or reliable"),
+                         ({"output_depth": 0}, "output_depth must be 1..1000")):
+        with pytest.raises(ValueError, match=message):
+            make_node(checkpoint, **bad)

@@ -55,7 +55,7 @@ def test_package_xml_format_3_with_the_ros_dependencies():
     root = ET.parse(ROOT / "package.xml").getroot()
     assert root.tag == "package" and root.get("format") == "3"
     assert root.findtext("name") == "cicld_ros"
-    assert {e.text for e in root.findall("test_depend")} == {"python3-pytest"}
+    assert {e.text for e in root.findall("test_depend")} == {"ament_flake8", "ament_pep257", "python3-pytest"}
     assert root.find("export/build_type").text == "ament_python"
 
 

@@ -1,10 +1,13 @@
-"""Write a Cityscapes-style drive, or a real CamVid drive, as a rosbag2: camera images plus
-ground-truth masks.
+"""
+Write a Cityscapes-style drive, or a real CamVid drive, as a rosbag2.
+
+Camera images plus ground-truth masks.
 
     python -m cicld_ros.bag --from-cityscapes ROOT --split val --out BAG [--storage mcap|sqlite3]
         [--rate HZ] [--compressed] [--topic /camera/image_raw] [--gt-topic /camera/ground_truth]
         [--lidar [--lidar-topic /lidar/points] [--lidar-gt-topic /lidar/ground_truth]]
-    python -m cicld_ros.bag --from-camvid ROOT --split val --out BAG --compressed [--sequence 0016E5]
+    python -m cicld_ros.bag --from-camvid ROOT --split val --out BAG --compressed
+        [--sequence 0016E5]
 
 CamVid (either layout ``cicld_core.data.camvid`` reads): frames are written in time order (their
 stems are ``<sequence>_<frame number>``; one sequence with --sequence), as JPEG
@@ -97,8 +100,12 @@ GROUND_TRUTH_QOS = qos(reliable=True, depth=10)
 
 
 def camvid_drive(root: Path, split: str, sequence: str | None = None) -> CamVidDataset:
-    """A CamVid split with labels, in time order: sorted stems are ``<sequence>_<frame>`` with a
-    zero-padded frame number, so the loader's order is the drive's; ``sequence`` keeps one."""
+    """
+    Return a CamVid split with labels, in time order.
+
+    Sorted stems are ``<sequence>_<frame>`` with a zero-padded frame number, so the loader's order
+    is the drive's; ``sequence`` keeps one.
+    """
     dataset = CamVidDataset(root, split=split)
     sequences = sorted({sample.name.split("_")[0] for sample in dataset.samples})
     if sequence is not None:
@@ -125,9 +132,12 @@ def write_cityscapes_bag(
     lidar: LidarTopics | None = None,
     dataset: SegmentationDataset | None = None,
 ) -> int:
-    """Write the bag; returns the number of frames (``max_frames`` None: all of them). ``lidar``:
-    also the generated drive's CameraInfo, LiDAR and ground-truth clouds and /tf_static.
-    ``dataset``: the drive to write instead of the Cityscapes split under ``root`` (CamVid)."""
+    """
+    Write the bag; returns the number of frames (``max_frames`` None: all of them).
+
+    ``lidar``: also the generated drive's CameraInfo, LiDAR and ground-truth clouds and /tf_static.
+    ``dataset``: the drive to write instead of the Cityscapes split under ``root`` (CamVid).
+    """
     check_options(rate, max_frames)
     if lidar and dataset is not None:
         raise ValueError(
@@ -285,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--topic",
         default="/camera/image_raw",
-        help="camera topic (/compressed is appended " "with --compressed)",
+        help="camera topic (/compressed is appended with --compressed)",
     )
     parser.add_argument(
         "--gt-topic", default="/camera/ground_truth", help="ground-truth mask topic"

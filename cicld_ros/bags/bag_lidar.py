@@ -1,8 +1,10 @@
-"""The LiDAR topics of a generated drive (``python -m cicld_core.synth ... --lidar``) in a
-bag: per frame the camera's CameraInfo, the LiDAR cloud (x, y, z, intensity) and its
-ground truth (x, y, z, label: the generator's trainId of each return, 255 where the camera
-does not see it), all stamped as the frame's image; and once, ``/tf_static`` with the
-LiDAR-to-camera transform (parent: the camera's frame_id, child: the LiDAR's).
+"""
+The LiDAR topics of a generated drive (``python -m cicld_core.synth ... --lidar``) in a bag.
+
+Per frame the camera's CameraInfo, the LiDAR cloud (x, y, z, intensity) and its ground truth (x, y,
+z, label: the generator's trainId of each return, 255 where the camera does not see it), all
+stamped as the frame's image; and once, ``/tf_static`` with the LiDAR-to-camera transform (parent:
+the camera's frame_id, child: the LiDAR's).
 
 The generator's scan is taken at the moment of its image, so the cloud and the mask of a
 frame share one stamp; replay evaluation pairs the painted cloud with the ground-truth

@@ -1,4 +1,5 @@
-"""Read a camera drive from a rosbag2 (MCAP or sqlite3, written by ROS 2 or by us).
+"""
+Read a camera drive from a rosbag2 (MCAP or sqlite3, written by ROS 2 or by us).
 
 Picks the camera topic (sensor_msgs/Image or CompressedImage) and the ground-truth topic
 (a mono8 Image topic) by type, or by name when told; pairs them by header.stamp. A bag
@@ -90,8 +91,11 @@ def no_frames(path: Path, image_topic: str) -> BagError:
 
 def read_frames(path: Path, image_topic: str | None = None, gt_topic: str | None = None,
                 ) -> tuple[str, str | None, int, Iterator[Frame]]:
-    """(camera topic, ground-truth topic or None, frame count, frames in bag order); BagError
-    when the camera topic holds no message."""
+    """
+    (camera topic, ground-truth topic or None, frame count, frames in bag order).
+
+    BagError when the camera topic holds no message.
+    """
     reader = open_bag(path)
     image_topic, gt_topic = pick_topics(reader, path, image_topic, gt_topic)
     connections = [c for c in reader.connections if c.topic in (image_topic, gt_topic)]

@@ -1,4 +1,5 @@
-"""ROS 2 messages <-> CDR bytes (XCDR1, little endian), written out for speed.
+"""
+ROS 2 messages <-> CDR bytes (XCDR1, little endian), written out for speed.
 
 cyclonedds-python's per-field serializer costs about 40 ms for a 1.5 MB image; here the
 few header fields are packed with struct and the pixel buffer is appended in one copy,
@@ -38,9 +39,11 @@ FOREIGN_ENCAPSULATIONS = {
 
 
 class CdrError(ValueError):
-    """A CDR buffer is truncated, inconsistent or not in the encoding ROS 2 uses.
+    """
+    A CDR buffer is truncated, inconsistent or not in the encoding ROS 2 uses.
 
-    ``reason`` is a short fixed key for counting (e.g. ``truncated``, ``not_utf8``)."""
+    ``reason`` is a short fixed key for counting (e.g. ``truncated``, ``not_utf8``).
+    """
 
     def __init__(self, message: str, reason: str = "malformed") -> None:
         super().__init__(message)

@@ -1,4 +1,5 @@
-"""sensor_msgs images <-> RGB arrays, with every way an input can be malformed named.
+"""
+sensor_msgs images <-> RGB arrays, with every way an input can be malformed named.
 
 ``check`` validates a message from its header fields alone (for a CompressedImage: the
 PNG/JPEG header and chunk checksums), touching no pixels, so the node can refuse a frame
@@ -28,7 +29,7 @@ YUV_CODES = {"yuv422": cv2.COLOR_YUV2RGB_UYVY, "yuv422_yuy2": cv2.COLOR_YUV2RGB_
 BAYER_CODES = {"bayer_rggb8": cv2.COLOR_BayerBG2RGB, "bayer_bggr8": cv2.COLOR_BayerRG2RGB,
                "bayer_gbrg8": cv2.COLOR_BayerGR2RGB, "bayer_grbg8": cv2.COLOR_BayerGB2RGB}
 CHANNELS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1, "mono16": 1,
-            **{name: 2 for name in YUV_CODES}, **{name: 1 for name in BAYER_CODES}}
+            **dict.fromkeys(YUV_CODES, 2), **dict.fromkeys(BAYER_CODES, 1)}
 BYTES_PER_CHANNEL = {"mono16": 2}
 OUTPUT_COLOUR_ENCODINGS = ("rgb8", "bgr8")
 MIN_SIDE = MIN_IMAGE_SIZE  # the model's smallest input: smaller frames are malformed, not errors
@@ -88,8 +89,12 @@ def check_raw(msg: Image, max_pixels: int) -> tuple[int, int]:
 
 
 def png_chunks_intact(data: memoryview) -> bool:
-    """Every chunk's checksum holds and IEND ends the file: a truncated or damaged PNG is
-    refused here instead of in libpng, which prints a line to stderr for each one."""
+    """
+    Every chunk's checksum holds and IEND ends the file.
+
+    A truncated or damaged PNG is refused here instead of in libpng, which prints a line to stderr
+    for each one.
+    """
     position = len(PNG_SIGNATURE)
     while position + 12 <= len(data):
         length, kind = struct.unpack_from(">I4s", data, position)
@@ -129,7 +134,7 @@ def check_compressed(msg: CompressedImage, max_pixels: int) -> None:
 
 
 def check(msg: Image | CompressedImage, max_pixels: int) -> None:
-    """InputError unless ``msg`` looks decodable, judged from its header without decoding."""
+    """Raise InputError unless ``msg`` looks decodable, judged from its header without decoding."""
     if isinstance(msg, CompressedImage):
         check_compressed(msg, max_pixels)
     else:
@@ -194,7 +199,11 @@ def mono8_image(header: Header, values: np.ndarray) -> Image:
 
 
 def mono8_values(msg: Image) -> np.ndarray:
-    """The (H, W) uint8 values of a mono8 Image (a class mask, ground truth): mono8_image's inverse."""
+    """
+    Return the (H, W) uint8 values of a mono8 Image (a class mask, ground truth).
+
+    mono8_image's inverse.
+    """
     if msg.encoding.lower() != "mono8":
         raise InputError(
             "unsupported_encoding", f"expected a mono8 image, got encoding {msg.encoding[:40]!r}"

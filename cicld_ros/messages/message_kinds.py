@@ -1,4 +1,5 @@
-"""Every kind of message the node reads or writes, in one registry that both transports read.
+"""
+Every kind of message the node reads or writes, in one registry that both transports read.
 
 A kind names its ROS 2 type, its CDR codec (the DDS transport writes and reads these
 bytes) and its rclpy conversions (the rclpy transport); the DDS type that registers the
@@ -27,12 +28,16 @@ class MessageKind:
 
     @property
     def dds_typename(self) -> str:
-        """The DDS type name rmw_cyclonedds gives the ROS type: sensor_msgs::msg::dds_::Image_."""
+        """
+        Return the DDS type name rmw_cyclonedds gives the ROS type.
+
+        sensor_msgs::msg::dds_::Image_.
+        """
         package, namespace, name = self.ros_type.split("/")
         return f"{package}::{namespace}::dds_::{name}_"
 
     def rclpy_class(self) -> type:
-        """The rclpy message class (its package imported here: this needs a ROS install)."""
+        """Return the rclpy message class (its package imported here: this needs a ROS install)."""
         import importlib
 
         package, namespace, name = self.ros_type.split("/")
@@ -95,7 +100,7 @@ KINDS: dict[str, MessageKind] = {
 
 
 def message_kind(name: str) -> MessageKind:
-    """The registered kind, or ValueError naming the kinds there are."""
+    """Return the registered kind, or ValueError naming the kinds there are."""
     try:
         return KINDS[name]
     except (KeyError, TypeError):

@@ -1,7 +1,9 @@
-"""sensor_msgs/PointCloud2 and sensor_msgs/CameraInfo as plain records, and the
-semantic point cloud the node publishes: the input cloud's points with a ``label`` field
-(uint8 trainId, 255 where the camera does not see the point) and optionally a
-``confidence`` field, under the input cloud's header.
+"""
+sensor_msgs/PointCloud2 and sensor_msgs/CameraInfo as plain records, and the semantic cloud.
+
+The semantic point cloud the node publishes: the input cloud's points with a ``label`` field (uint8
+trainId, 255 where the camera does not see the point) and optionally a ``confidence`` field, under
+the input cloud's header.
 
 Records follow the ROS 2 field names, so the parsing functions also take rclpy messages
 as they are (duck typing); ``cicld_ros.messages.cdr`` turns records into the CDR bytes of the
@@ -9,7 +11,8 @@ DDS transport, and ``cicld_ros.messages.rclpy_messages`` (``to_rclpy_pointcloud2
 ``to_rclpy_camera_info``) builds rclpy messages (the sensor_msgs_py.point_cloud2 layout: packed
 fields, ``data`` appended to the message's array.array without the generated per-byte check).
 
-    cloud = read_cloud(msg)                          # xyz (N, 3), intensity, finite mask; errors name the problem
+    # xyz (N, 3), intensity, finite mask; errors name the problem
+    cloud = read_cloud(msg)
     painted = paint_points(cloud.xyz, mask, camera, extrinsic)
     out = painted_cloud(msg, painted.labels, painted.confidence)
 """
@@ -112,7 +115,7 @@ class PointCloudError(ValueError):
 def cloud_dtype(
     fields: list[PointField] | Any, point_step: int, big_endian: bool = False
 ) -> np.dtype:
-    """The numpy structured dtype of one point (fields at their offsets, padding kept)."""
+    """Return the numpy structured dtype of one point (fields at their offsets, padding kept)."""
     order = ">" if big_endian else "<"
     names, formats, offsets = [], [], []
     for f in fields:
@@ -155,9 +158,12 @@ class CloudArrays:
 
 
 def read_cloud(msg: Any) -> CloudArrays:
-    """Check a PointCloud2 (record or rclpy message) and view its points. Raises
-    ``PointCloudError`` naming the problem: no x/y/z, a data size that does not match the
-    layout, fields outside the point."""
+    """
+    Check a PointCloud2 (record or rclpy message) and view its points.
+
+    Raises ``PointCloudError`` naming the problem: no x/y/z, a data size that does not match the
+    layout, fields outside the point.
+    """
     names = [f.name for f in msg.fields]
     missing = [axis for axis in "xyz" if axis not in names]
     if missing:
@@ -209,8 +215,12 @@ def read_cloud(msg: Any) -> CloudArrays:
 def semantic_fields(
     intensity: bool, confidence: str | None, label: bool = True
 ) -> tuple[list[PointField], int]:
-    """x, y, z float32, then intensity float32, label uint8 and confidence (float32 or
-    uint8), each at its natural alignment; the point padded to 4 bytes."""
+    """
+    Return the point layout: x, y, z float32, then intensity, label and confidence.
+
+    Intensity float32, label uint8 and confidence (float32 or uint8), each at its natural
+    alignment; the point padded to 4 bytes.
+    """
     fields = [
         PointField("x", 0, FLOAT32),
         PointField("y", 4, FLOAT32),
@@ -245,9 +255,12 @@ def build_cloud(
     height: int = 1,
     is_dense: bool | None = None,
 ) -> PointCloud2:
-    """A semantic PointCloud2 from per-point arrays (N = height x width points, row by row).
-    A uint8 confidence is the 0..1 value times 255, rounded. Without labels: a plain LiDAR
-    cloud (x, y, z, intensity), as a recorded drive's input topic."""
+    """
+    Return a semantic PointCloud2 from per-point arrays (N = height x width points, row by row).
+
+    A uint8 confidence is the 0..1 value times 255, rounded. Without labels: a plain LiDAR cloud
+    (x, y, z, intensity), as a recorded drive's input topic.
+    """
     xyz = np.asarray(xyz, np.float32).reshape(-1, 3)
     count = len(xyz)
     if (
@@ -298,8 +311,12 @@ def painted_cloud(
     confidence_type: str = "float32",
     cloud: CloudArrays | None = None,
 ) -> PointCloud2:
-    """The semantic cloud of ``source`` (a PointCloud2 record or rclpy message): its points,
-    intensity when present, the labels and confidence, with its header, rows and is_dense."""
+    """
+    Return the semantic cloud of ``source`` (a PointCloud2 record or rclpy message).
+
+    Its points, intensity when present, the labels and confidence, with its header, rows and
+    is_dense.
+    """
     cloud = cloud or read_cloud(source)
     header = source.header if isinstance(source.header, Header) else Header(
         Time(source.header.stamp.sec, source.header.stamp.nanosec), source.header.frame_id)

@@ -1,5 +1,8 @@
-"""The node's plain message records (cicld_ros.messages.records, cicld_ros.messages.pointcloud) to and
-from rclpy message objects, one pair of functions per message kind.
+"""
+The node's plain message records to and from rclpy message objects.
+
+The records are cicld_ros.messages.records and cicld_ros.messages.pointcloud; one pair of functions
+per message kind.
 
 The ROS message packages (sensor_msgs, diagnostic_msgs) are imported inside each
 function, so this module imports without a ROS install (the registry in
@@ -33,8 +36,12 @@ def fill_header(ros_header: Any, header: m.Header) -> None:
 
 
 def fill_uint8(sequence: Any, data: Any) -> None:
-    """Append ``data`` (bytes, a buffer or a numpy array) to a message's uint8[] field, an
-    array.array('B'), without the generated setter and its per-element check."""
+    """
+    Append ``data`` (bytes, a buffer or a numpy array) to a message's uint8[] field.
+
+    The field is an array.array('B'); this goes without the generated setter and its per-element
+    check.
+    """
     view = (
         memoryview(np.ascontiguousarray(data))
         if isinstance(data, np.ndarray)
@@ -119,7 +126,7 @@ def diagnostics_to_rclpy(record: m.DiagnosticArray) -> Any:
 
 
 def pointcloud2_from_rclpy(msg: Any) -> PointCloud2:
-    """The record of an rclpy PointCloud2; ``data`` stays a view of the message's buffer."""
+    """Return the record of an rclpy PointCloud2; ``data`` stays a view of the message's buffer."""
     fields = [PointField(f.name, f.offset, f.datatype, f.count) for f in msg.fields]
     return PointCloud2(
         header_record(msg.header),
@@ -174,7 +181,7 @@ def label_info_to_rclpy(record: m.LabelInfo) -> Any:
 
 
 def to_rclpy_pointcloud2(cloud: PointCloud2) -> Any:
-    """The rclpy message of ``cloud`` (sensor_msgs is imported here, not at module load)."""
+    """Return the rclpy message of ``cloud`` (sensor_msgs is imported here, not at module load)."""
     from sensor_msgs.msg import PointCloud2 as RosPointCloud2
     from sensor_msgs.msg import PointField as RosPointField
 

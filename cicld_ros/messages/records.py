@@ -1,4 +1,5 @@
-"""The ROS 2 messages the node reads and writes, as plain Python records.
+"""
+The ROS 2 messages the node reads and writes, as plain Python records.
 
 The node core works on these; each transport converts them to its own wire form (rclpy
 message objects, or CDR bytes on Cyclone DDS). Field names and types follow the ROS 2
@@ -56,7 +57,7 @@ class Image:
 @dataclass
 class CompressedImage:
     header: Header = field(default_factory=Header)
-    format: str = ""
+    format: str = ""  # noqa: A003 - sensor_msgs/CompressedImage names the field format
     data: bytes | bytearray | memoryview | np.ndarray = b""
 
 
@@ -90,7 +91,12 @@ class VisionClass:
 
 @dataclass
 class LabelInfo:
-    """vision_msgs/msg/LabelInfo (vision_msgs 4.1.0 and later): what each value of a class mask means."""
+    """
+    vision_msgs/msg/LabelInfo (vision_msgs 4.1.0 and later).
+
+    What each value of a class mask means.
+    """
+
     header: Header = field(default_factory=Header)
     class_map: list[VisionClass] = field(default_factory=list)
     # float32: the confidence threshold of the inference (none here: argmax)

@@ -1,9 +1,12 @@
-"""The segmentation node in its own process, as replay evaluation and the painting demo run
-it: started with a parameter file written for it (DDS transport), waited for until its topics
-match, and always stopped at the end.
+"""
+The segmentation node in its own process, as replay evaluation and the painting demo run it.
+
+Started with a parameter file written for it (DDS transport), waited for until its topics match,
+and always stopped at the end.
 
     with node_process(params, domain) as node:
-        node.wait_until(lambda: writer.subscription_count() > 0, timeout, "subscribe to /camera/image_raw")
+        node.wait_until(lambda: writer.subscription_count() > 0, timeout,
+                        "subscribe to /camera/image_raw")
 """
 from __future__ import annotations
 
@@ -28,12 +31,16 @@ class NodeProcess:
         self.process, self.log_path = process, log_path
 
     def output(self) -> str:
-        """The end of what the node printed so far."""
+        """Return the end of what the node printed so far."""
         return self.log_path.read_text(errors="replace")[-LOG_TAIL:]
 
     def wait_until(self, ready: Callable[[], bool], timeout: float, what: str) -> None:
-        """Wait until ``ready()`` (the node's readers and writers matched ours); BagError when the
-        node exits first, naming its output, or when ``timeout`` s pass (``what`` says what it did not do)."""
+        """
+        Wait until ``ready()`` (the node's readers and writers matched ours).
+
+        BagError when the node exits first, naming its output, or when ``timeout`` s pass (``what``
+        says what it did not do).
+        """
         deadline = time.monotonic() + timeout
         while not ready():
             if self.process.poll() is not None:
@@ -54,9 +61,13 @@ class NodeProcess:
 
 @contextmanager
 def node_process(params: dict[str, Any], domain: int) -> Iterator[NodeProcess]:
-    """``python -m cicld_ros.node`` over DDS on ``domain`` with ``params`` (its ros__parameters),
-    stopped when the block ends, however it ends. Its output goes to a file, not a pipe, so a
-    chatty node never blocks on a full pipe nobody reads."""
+    """
+    Run ``python -m cicld_ros.node`` over DDS on ``domain`` with ``params``.
+
+    ``params`` are its ros__parameters. The node is stopped when the block ends, however it ends.
+    Its output goes to a file, not a pipe, so a chatty node never blocks on a full pipe nobody
+    reads.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         params_path, log_path = Path(tmp) / "params.yaml", Path(tmp) / "node.log"
         params_path.write_text(yaml.safe_dump({"/**": {"ros__parameters": params}}))

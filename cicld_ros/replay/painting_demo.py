@@ -1,7 +1,9 @@
-"""The semantic point cloud in a picture, for the demo's report: the node (DDS transport, in
-its own process) paints a few LiDAR clouds of a drive recorded with ``python -m
-cicld_ros.bag --lidar``, and a bird's-eye view shows each painted cloud coloured by class
-beside the ground-truth cloud, with the point mIoU of those clouds.
+"""
+The semantic point cloud in a picture, for the demo's report.
+
+The node (DDS transport, in its own process) paints a few LiDAR clouds of a drive recorded with
+``python -m cicld_ros.bag --lidar``, and a bird's-eye view shows each painted cloud coloured by
+class beside the ground-truth cloud, with the point mIoU of those clouds.
 
 The frames are played as a car would send them: CameraInfo, the cloud, then the camera
 image, each frame once the previous one came back painted.
@@ -45,8 +47,11 @@ class PaintedFrame:
 def bird_eye_view(
     xyz: np.ndarray, labels: np.ndarray, size: int = 360, range_m: float = 40.0
 ) -> np.ndarray:
-    """RGB top view of a cloud in the LiDAR frame (x forward = up, y left = left), the car at
-    the centre, each point a 2x2 dot in its class colour (grey where unlabelled)."""
+    """
+    Return an RGB top view of a cloud in the LiDAR frame (x forward = up, y left = left).
+
+    The car is at the centre, each point a 2x2 dot in its class colour (grey where unlabelled).
+    """
     image = np.full((size, size, 3), BACKGROUND, np.uint8)
     scale = size / (2 * range_m)
     with np.errstate(invalid="ignore"):
@@ -96,7 +101,11 @@ def point_miou(frames: list[PaintedFrame]) -> float:
 def recorded(
     bag: Path, image_topic: str, topics: LidarTopics, count: int
 ) -> tuple[list[dict], dict]:
-    """The first ``count`` frames' CDR by topic, keyed by bag time, and the /tf_static transform."""
+    """
+    Return the first ``count`` frames' CDR by topic and the /tf_static transform.
+
+    The frames are keyed by bag time.
+    """
     wanted = (image_topic, topics.camera_info, topics.points, topics.ground_truth)
     frames: dict[int, dict] = {}
     extrinsic = None
@@ -133,8 +142,11 @@ def paint_with_node(
     topics: LidarTopics = LidarTopics(),
     timeout: float = 120.0,
 ) -> list[PaintedFrame]:
-    """Start the node with painting on, play ``count`` frames of the bag to it, and return the
-    clouds it painted with their ground truth."""
+    """
+    Start the node with painting on and play ``count`` frames of the bag to it.
+
+    Return the clouds it painted with their ground truth.
+    """
     frames, extrinsic = recorded(bag, image_topic, topics, count)
     output = painted_topic(image_topic, "segmentation")
     params = {

@@ -1,6 +1,8 @@
-"""Replay a recorded drive through the segmentation model and score it.
+"""
+Replay a recorded drive through the segmentation model and score it.
 
-    python -m cicld_ros.replay_eval --bag BAG --checkpoint CKPT --mode offline [--steps K] --report DIR
+    python -m cicld_ros.replay_eval --bag BAG --checkpoint CKPT --mode offline [--steps K]
+        --report DIR
 
 ``offline`` reads the bag and runs the model directly: deterministic, the reference
 number. ``live`` starts the node (DDS transport) in its own process, plays the bag to it
@@ -62,8 +64,11 @@ def frame_miou(prediction: np.ndarray, truth: np.ndarray, protocol: int) -> floa
 
 
 class Scores:
-    """Confusion matrix over the drive, per-frame timing, the best and worst frames, and the
-    point scores of the painted LiDAR ground truth when the bag has one."""
+    """
+    Confusion matrix over the drive, per-frame timing, the best and worst frames.
+
+    Also the point scores of the painted LiDAR ground truth when the bag has one.
+    """
 
     def __init__(self, protocol: int, points: PointScores | None = None) -> None:
         self.metric, self.protocol, self.points = ConfusionMatrix(), protocol, points
@@ -150,8 +155,11 @@ def skip_malformed(scores: Scores, frame, error: InputError) -> None:
 
 
 def run_live(args: argparse.Namespace) -> tuple[Scores, dict]:
-    """Start the node (DDS transport) in its own process, play the bag to it, and score
-    what it publishes, matched to the inputs by header.stamp."""
+    """
+    Start the node (DDS transport) in its own process, play the bag to it, and score it.
+
+    What the node publishes is matched to the inputs by header.stamp.
+    """
     import os
     import threading
 
@@ -389,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         "--domain-id",
         type=int,
         default=None,
-        help="live: DDS domain for the node and the player " "(0..232)",
+        help="live: DDS domain for the node and the player (0..232)",
     )
     parser.add_argument("--frame-timeout", type=positive_number, default=30.0,
                         help="live: seconds to wait for an output")

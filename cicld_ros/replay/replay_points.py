@@ -1,4 +1,5 @@
-"""Point-level scores of the semantic point cloud, next to the pixel scores of replay evaluation.
+"""
+Point-level scores of the semantic point cloud, next to the pixel scores of replay evaluation.
 
 When a bag holds a LiDAR ground-truth cloud (sensor_msgs/PointCloud2 with a ``label``
 field, as ``python -m cicld_ros.bag --lidar`` writes it), the camera's CameraInfo and
@@ -54,8 +55,12 @@ class PointScores:
         protocol: int,
         topic: str,
     ) -> None:
-        """``cameras``: the CameraInfo of each stamp (a generated drive's camera changes from
-        frame to frame); a stamp without one takes the latest before it."""
+        """
+        Score painted clouds against ``clouds``, the ground truth of each stamp.
+
+        ``cameras``: the CameraInfo of each stamp (a generated drive's camera changes from frame to
+        frame); a stamp without one takes the latest before it.
+        """
         self.clouds, self.cameras, self.lidar_to_camera = clouds, cameras, lidar_to_camera
         self.protocol, self.topic = protocol, topic
         self.metric = ConfusionMatrix()
@@ -65,8 +70,11 @@ class PointScores:
     def from_bag(
         cls, bag: Path, protocol: int = 19, gt_topic: str | None = None
     ) -> "PointScores | None":
-        """The bag's LiDAR ground truth, or None when it has none. BagError when it has one
-        but no CameraInfo or /tf_static to paint it with."""
+        """
+        Return the bag's LiDAR ground truth, or None when it has none.
+
+        BagError when it has one but no CameraInfo or /tf_static to paint it with.
+        """
         reader = open_bag(bag)
         try:
             topics = {c.topic: c.msgtype for c in reader.connections}
@@ -117,7 +125,11 @@ class PointScores:
         return cls(ground_truth, cameras, transform, protocol, gt_topic)
 
     def add(self, header: Header, prediction: np.ndarray) -> None:
-        """Paint the ground-truth cloud of this stamp (if any) with the predicted mask and score it."""
+        """
+        Paint the ground-truth cloud of this stamp with the predicted mask and score it.
+
+        Nothing happens when the stamp has none.
+        """
         cloud = self.clouds.get(header.stamp.key())
         if cloud is None:
             return
@@ -144,8 +156,11 @@ class PointScores:
 
 
 def first_transform(store, raw) -> np.ndarray | None:
-    """The first transform of a tf2_msgs/TFMessage as a 4x4 child -> parent matrix
-    (LiDAR -> camera when the camera is the parent, as the bag writes it)."""
+    """
+    Return the first transform of a tf2_msgs/TFMessage as a 4x4 child -> parent matrix.
+
+    LiDAR -> camera when the camera is the parent, as the bag writes it.
+    """
     transforms = store.deserialize_cdr(bytes(raw), TF_MESSAGE).transforms
     if not transforms:
         return None

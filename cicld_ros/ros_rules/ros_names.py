@@ -1,5 +1,7 @@
-"""ROS 2 topic names as rcl resolves them, and the ``--ros-args`` the DDS mode understands, so
-a relative name, a namespace and a remapping mean the same in both transports.
+"""
+ROS 2 topic names as rcl resolves them, and the ``--ros-args`` the DDS mode understands.
+
+So a relative name, a namespace and a remapping mean the same in both transports.
 
 Re-stated from ros2/rcl (humble; unchanged in rolling):
 
@@ -63,7 +65,7 @@ def check_topic_name(name: str) -> str:
 
 
 def expand(name: str, node_name: str, namespace: str) -> str:
-    """The fully qualified name of ``name`` for the node ``namespace``/``node_name``."""
+    """Return the fully qualified name of ``name`` for the node ``namespace``/``node_name``."""
     check_topic_name(name)
     for substitution, value in (
         ("{node}", node_name),
@@ -82,6 +84,7 @@ def expand(name: str, node_name: str, namespace: str) -> str:
 @dataclass(frozen=True)
 class Remap:
     """One ``[node:]from:=to`` rule."""
+
     match: str
     replacement: str
     node: str | None = None
@@ -100,14 +103,18 @@ class Remap:
 @dataclass(frozen=True)
 class NodeNames:
     """The node's name and namespace, and its remapping rules: what resolves its topic names."""
+
     node_name: str
     namespace: str = "/"
     remaps: tuple[Remap, ...] = ()
 
     @classmethod
     def from_rules(cls, node_name: str, remaps: list[Remap]) -> "NodeNames":
-        """``__node`` and ``__ns`` rules (the first for this node wins, as in rcl) set the name
-        and namespace; the others remap topics."""
+        """
+        ``__node`` and ``__ns`` rules set the name and namespace; the others remap topics.
+
+        The first for this node wins, as in rcl.
+        """
         name = next(
             (r.replacement for r in remaps if r.match == "__node" and r.node in (None, node_name)),
             node_name,
@@ -136,7 +143,7 @@ class NodeNames:
         return f"{self.namespace.rstrip('/')}/{self.node_name}"
 
     def resolve(self, topic: str) -> str:
-        """The topic's expanded name after the first matching remapping rule."""
+        """Return the topic's expanded name after the first matching remapping rule."""
         expanded = expand(topic, self.node_name, self.namespace)
         for rule in self.remaps:
             if rule.node not in (None, self.node_name):
@@ -149,6 +156,7 @@ class NodeNames:
 @dataclass
 class RosArgs:
     """What the DDS mode takes from ``--ros-args ... [--]``: remappings, parameters and files."""
+
     remaps: list[Remap] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
     params_files: list[Path] = field(default_factory=list)
@@ -159,7 +167,11 @@ FLAGS_WITH_VALUE = {"-r": "remap", "--remap": "remap", "-p": "param", "--param":
 
 
 def split_ros_args(argv: list[str]) -> tuple[list[str], list[str]]:
-    """(the program's own arguments, every ``--ros-args ... [--]`` block with its markers)."""
+    """
+    Split ``argv`` into the program's own arguments and its ``--ros-args`` blocks.
+
+    Return (the program's own arguments, every ``--ros-args ... [--]`` block with its markers).
+    """
     own, ros, inside = [], [], False
     for arg in argv:
         if arg == "--ros-args":
@@ -176,8 +188,12 @@ def split_ros_args(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def parse_ros_args(ros_args: list[str], node_name: str) -> RosArgs:
-    """The remappings (-r), parameters (-p, typed as rcl types them) and --params-file of the
-    blocks, as rcl reads them; ValueError for what the DDS mode does not take."""
+    """
+    Return the remappings (-r), parameters (-p) and --params-file of the blocks.
+
+    Read as rcl reads them (-p values typed as rcl types them); ValueError for what the DDS mode
+    does not take.
+    """
     parsed = RosArgs()
     args = [a for a in ros_args if a not in ("--ros-args", "--")]
     index = 0

@@ -1,5 +1,8 @@
-"""ROS 2's rules for parameter files and parameter types, re-stated so that the DDS mode
-reads a file exactly as a node under ROS does (one set of rules for both transports).
+r"""
+ROS 2's rules for parameter files and parameter types.
+
+Re-stated so that the DDS mode reads a file exactly as a node under ROS does (one set of rules for
+both transports).
 
 Three rules, each from the upstream source named:
 
@@ -12,7 +15,7 @@ Three rules, each from the upstream source named:
 * **Which section applies to a node** (ros2/rclpy, ``rclpy/src/rclpy/node.cpp``,
   ``_populate_node_parameters_from_rcl_params``, humble and jazzy): each node name in the
   file (nested keys joined with ``/``, a leading ``/`` added) becomes a regular expression,
-  ``/*`` -> ``(/\\w+)`` (so ``/**`` -> ``(/\\w+)*``), that must match the node's fully
+  ``/*`` -> ``(/\w+)`` (so ``/**`` -> ``(/\w+)*``), that must match the node's fully
   qualified name. ``segment_node:`` therefore matches only ``/segment_node``, never
   ``/front/segment_node``; ``/**:`` matches every node. Later sections win per parameter.
 * **Types** (ros2/rclpy, ``rclpy/parameter.py`` ``Parameter.Type.from_parameter_value``
@@ -49,7 +52,7 @@ INT64 = (-2**63, 2**63 - 1)
 
 
 def rcl_scalar(text: str) -> bool | int | float | str:
-    """An unquoted scalar typed as rcl's get_value types it."""
+    """Return an unquoted scalar typed as rcl's get_value types it."""
     if text in TRUE_WORDS:
         return True
     if text in FALSE_WORDS:
@@ -106,13 +109,16 @@ RclLoader.add_constructor("tag:yaml.org,2002:str", _construct_scalar)
 
 
 def load_rcl_yaml(text: str) -> Any:
-    """A YAML document with each scalar typed as rcl types it (raises yaml.YAMLError)."""
+    """Return a YAML document with each scalar typed as rcl types it (raises yaml.YAMLError)."""
     return yaml.load(text, Loader=RclLoader)  # noqa: S506 - RclLoader is a SafeLoader
 
 
 def node_sections(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """(node name, ros__parameters) for every section of a parameter file, in file order; a
-    node name is its nested keys joined with '/', with a leading '/' (as rclpy adds it)."""
+    """
+    (node name, ros__parameters) for every section of a parameter file, in file order.
+
+    A node name is its nested keys joined with '/', with a leading '/' (as rclpy adds it).
+    """
     sections = []
 
     def walk(mapping: dict[str, Any], path: list[str]) -> None:
@@ -128,12 +134,16 @@ def node_sections(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 def matches_node(section_name: str, node_fqn: str) -> bool:
-    """Whether a section applies to the node: rclpy's regular expression, /* -> (/\\w+)."""
+    r"""Whether a section applies to the node: rclpy's regular expression, /* -> (/\w+)."""
     return re.fullmatch(section_name.replace("/*", r"(/\w+)"), node_fqn, re.ASCII) is not None
 
 
 def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested parameter mappings as the dotted names rcl gives them (painting.camera.image_topic)."""
+    """
+    Return nested parameter mappings as the dotted names rcl gives them.
+
+    For example painting.camera.image_topic.
+    """
     flat = {}
     for key, value in values.items():
         name = f"{prefix}{key}"
@@ -145,8 +155,12 @@ def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def read_node_parameters(path: str | Path, node_fqn: str) -> dict[str, Any]:
-    """The parameters a ROS 2 parameter file gives the node ``node_fqn`` (dotted names, typed as
-    rcl types them; later sections win), or ValueError naming the problem and the fix."""
+    """
+    Return the parameters a ROS 2 parameter file gives the node ``node_fqn``.
+
+    Dotted names, typed as rcl types them; later sections win. ValueError names the problem and the
+    fix.
+    """
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"parameter file {path} not found")
@@ -182,7 +196,7 @@ def read_node_parameters(path: str | Path, node_fqn: str) -> dict[str, Any]:
 # -- rclpy's parameter types -------------------------------------------------------------------
 
 def ros_type(value: Any) -> str:
-    """rclpy's Parameter.Type name for a value (Parameter.Type.from_parameter_value)."""
+    """Return rclpy's Parameter.Type name for a value (Parameter.Type.from_parameter_value)."""
     if value is None:
         return "NOT_SET"
     if isinstance(value, bool):

@@ -1,4 +1,5 @@
-"""The semantic point cloud: each LiDAR cloud painted with the camera mask nearest to it in time.
+"""
+The semantic point cloud: each LiDAR cloud painted with the camera mask nearest to it in time.
 
 Masks come from the node's publishing thread, clouds and CameraInfo from the transport's
 callbacks, which only queue them (a cloud's checks and painting take milliseconds, and
@@ -59,6 +60,7 @@ class Waiting:
 @dataclass
 class Lidar:
     """One painted camera's state: its projection model, recent masks, clouds waiting."""
+
     config: PaintedCamera
     publisher: Any
     camera: PinholeCamera | None
@@ -77,8 +79,12 @@ class CloudPainter:
         diagnostics: NodeDiagnostics,
         device: Any = None,
     ) -> None:
-        """``publishers``: the painted cloud's publisher per camera name; ``device``: the torch
-        device to paint on (the node's GPU), None for numpy."""
+        """
+        Paint with the cameras of ``params``.
+
+        ``publishers``: the painted cloud's publisher per camera name; ``device``: the torch device
+        to paint on (the node's GPU), None for numpy.
+        """
         self.params, self.diagnostics, self.device = params, diagnostics, device
         self.lidars = {c.name: Lidar(c, publishers[c.name], c.camera()) for c in params.cameras}
         self._cond = threading.Condition()
@@ -151,8 +157,11 @@ class CloudPainter:
             self.paint_ready(clock)
 
     def paint_ready(self, clock=time.time, flush: bool = False) -> int:
-        """Paint (or count as unmatched) every cloud whose matching is settled; ``flush``
-        settles every waiting cloud now. Returns how many clouds were published."""
+        """
+        Paint (or count as unmatched) every cloud whose matching is settled.
+
+        ``flush`` settles every waiting cloud now. Returns how many clouds were published.
+        """
         published = 0
         for lidar in self.lidars.values():
             self._read_new(lidar)
@@ -161,8 +170,12 @@ class CloudPainter:
         return published
 
     def _read_new(self, lidar: Lidar) -> None:
-        """Check the clouds that arrived since the last call: a bad one is counted now, without
-        waiting for a mask; the points of a good one are kept for painting."""
+        """
+        Check the clouds that arrived since the last call.
+
+        A bad one is counted now, without waiting for a mask; the points of a good one are kept for
+        painting.
+        """
         with self._cond:
             new = [w for w in lidar.clouds if w.cloud is None]
         for waiting in new:
@@ -175,7 +188,11 @@ class CloudPainter:
                 self.diagnostics.bad_input(lidar.config.lidar_topic, error.reason, str(error))
 
     def _settled(self, lidar: Lidar, flush: bool) -> list[tuple[Waiting, Mask | None]]:
-        """The waiting clouds whose nearest mask can no longer change, with it (None: none near enough)."""
+        """
+        Return the waiting clouds whose nearest mask can no longer change, with it.
+
+        The mask is None when none is near enough.
+        """
         settled, now, tolerance = [], time.monotonic(), self.params.stamp_tolerance
         with self._cond:
             masks = list(lidar.masks)

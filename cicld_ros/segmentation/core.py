@@ -1,4 +1,5 @@
-"""The segmentation node, independent of how messages travel.
+"""
+The segmentation node, independent of how messages travel.
 
 A transport (rclpy, or Cyclone DDS with no ROS install) delivers camera messages to
 ``on_message``, which checks each from its header alone (sizes, encoding, the PNG/JPEG
@@ -12,13 +13,15 @@ decoded frames, batches those of equal size and submits them to a SegmentationEn
 (prepared buffers, CUDA graphs on a GPU); a publishing thread collects each result and
 publishes class mask, colour mask, overlay (and optionally confidence and uncertainty),
 every output carrying the input's header unchanged (the outputs are one table,
-cicld_ros.segmentation.node_outputs). The two overlap: batch N+1 is uploaded while batch N computes or
+cicld_ros.segmentation.node_outputs). The two overlap: batch N+1 is uploaded while batch N computes
+or
 publishes. With a painting section, each camera's masks also paint its LiDAR's clouds
 (cicld_ros.segmentation.cloud_painter, on a thread of its own).
 
 Constructing the node is the lifecycle's configure (checkpoint loaded, topics created);
 ``start`` / ``stop`` are activate / deactivate, ``release_gpu`` frees what the engines
-held, ``close`` is cleanup (cicld_ros.segmentation.lifecycle drives them). Frames that arrive while the
+held, ``close`` is cleanup (cicld_ros.segmentation.lifecycle drives them). Frames that arrive while
+the
 node is not active are ignored, so a reactivated node never segments a stale frame.
 """
 from __future__ import annotations
@@ -84,6 +87,7 @@ class Transport(Protocol):
         callback: Callable[[Any], None],
         reliable: bool = False,
         depth: int = 1,
+        transient_local: bool = False,
     ) -> Any: ...
 
 
@@ -92,7 +96,11 @@ class StartupError(RuntimeError):
 
 
 def camera_namespace(topic: str) -> str:
-    """'/front/image_raw' -> '/front'; '/front/image_raw/compressed' -> '/front'; '/image' -> ''."""
+    """
+    Return the namespace of a camera topic.
+
+    '/front/image_raw' -> '/front'; '/front/image_raw/compressed' -> '/front'; '/image' -> ''.
+    """
     name = topic.rstrip("/")
     if name.endswith("/compressed"):
         name = name[: -len("/compressed")]
@@ -106,8 +114,12 @@ def output_base(topic: str, output_namespace: str) -> str:
 
 
 def output_topics(topic: str, output_namespace: str) -> dict[str, str]:
-    """The outputs of the camera ``topic`` (the resolved input name: they follow its namespace
-    and its remapping); every one is again a name the transport resolves, so it may be remapped."""
+    """
+    Return the outputs of the camera ``topic``.
+
+    ``topic`` is the resolved input name: the outputs follow its namespace and its remapping; every
+    one is again a name the transport resolves, so it may be remapped.
+    """
     return {
         output.name: f"{output_base(topic, output_namespace)}/{output.name}" for output in OUTPUTS
     }
@@ -118,14 +130,32 @@ def label_info_topic(topic: str, output_namespace: str) -> str:
     return f"{output_base(topic, output_namespace)}/label_info"
 
 
-def label_info(class_names: list[str], clock: Callable[[], float]) -> LabelInfo:
-    """The class map of the masks: value i of the class mask is class_names[i]. The threshold is 0:
-    every pixel gets its most probable class, none is left unlabelled."""
+def label_info(class_names: list[str], header: Header) -> LabelInfo:
+    """
+    Return the class map of the masks: value i of the class mask is class_names[i].
+
+    The threshold is 0: every pixel gets its most probable class, none is left unlabelled.
+    """
     return LabelInfo(
-        Header(Time.from_seconds(clock()), ""),
-        [VisionClass(class_id, name) for class_id, name in enumerate(class_names)],
-        0.0,
+        header, [VisionClass(class_id, name) for class_id, name in enumerate(class_names)], 0.0
     )
+
+
+def input_qos(params: NodeParams) -> dict[str, Any]:
+    """Return the sensor subscriptions' QoS, as a transport's subscribe takes it."""
+    return {"reliable": params.input_reliability == "reliable", "depth": params.input_depth,
+            "transient_local": params.input_durability == "transient_local"}
+
+
+def output_qos(params: NodeParams) -> dict[str, Any]:
+    """Return the outputs' QoS, as a transport's publisher takes it."""
+    return {"reliable": params.output_reliability == "reliable", "depth": params.output_depth,
+            "transient_local": params.output_durability == "transient_local"}
+
+
+def milliseconds(value: float) -> str:
+    """Format a percentile for a status line: none yet before the first frame, not 'nan ms'."""
+    return f"{value:.0f} ms" if np.isfinite(value) else "- (no frame yet)"
 
 
 def painted_topic(image_topic: str, output_namespace: str) -> str:
@@ -134,7 +164,7 @@ def painted_topic(image_topic: str, output_namespace: str) -> str:
 
 
 def resolved_painting(painting: PaintingParams, resolve: Callable[[str], str]) -> PaintingParams:
-    """The painting parameters with every topic resolved as the transport resolves it."""
+    """Return the painting parameters with every topic resolved as the transport resolves it."""
     return dataclasses.replace(painting, cameras=tuple(dataclasses.replace(
         c, image_topic=resolve(c.image_topic), lidar_topic=resolve(c.lidar_topic),
         camera_info_topic=resolve(c.camera_info_topic) if c.camera_info_topic else "",
@@ -152,6 +182,7 @@ class Frame:
 @dataclass
 class Batch:
     """Frames of one size submitted to the engine together."""
+
     frames: list[Frame]
     pending: PendingResult
     params: NodeParams
@@ -218,21 +249,16 @@ class SegmentationNode:
         self.diagnostics = NodeDiagnostics(
             [*self.inputs, *sensor_topics], params.warn_period, self.log
         )
-        self.publishers = {
-            camera: {
-                name: transport.publisher(topic, IMAGE, reliable=True, depth=5)
-                for name, topic in output_topics(camera, params.output_namespace).items()
-            }
-            for camera in self.inputs
-        }
+        # an output is advertised once it is switched on (ros2 topic list shows what it can get)
+        self.publishers: dict[str, dict[str, Publisher]] = {camera: {} for camera in self.inputs}
+        self._advertise(self.params)
         self.painter = CloudPainter(
             painting,
             {
                 c.name: transport.publisher(
                     c.output_topic or painted_topic(c.image_topic, params.output_namespace),
                     POINTCLOUD2,
-                    reliable=True,
-                    depth=5,
+                    **output_qos(params),
                 )
                 for c in painting.cameras
             },
@@ -243,12 +269,15 @@ class SegmentationNode:
             "/diagnostics", DIAGNOSTICS, reliable=True, depth=10
         )
         self.label_info_publishers = self._publish_label_info(params)
+        self._label_frame_ids: dict[str, str] = {}
         self._threads: list[threading.Thread] = []
         self._engines: dict[EngineOptions, SegmentationEngine] = {}
         # the engine's two upload slots
         self._in_flight: queue.Queue[Batch] = queue.Queue(maxsize=2)
         self._stopping = threading.Event()
         self.active = False  # True from start to stop; on_message ignores frames otherwise
+        self._closing = threading.Event()
+        self._reporter: threading.Thread | None = None
         # libjpeg's warning for each corrupt frame would bypass the rate-limited warnings
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         # what subscribe returns may count the samples the transport refused (read in figures())
@@ -258,26 +287,23 @@ class SegmentationNode:
                 given[camera],
                 kind,
                 lambda msg, c=camera: self.on_message(c, msg),
-                reliable=False,
-                depth=1,
+                **input_qos(params),
             )
             for camera, kind in self.inputs.items()
         }
-        for c in painting.cameras:  # sensor-data QoS, as the drivers offer
+        for c in painting.cameras:  # the cameras' QoS (sensor data by default)
             self.subscriptions[c.lidar_topic] = transport.subscribe(
                 given[c.lidar_topic],
                 POINTCLOUD2,
                 lambda msg, n=c.name: self.on_cloud(n, msg),
-                reliable=False,
-                depth=1,
+                **input_qos(params),
             )
             if c.camera_info_topic:
                 self.subscriptions[c.camera_info_topic] = transport.subscribe(
                     given[c.camera_info_topic],
                     CAMERA_INFO,
                     lambda msg, n=c.name: self.painter.on_camera_info(n, msg),
-                    reliable=False,
-                    depth=1,
+                    **input_qos(params),
                 )
 
     def _resolve(self, name: str) -> str:
@@ -292,15 +318,24 @@ class SegmentationNode:
 
     @property
     def node_name(self) -> str:
-        """The node's full name as the transport knows it (namespace, __node remapping), for
-        /diagnostics: '/front/segment_node' -> 'front/segment_node'."""
+        """
+        Return the node's full name as the transport knows it, for /diagnostics.
+
+        Namespace and __node remapping applied: '/front/segment_node' -> 'front/segment_node'.
+        """
         return (getattr(self.transport, "node_name", None) or NODE_FQN).lstrip("/")
 
     def _publish_label_info(self, params: NodeParams) -> dict[str, Publisher]:
-        """Each camera's class map, published once on a latched (transient-local) topic so a subscriber
-        that joins later still receives it. Where the ROS install has no vision_msgs/LabelInfo (vision_msgs
-        before 4.1.0) the node says so and runs without it."""
-        message = label_info(list(self.metadata.get("class_names") or []), self.clock)
+        """
+        Publish each camera's class map once, latched (transient local), for late joiners too.
+
+        Where the ROS install has no vision_msgs/LabelInfo (vision_msgs before 4.1.0) the node
+        says so and runs without it.
+        """
+        message = label_info(
+            list(self.metadata.get("class_names") or []),
+            Header(Time.from_seconds(self.clock()), ""),
+        )
         publishers = {}
         for camera in self.inputs:
             try:
@@ -322,6 +357,19 @@ class SegmentationNode:
             publishers[camera] = publisher
         return publishers
 
+    def _label_frame(self, camera: str, header: Header) -> None:
+        """
+        Publish the camera's class map again, latched, in the camera's frame.
+
+        At configure no frame has said which frame_id the masks will carry; a late joiner then
+        gets this one.
+        """
+        publisher = self.label_info_publishers.get(camera)
+        if publisher is None or self._label_frame_ids.get(camera) == header.frame_id:
+            return
+        self._label_frame_ids[camera] = header.frame_id
+        publisher.publish(label_info(list(self.metadata.get("class_names") or []), header))
+
     def _load_model(self, params: NodeParams):
         if not params.checkpoint:
             raise StartupError(
@@ -338,23 +386,46 @@ class SegmentationNode:
 
     # -- parameters -----------------------------------------------------------------------
     def checked_params(self, changes: dict[str, Any]) -> NodeParams:
-        """The parameters with these run-time changes, checked (ValueError names a bad one); nothing applied."""
+        """
+        Return the parameters with these run-time changes, checked; nothing applied.
+
+        ValueError names a bad one.
+        """
         return with_changes(self.params, changes, at_runtime=True,
                             num_train_timesteps=self.model.config.num_train_timesteps)
 
     def set_params(self, changes: dict[str, Any]) -> None:
         """Apply run-time parameter changes atomically, or raise ValueError and change nothing."""
-        self.params = self.checked_params(changes)
+        self.use_params(self.checked_params(changes))
+
+    def use_params(self, params: NodeParams) -> None:
+        """Switch to checked parameters (checked_params' result), advertising new outputs."""
+        self._advertise(params)
+        self.params = params
+
+    def _advertise(self, params: NodeParams) -> None:
+        """Create the publishers of the outputs ``params`` switch on that have none yet."""
+        for camera, publishers in self.publishers.items():
+            topics = output_topics(camera, params.output_namespace)
+            for output in OUTPUTS:
+                if output.enabled(params) and output.name not in publishers:
+                    publishers[output.name] = self.transport.publisher(
+                        topics[output.name], IMAGE, **output_qos(params)
+                    )
 
     # -- processing -------------------------------------------------------------------------
     def wanted_outputs(self, camera: str, params: NodeParams) -> list[NodeOutput]:
         publishers = self.publishers[camera]
-        return [output for output in OUTPUTS
-                if output.enabled(params) and publishers[output.name].subscription_count() > 0]
+        return [output for output in OUTPUTS if output.enabled(params)
+                and output.name in publishers and publishers[output.name].subscription_count() > 0]
 
     def on_message(self, camera: str, msg: Any) -> None:
-        """A subscription's callback: count the frame, refuse it if malformed, else make it
-        the camera's newest. Cheap whatever the frame holds: nothing is decoded here."""
+        """
+        Take a camera frame (a subscription's callback).
+
+        Count the frame, refuse it if malformed, else make it the camera's newest. Cheap whatever
+        the frame holds: nothing is decoded here.
+        """
         if not self.active:
             # said (rate-limited) so an operator sees why no mask comes, and so a test can
             # know the frame was handled before it activates the node
@@ -382,7 +453,7 @@ class SegmentationNode:
             self.diagnostics.count(camera, "dropped")
 
     def on_cloud(self, name: str, msg: Any) -> None:
-        """A LiDAR subscription's callback: queue the cloud for the painting thread."""
+        """Queue a LiDAR cloud for the painting thread (its subscription's callback)."""
         if self.active:
             self.painter.on_cloud(name, msg)
 
@@ -390,7 +461,11 @@ class SegmentationNode:
         return decode(msg, max_pixels)
 
     def prepare(self, arrival: Arrival, params: NodeParams) -> Frame | None:
-        """The decoded frame, or None when it is not wanted or cannot be decoded (counted)."""
+        """
+        Return the decoded frame, or None when it is not wanted or cannot be decoded.
+
+        A frame that cannot be decoded is counted.
+        """
         try:
             outputs = self.wanted_outputs(arrival.camera, params)
             paint = self.painter.wanted(arrival.camera)
@@ -423,7 +498,11 @@ class SegmentationNode:
         return None
 
     def process(self, arrivals: list[Arrival]) -> int:
-        """Decode, segment and publish these frames in this thread; returns how many were published."""
+        """
+        Decode, segment and publish these frames in this thread.
+
+        Returns how many were published.
+        """
         params = self.params
         frames = [
             frame for frame in (self.prepare(a, params) for a in arrivals) if frame is not None
@@ -443,7 +522,11 @@ class SegmentationNode:
         return batches
 
     def engine(self, params: NodeParams, with_confidence: bool) -> SegmentationEngine:
-        """The engine for these parameters; a run-time change of K, strength, ... builds a new one."""
+        """
+        Return the engine for these parameters.
+
+        A run-time change of K, strength, ... builds a new one.
+        """
         options = EngineOptions(
             params.sampling(),
             channels_last=params.channels_last,
@@ -524,8 +607,11 @@ class SegmentationNode:
 
     @staticmethod
     def _segmented(result, index: int, rgb: np.ndarray, params: NodeParams) -> SegmentedFrame:
-        """Frame ``index`` of the engine's result, at the input's size (resized back when the
-        model ran at another size, see model_input_size)."""
+        """
+        Return frame ``index`` of the engine's result, at the input's size.
+
+        It is resized back when the model ran at another size (see model_input_size).
+        """
         maps = {"train_ids": result.train_ids[index],
                 "confidence": None if result.confidence is None else result.confidence[index],
                 "uncertainty": None if result.uncertainty is None else result.uncertainty[index]}
@@ -545,6 +631,7 @@ class SegmentationNode:
 
     def _publish(self, frame: Frame, segmented: SegmentedFrame, params: NodeParams) -> None:
         header: Header = frame.arrival.msg.header  # copied verbatim: downstream sync depends on it
+        self._label_frame(frame.arrival.camera, header)
         publishers = self.publishers[frame.arrival.camera]
         for output in frame.outputs:
             picture = output.produce(segmented)
@@ -566,8 +653,8 @@ class SegmentationNode:
         self._threads = [
             threading.Thread(target=self._work, name="segment", daemon=True),
             threading.Thread(target=self._publish_results, name="publish", daemon=True),
-            threading.Thread(target=self._report, name="diagnostics", daemon=True),
         ]
+        self.start_reporting()
         if self.painter.lidars:
             self._threads.append(
                 threading.Thread(
@@ -616,32 +703,42 @@ class SegmentationNode:
                 continue
             self._finish(batch)
 
+    def start_reporting(self) -> None:
+        """
+        Publish /diagnostics from now until close, active or not.
+
+        A monitor sees an inactive node say so instead of going silent. The lifecycle starts it
+        at configure.
+        """
+        if self._reporter is None:
+            self._reporter = threading.Thread(target=self._report, name="diagnostics", daemon=True)
+            self._reporter.start()
+
     def _report(self) -> None:
         last_log = time.monotonic()
-        while not self._stopping.wait(self.params.diagnostics_period):
+        while not self._closing.wait(self.params.diagnostics_period):
             figures = self.figures()
             # only where the transport counts them
             drops = getattr(self.transport, "socket_drops", None)
             sockets = self.diagnostics.socket_figures(drops) if drops is not None else None
             if self.diagnostics_publisher.subscription_count() > 0:
                 message = NodeDiagnostics.to_message(
-                    figures, self.node_name, self.clock(), sockets
+                    figures, self.node_name, self.clock(), sockets, active=self.active
                 )
                 self.diagnostics_publisher.publish(message)
-            if time.monotonic() - last_log >= self.params.log_period:
+            if self.active and time.monotonic() - last_log >= self.params.log_period:
                 last_log = time.monotonic()
                 for camera, v in figures.items():
                     self.log.info(
                         f"{camera}: in {v['input_hz']:.1f} Hz, out {v['output_hz']:.1f} Hz, "
-                        "processing "
-                        f"p50 {v['processing_ms_p50']:.0f} ms, latency p50 "
-                        f"{v['latency_ms_p50']:.0f} ms, "
+                        f"processing p50 {milliseconds(v['processing_ms_p50'])}, latency p50 "
+                        f"{milliseconds(v['latency_ms_p50'])}, "
                         f"dropped {v['frames_dropped']}, malformed {v['bad_inputs']}, "
                         f"lost {v['samples_lost']}, errors {v['errors']}"
                     )
 
     def figures(self) -> dict[str, dict[str, float]]:
-        """The diagnostics figures per camera, with the transport's own counts."""
+        """Return the diagnostics figures per camera, with the transport's own counts."""
         return self.diagnostics.snapshot({camera: transport_counts(subscription)
                                           for camera, subscription in self.subscriptions.items()})
 
@@ -658,8 +755,12 @@ class SegmentationNode:
             self._in_flight.get_nowait()
 
     def release_gpu(self) -> None:
-        """Drop the engines (their buffers and CUDA graphs) and hand the cached memory back to
-        the driver; the weights stay for a quick activate. Called on deactivate."""
+        """
+        Drop the engines (their buffers and CUDA graphs) and hand the cached memory back.
+
+        The memory goes back to the driver; the weights stay for a quick activate. Called on
+        deactivate.
+        """
         self._engines.clear()
         gc.collect()
         if self.device.type == "cuda":
@@ -668,6 +769,10 @@ class SegmentationNode:
     def close(self) -> None:
         """Cleanup: stop, release the topics where the transport can, and free the model."""
         self.stop()
+        self._closing.set()
+        if self._reporter is not None:
+            self._reporter.join(timeout=10)
+            self._reporter = None
         release = getattr(self.transport, "release", None)
         for entity in [*self.subscriptions.values(), self.diagnostics_publisher,
                        *(p for outputs in self.publishers.values() for p in outputs.values()),

@@ -1,4 +1,5 @@
-"""What the node measures about itself, for /diagnostics and the log.
+"""
+What the node measures about itself, for /diagnostics and the log.
 
 Every frame a camera's subscription takes ends in exactly one count: processed,
 dropped (replaced in a latest-frame slot before it was used), skipped (nobody subscribes
@@ -24,6 +25,7 @@ import numpy as np
 from ..messages.records import DiagnosticArray, DiagnosticStatus, Header, KeyValue, Time
 
 WINDOW = 200
+RATE_WINDOW = 10.0  # s the input and output rates are measured over (a 0.5 Hz camera reads 0.5)
 RECENT_REPORTS = 10  # the status level looks back this many diagnostics periods
 TRANSPORT_COUNTS = ("malformed", "lost", "rejected")
 
@@ -54,8 +56,11 @@ def percentile(values, q: float) -> float:
 
 
 def transport_counts(subscription: Any) -> dict[str, Any]:
-    """The counts a subscription object keeps, if its transport keeps them (rclpy's does not),
-    with its malformed samples by reason under "reasons"."""
+    """
+    Return the counts a subscription object keeps, if its transport keeps them.
+
+    rclpy's does not. The malformed samples are counted by reason under "reasons".
+    """
     counts: dict[str, Any] = {
         name: int(getattr(subscription, name, 0) or 0) for name in TRANSPORT_COUNTS
     }
@@ -70,11 +75,16 @@ class NodeDiagnostics:
         self._last_warning: dict[tuple[str, str], float] = {}
         self._suppressed: collections.Counter[tuple[str, str]] = collections.Counter()
         self._lock = threading.Lock()
-        self._rate_marks: dict[str, tuple[float, int, int]] = {}
+        # (time, frames in, frames out) of the reports within RATE_WINDOW, per camera
+        self._rate_marks: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._drop_history: collections.deque[int] = collections.deque(maxlen=RECENT_REPORTS + 1)
 
     def warn(self, topic: str, reason: str, message: str) -> None:
-        """Log at most once per warn_period for each (topic, reason), saying how many were held back."""
+        """
+        Log at most once per warn_period for each (topic, reason).
+
+        The message says how many were held back.
+        """
         key, now = (topic, reason), time.monotonic()
         with self._lock:
             if now - self._last_warning.get(key, -1e9) < self.warn_period:
@@ -99,7 +109,11 @@ class NodeDiagnostics:
         self.warn(camera, reason, f"frame skipped: {message}")
 
     def note(self, camera: str, key: str, n: int, message: str) -> None:
-        """Count something worked around (reported as note.<key>, not a problem) and warn, rate-limited."""
+        """
+        Count something worked around and warn, rate-limited.
+
+        It is reported as note.<key>, not as a problem.
+        """
         with self._lock:
             self.cameras[camera].notes[key] += n
         self.warn(camera, key, message)
@@ -114,14 +128,18 @@ class NodeDiagnostics:
     def snapshot(
         self, transport: dict[str, dict[str, Any]] | None = None
     ) -> dict[str, dict[str, float]]:
-        """Figures per camera; rates are over the time since the previous snapshot, and
-        ``recent_problems`` over the last RECENT_REPORTS snapshots. ``transport`` holds each
-        camera's subscription counts (malformed, lost, rejected)."""
+        """
+        Return the figures per camera.
+
+        Rates are over the last RATE_WINDOW seconds of snapshots, ``recent_problems`` over the
+        last RECENT_REPORTS snapshots. ``transport`` holds each camera's subscription counts
+        (malformed, lost, rejected).
+        """
         now, figures = time.monotonic(), {}
         with self._lock:
             for camera, stats in self.cameras.items():
                 carried = (
-                    {name: 0 for name in TRANSPORT_COUNTS}
+                    dict.fromkeys(TRANSPORT_COUNTS, 0)
                     | {"reasons": {}}
                     | (transport or {}).get(camera, {})
                 )
@@ -142,9 +160,11 @@ class NodeDiagnostics:
                     + carried["rejected"]
                 )
                 stats.problem_history.append(problems)
-                last_time, last_in, last_out = self._rate_marks.get(
-                    camera, (now, frames_in, stats.outputs)
-                )
+                marks = self._rate_marks[camera]
+                marks.append((now, frames_in, stats.outputs))
+                while len(marks) > 2 and now - marks[1][0] >= RATE_WINDOW:
+                    marks.popleft()
+                last_time, last_in, last_out = marks[0]
                 span = now - last_time
                 figures[camera] = {
                     "input_hz": (frames_in - last_in) / span if span > 1e-6 else 0.0,
@@ -172,17 +192,25 @@ class NodeDiagnostics:
                     **({"bad_input.cdr": carried["malformed"]} if carried["malformed"] else {}),
                     **{f"cdr.{reason}": n for reason, n in sorted(carried["reasons"].items())},
                 }
-                self._rate_marks[camera] = (now, frames_in, stats.outputs)
         return figures
 
     def socket_figures(self, drops: int) -> dict[str, int]:
-        """The transport's dropped datagrams, in all and over the last RECENT_REPORTS reports."""
+        """
+        Return the transport's dropped datagrams.
+
+        In all and over the last RECENT_REPORTS reports.
+        """
         self._drop_history.append(drops)
         return {"socket_drops": drops, "recent_socket_drops": drops - self._drop_history[0]}
 
     @staticmethod
     def to_message(figures: dict[str, dict[str, float]], node_name: str, now: float,
-                   sockets: dict[str, int] | None = None) -> DiagnosticArray:
+                   sockets: dict[str, int] | None = None, active: bool = True) -> DiagnosticArray:
+        """
+        Return one status per camera, and one for the transport's sockets where it counts them.
+
+        While the node is not active each camera is at WARN saying so.
+        """
         statuses = []
         if sockets is not None:
             recent = sockets["recent_socket_drops"]
@@ -204,11 +232,14 @@ class NodeDiagnostics:
             )
         for camera, values in figures.items():
             recent = values["recent_problems"]
-            level = DiagnosticStatus.WARN if recent else DiagnosticStatus.OK
-            message = (
-                f"{values['output_hz']:.1f} Hz out, latency p50 {values['latency_ms_p50']:.1f} ms"
+            level = DiagnosticStatus.WARN if recent or not active else DiagnosticStatus.OK
+            latency = values["latency_ms_p50"]
+            message = f"{values['output_hz']:.1f} Hz out, latency p50 " + (
+                f"{latency:.1f} ms" if np.isfinite(latency) else "- (no frame yet)"
             )
-            if recent:
+            if not active:
+                message = "inactive: not segmenting (lifecycle state inactive; activate it)"
+            elif recent:
                 message += (
                     f"; {recent} malformed, lost or failed frames in the last "
                     f"{RECENT_REPORTS} reports"
@@ -219,7 +250,7 @@ class NodeDiagnostics:
                     name=f"{node_name}: {camera}",
                     message=message,
                     hardware_id=camera,
-                    values=[
+                    values=[KeyValue("active", str(active).lower())] + [
                         KeyValue(k, f"{v:.2f}" if isinstance(v, float) else str(v))
                         for k, v in values.items()
                     ],

@@ -1,4 +1,5 @@
-"""One slot per camera holding only its newest frame.
+"""
+One slot per camera holding only its newest frame.
 
 Callbacks put frames in; a consumer takes one camera's slot or every occupied slot at
 once. ``put`` hands back the frame it replaced, which the caller counts as dropped: a
@@ -21,7 +22,7 @@ class Arrival:
 
 class LatestFrames:
     def __init__(self, cameras: list[str]) -> None:
-        self._slots: dict[str, Arrival | None] = {c: None for c in cameras}
+        self._slots: dict[str, Arrival | None] = dict.fromkeys(cameras)
         self._cond = threading.Condition()
         self._closed = False
 
@@ -34,14 +35,18 @@ class LatestFrames:
         return replaced
 
     def take(self, camera: str, timeout: float) -> Arrival | None:
-        """This camera's newest frame; None after ``timeout`` or once closed."""
+        """Return this camera's newest frame; None after ``timeout`` or once closed."""
         with self._cond:
             self._cond.wait_for(lambda: self._closed or self._slots[camera] is not None, timeout)
             taken, self._slots[camera] = self._slots[camera], None
         return taken
 
     def take_all(self, timeout: float) -> list[Arrival]:
-        """Every newest frame waiting (oldest arrival first); [] after ``timeout`` or once closed."""
+        """
+        Every newest frame waiting (oldest arrival first).
+
+        [] after ``timeout`` or once closed.
+        """
         with self._cond:
             self._cond.wait_for(
                 lambda: self._closed or any(s is not None for s in self._slots.values()), timeout
@@ -57,8 +62,11 @@ class LatestFrames:
             self._cond.notify_all()
 
     def reopen(self) -> None:
-        """Empty and usable again (the node activated after a deactivate): frames older than
-        the activation are not segmented."""
+        """
+        Empty and usable again (the node activated after a deactivate).
+
+        Frames older than the activation are not segmented.
+        """
         with self._cond:
             self._closed = False
             for camera in self._slots:

@@ -1,4 +1,5 @@
-"""The node's managed life cycle, shared by both transports (the ROS 2 lifecycle states).
+"""
+The node's managed life cycle, shared by both transports (the ROS 2 lifecycle states).
 
     unconfigured --configure--> inactive --activate--> active
     active --deactivate--> inactive --cleanup--> unconfigured
@@ -32,7 +33,11 @@ class TransitionError(RuntimeError):
 
 
 class ConfigureError(TransitionError):
-    """configure could not build the node; ``reason`` is what stopped it (a missing checkpoint...)."""
+    """
+    configure could not build the node.
+
+    ``reason`` is what stopped it (a missing checkpoint...).
+    """
 
     def __init__(self, reason: str) -> None:
         super().__init__(f"configure failed, still unconfigured: {reason}")
@@ -49,8 +54,12 @@ TRANSITIONS: dict[str, tuple[State, State]] = {
 
 
 class ManagedNode:
-    """The segmentation node behind the lifecycle states; ``make_core`` builds it at configure
-    (reading the parameters then, so a configure after a cleanup sees the current ones)."""
+    """
+    The segmentation node behind the lifecycle states.
+
+    ``make_core`` builds it at configure (reading the parameters then, so a configure after a
+    cleanup sees the current ones).
+    """
 
     def __init__(self, make_core: Callable[[], SegmentationNode], log: logging.Logger) -> None:
         self.make_core, self.log = make_core, log
@@ -74,7 +83,11 @@ class ManagedNode:
         self.state = end
 
     def configure(self) -> None:
-        """Load the checkpoint and create the topics; TransitionError (state unchanged) when it cannot."""
+        """
+        Load the checkpoint and create the topics.
+
+        TransitionError (state unchanged) when it cannot.
+        """
         end = self._check("configure")
         try:
             self.core = self.make_core()
@@ -85,6 +98,8 @@ class ManagedNode:
         ) as error:  # noqa: BLE001 - CUDA out of memory, rclpy's parameter type errors...
             # named with its type: rclpy would otherwise swallow it (rclpy/lifecycle/node.py)
             raise ConfigureError(f"{type(error).__name__}: {error}") from error
+        # /diagnostics from configure on, saying inactive until activate
+        self.core.start_reporting()
         self._moved("configure", end)
 
     def activate(self) -> None:

@@ -1,6 +1,9 @@
-"""The node's image outputs as one table: for each, its topic name under
-``<camera namespace>/<output_namespace>/``, the parameter that switches it on, what
-produces its picture from a segmented frame, and how that picture becomes a message.
+"""
+The node's image outputs as one table.
+
+For each, its topic name under ``<camera namespace>/<output_namespace>/``, the parameter that
+switches it on, what produces its picture from a segmented frame, and how that picture becomes a
+message.
 
 Adding an output is one row here and its switch in NodeParams (and, for a new map from
 the model, its field in the engine's result). Every output carries the input's header
@@ -24,6 +27,7 @@ from ..messages.records import Header, Image
 @dataclass
 class SegmentedFrame:
     """One frame's segmentation at the input's size, what the producers read."""
+
     rgb: np.ndarray  # (H, W, 3) uint8, the input
     train_ids: np.ndarray  # (H, W) uint8
     confidence: np.ndarray | None  # (H, W) float32 in 0..1, when the engine computed it
@@ -32,18 +36,21 @@ class SegmentedFrame:
 
     @cached_property
     def colour(self) -> np.ndarray:
-        """The class colours, computed once for the colour mask and the overlay."""
+        """Return the class colours, computed once for the colour mask and the overlay."""
         return PALETTE[self.train_ids]
 
 
 def as_mono8(values: np.ndarray | None) -> np.ndarray | None:
-    """A 0..1 map as 0..255 bytes."""
+    """Return a 0..1 map as 0..255 bytes."""
     return None if values is None else (values * 255).round().astype(np.uint8)
 
 
 def overlay(frame: SegmentedFrame) -> np.ndarray:
-    """The class colours blended onto the input (the one overlay of predict, replay and the node);
-    ignored pixels keep the input's colour."""
+    """
+    Return the class colours blended onto the input.
+
+    The one overlay of predict, replay and the node; ignored pixels keep the input's colour.
+    """
     return labels.overlay(frame.rgb, frame.train_ids, frame.overlay_alpha, colour=frame.colour)
 
 

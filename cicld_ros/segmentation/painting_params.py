@@ -1,5 +1,8 @@
-"""The semantic point cloud's parameters: which cameras paint which LiDAR, their intrinsics
-and extrinsics, how near in time a cloud and a mask must be, and the confidence field.
+"""
+The semantic point cloud's parameters.
+
+Which cameras paint which LiDAR, their intrinsics and extrinsics, how near in time a cloud and a
+mask must be, and the confidence field.
 
 They sit in the node's parameter file as a ``painting`` section beside the other
 parameters (under ROS they are the parameters ``painting.<name>``, dotted):
@@ -8,7 +11,8 @@ parameters (under ROS they are the parameters ``painting.<name>``, dotted):
       ros__parameters:
         image_topics: ["/front/image_raw"]
         painting:
-          cameras: ["front"]              # one entry per painted camera; [""] or absent: no painting
+          # one entry per painted camera; [""] or absent: no painting
+          cameras: ["front"]
           stamp_tolerance: 0.05           # s between a cloud's and a mask's header.stamp
           max_wait: 1.0                   # s a cloud newer than every mask waits for its mask
           confidence: "off"               # off, float32 or uint8: a confidence field per point
@@ -16,9 +20,11 @@ parameters (under ROS they are the parameters ``painting.<name>``, dotted):
             image_topic: /front/image_raw         # one of the node's camera topics
             lidar_topic: /front/points            # sensor_msgs/PointCloud2
             camera_info_topic: /front/camera_info # sensor_msgs/CameraInfo, or instead:
-            # intrinsics: {width: 2048, height: 1024, distortion_model: plumb_bob, k: [...9], d: [...5]}
+            # intrinsics: {width: 2048, height: 1024, distortion_model: plumb_bob,
+            #              k: [...9], d: [...5]}
             lidar_to_camera: {translation: [0.0, 0.0, 0.0], rotation_xyzw: [0.5, -0.5, 0.5, 0.5]}
-            output_topic: ""                      # default <camera namespace>/<output_namespace>/painted_points
+            # default <camera namespace>/<output_namespace>/painted_points
+            output_topic: ""
 
 The extrinsic maps LiDAR-frame points into the camera's optical frame (x right, y down,
 z forward), as tf2's transform from the LiDAR frame to the camera frame. Everything is
@@ -57,6 +63,7 @@ DEFAULT_OUTPUT = "painted_points"  # the output topic's last name when output_to
 @dataclass(frozen=True)
 class PaintedCamera:
     """One camera whose masks paint one LiDAR's clouds."""
+
     name: str
     image_topic: str
     lidar_topic: str
@@ -69,13 +76,17 @@ class PaintedCamera:
 
     @cached_property
     def lidar_to_camera(self) -> np.ndarray:
-        """The extrinsic as a 4x4 matrix: p_camera = T @ p_lidar."""
+        """Return the extrinsic as a 4x4 matrix: p_camera = T @ p_lidar."""
         return lidar_to_camera_matrix(
             translation=self.translation, quaternion_xyzw=self.rotation_xyzw
         )
 
     def camera(self) -> PinholeCamera | None:
-        """The inline intrinsics as a projection model (None when they come from a topic)."""
+        """
+        Return the inline intrinsics as a projection model.
+
+        None when they come from a topic.
+        """
         return (
             PinholeCamera.from_camera_info(self.intrinsics)
             if self.intrinsics is not None
@@ -92,13 +103,17 @@ class PaintingParams:
 
     @property
     def confidence_type(self) -> str | None:
-        """The confidence field's type for pointcloud.painted_cloud, None when off."""
+        """Return the confidence field's type for pointcloud.painted_cloud, None when off."""
         return None if self.confidence == "off" else self.confidence
 
 
 def split_painting(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A parameter file's ``ros__parameters`` as (the node's own parameters, the painting
-    section). Dotted names (``painting.cameras``, as ROS flattens them) are nested again."""
+    """
+    Return a parameter file's ``ros__parameters`` split in two.
+
+    They come back as (the node's own parameters, the painting section). Dotted names
+    (``painting.cameras``, as ROS flattens them) are nested again.
+    """
     own, section = {}, {}
     for name, value in values.items():
         if name == SECTION:
@@ -134,9 +149,13 @@ def merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 def read_node_files(
     paths: list[Path], node_fqn: str = "/segment_node", overrides: dict[str, Any] | None = None
 ) -> tuple[dict[str, Any], PaintingParams]:
-    """The node's parameters in the files (for cicld_ros.segmentation.params) and its painting parameters;
-    a later file wins per parameter, as ROS reads several --params-file, and ``overrides``
-    (-p name:=value, dotted names for the painting section) win over every file."""
+    """
+    Return the node's parameters in the files and its painting parameters.
+
+    The first are for cicld_ros.segmentation.params. A later file wins per parameter, as ROS reads
+    several --params-file, and ``overrides`` (-p name:=value, dotted names for the painting
+    section) win over every file.
+    """
     own, section = {}, {}
     # read_node_parameters is what params.read_params_file reads with (importing params here would
     # be a circle)
@@ -147,7 +166,7 @@ def read_node_files(
 
 
 def painting_params(section: dict[str, Any] | None) -> PaintingParams:
-    """The checked painting parameters, or ValueError naming every problem."""
+    """Return the checked painting parameters, or ValueError naming every problem."""
     section = dict(section or {})
     camera_names = names(section.get("cameras"))
     problems = [f"unknown painting parameter {key!r}" for key in section
@@ -179,8 +198,12 @@ def painting_params(section: dict[str, Any] | None) -> PaintingParams:
 
 
 def ros_type_problems(section: dict[str, Any], camera_names: list[str]) -> list[str]:
-    """The values rclpy would refuse: each must have the type of the default the parameter is
-    declared with under ROS (ROS_DEFAULTS, CAMERA_ROS_DEFAULTS), as cicld_ros.ros_rules.ros_params says."""
+    """
+    Return the values rclpy would refuse.
+
+    Each must have the type of the default the parameter is declared with under ROS (ROS_DEFAULTS,
+    CAMERA_ROS_DEFAULTS), as cicld_ros.ros_rules.ros_params says.
+    """
     problems = []
     for name, value in flatten(section).items():
         first, _, rest = name.partition(".")
@@ -288,9 +311,12 @@ CAMERA_ROS_DEFAULTS = {
 
 
 def declared_painting(declare: Callable[[str, Any], Any]) -> PaintingParams:
-    """The painting parameters as ROS parameters (``painting.<name>``, dotted); ``declare(name,
-    default)`` declares one (if it is not yet) and returns its value. The cameras' own
-    parameters are declared once ``painting.cameras`` names them."""
+    """
+    Return the painting parameters as ROS parameters (``painting.<name>``, dotted).
+
+    ``declare(name, default)`` declares one (if it is not yet) and returns its value. The cameras'
+    own parameters are declared once ``painting.cameras`` names them.
+    """
     values = {
         f"{SECTION}.{key}": declare(f"{SECTION}.{key}", default)
         for key, default in ROS_DEFAULTS.items()

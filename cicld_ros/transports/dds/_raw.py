@@ -1,5 +1,7 @@
-"""The one place that touches cyclonedds-python internals: writing and taking samples as
-raw serialized bytes, bypassing the Python per-field serializer.
+"""
+The one place that touches cyclonedds-python internals.
+
+Writing and taking samples as raw serialized bytes, bypassing the Python per-field serializer.
 
 Checked against cyclonedds-python 0.10.5 and 11.0.x, where DataWriter.write and
 DataReader.take themselves call these functions of the C extension:

@@ -36,8 +36,11 @@ def ensure_cyclonedds_uri() -> None:
 def receive_buffer_advice(
     obtained: int | None, rmem_max: int | None, uri: str | None
 ) -> str | None:
-    """One line saying why large frames will be lost and what to change, or None when the
-    socket receive buffer Cyclone obtained holds a full-size frame (or is unknown)."""
+    """
+    Return one line saying why large frames will be lost and what to change.
+
+    None when the socket receive buffer Cyclone obtained holds a full-size frame (or is unknown).
+    """
     if obtained is None or obtained >= WANTED_RECEIVE_BUFFER:
         return None
     fixes = []
@@ -58,7 +61,11 @@ def receive_buffer_advice(
 
 
 def _uri_text(uri: str) -> str:
-    """The XML a CYCLONEDDS_URI holds: inline, or in the file(s) it names (comma-separated)."""
+    """
+    Return the XML a CYCLONEDDS_URI holds.
+
+    Inline, or in the file(s) it names (comma-separated).
+    """
     texts = []
     for part in uri.split(","):
         part = part.strip()

@@ -1,6 +1,9 @@
-"""Starting a DDS participant for the node and the replay tools, with one clear message for
-each way it can fail (a domain out of range, a bad ROS_DOMAIN_ID, a bad CYCLONEDDS_URI)
-instead of Cyclone's "Non specific error"."""
+"""
+Starting a DDS participant for the node and the replay tools.
+
+With one clear message for each way it can fail (a domain out of range, a bad ROS_DOMAIN_ID, a bad
+CYCLONEDDS_URI) instead of Cyclone's "Non specific error".
+"""
 from __future__ import annotations
 
 import os
@@ -37,8 +40,12 @@ def domain_id(given: int | None, environ: Mapping[str, str] = os.environ) -> int
 
 
 def open_transport(domain: int, names=None):
-    """A DdsTransport on ``domain`` (the loopback configuration unless CYCLONEDDS_URI is set),
-    resolving topic names with ``names`` (cicld_ros.ros_rules.ros_names.NodeNames) when given."""
+    """
+    Return a DdsTransport on ``domain``.
+
+    It uses the loopback configuration unless CYCLONEDDS_URI is set, and resolves topic names with
+    ``names`` (cicld_ros.ros_rules.ros_names.NodeNames) when given.
+    """
     from cyclonedds.core import DDSException
 
     from .config import LOOPBACK_XML, ensure_cyclonedds_uri

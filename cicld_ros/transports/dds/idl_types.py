@@ -1,7 +1,11 @@
-"""The ROS 2 message types as Cyclone DDS types, named as rmw_cyclonedds names them, so
-ROS 2 nodes match our topics. They register the topics; samples travel as raw CDR
-(see _raw.py and messages/cdr.py), never through these classes' own serializer. The transport finds
-a message kind's type here by its type name (cicld_ros.messages.message_kinds: MessageKind.dds_typename)."""
+"""
+The ROS 2 message types as Cyclone DDS types.
+
+Named as rmw_cyclonedds names them, so ROS 2 nodes match our topics. They register the topics;
+samples travel as raw CDR (see _raw.py and messages/cdr.py), never through these classes' own
+serializer. The transport finds a message kind's type here by its type name
+(cicld_ros.messages.message_kinds: MessageKind.dds_typename).
+"""
 # no "from __future__ import annotations": cyclonedds resolves these annotations at run time
 
 from dataclasses import dataclass
@@ -36,7 +40,7 @@ class Image_(IdlStruct, typename="sensor_msgs::msg::dds_::Image_"):
 @dataclass
 class CompressedImage_(IdlStruct, typename="sensor_msgs::msg::dds_::CompressedImage_"):
     header: Header_
-    format: str
+    format: str  # noqa: A003 - sensor_msgs/CompressedImage names the field format
     data: sequence[uint8]
 
 

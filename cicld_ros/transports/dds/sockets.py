@@ -1,5 +1,7 @@
-"""The UDP sockets of a Cyclone DDS participant, as Linux shows them in /proc: the receive
-buffer Cyclone obtained and the datagrams the kernel dropped because it was full.
+"""
+The UDP sockets of a Cyclone DDS participant, as Linux shows them in /proc.
+
+The receive buffer Cyclone obtained and the datagrams the kernel dropped because it was full.
 
 Cyclone reports neither. A best-effort sample whose fragments overflow the socket's
 receive buffer vanishes without SAMPLE_LOST (Cyclone does not raise that status for
@@ -16,7 +18,7 @@ PROC_UDP = (Path("/proc/net/udp"), Path("/proc/net/udp6"))
 
 
 def open_socket_inodes() -> dict[int, int]:
-    """inode -> file descriptor of every socket this process has open."""
+    """Return inode -> file descriptor of every socket this process has open."""
     sockets = {}
     try:
         names = os.listdir("/proc/self/fd")
@@ -33,7 +35,7 @@ def open_socket_inodes() -> dict[int, int]:
 
 
 def udp_drops() -> dict[int, int]:
-    """inode -> datagrams dropped, for every UDP socket in this network namespace."""
+    """Return inode -> datagrams dropped, for every UDP socket in this network namespace."""
     drops = {}
     for table in PROC_UDP:
         try:
@@ -64,8 +66,11 @@ def kernel_rmem_max() -> int | None:
 
 
 class ParticipantSockets:
-    """The UDP sockets that appeared while a participant was created (all of this process's,
-    when it opened none: Cyclone shares one set per domain within a process)."""
+    """
+    Return the UDP sockets that appeared while a participant was created.
+
+    All of this process's when it opened none: Cyclone shares one set per domain within a process.
+    """
 
     def __init__(self, before: dict[int, int]) -> None:
         udp = udp_drops()

@@ -1,4 +1,5 @@
-"""Publish and subscribe ROS 2 messages over Cyclone DDS with no ROS install.
+"""
+Publish and subscribe ROS 2 messages over Cyclone DDS with no ROS install.
 
 Topics are ``rt/<ros name>`` with the ROS 2 type names, so ROS 2 nodes on the same
 domain see them. Samples travel as CDR bytes written and taken directly (messages/cdr.py,
@@ -42,7 +43,11 @@ IDL_TYPES = {t.__idl_typename__: t for t in vars(idl_types).values()
 
 
 def dds_type(kind: MessageKind) -> type:
-    """The IdlStruct that registers a topic of this kind, as rmw_cyclonedds names the type."""
+    """
+    Return the IdlStruct that registers a topic of this kind.
+
+    The type is named as rmw_cyclonedds names it.
+    """
     try:
         return IDL_TYPES[kind.dds_typename]
     except KeyError:
@@ -79,18 +84,26 @@ class DdsPublisher:
         write_raw(self.writer, data)
 
     def subscription_count(self) -> int:
-        """Readers matched so far: writing before the subscriber's reader matched loses the sample.
-        Read from the matched status: cyclonedds' get_matched_subscriptions() asks for the count and
-        then the list, and raises IndexError when a reader matches in between (seen under load)."""
+        """
+        Readers matched so far: writing before the subscriber's reader matched loses the sample.
+
+        Read from the matched status: cyclonedds' get_matched_subscriptions() asks for the count
+        and then the list, and raises IndexError when a reader matches in between (seen under
+        load).
+        """
         return int(self.writer.get_publication_matched_status().current_count)
 
 
 class DdsSubscription:
-    """Hands each sample to ``callback``. Counts, kept up to date from Cyclone's listener
-    thread: ``received`` (samples taken), ``malformed`` (of those, undecodable: skipped) with
-    ``malformed_reasons`` (CdrError.reason -> count), ``lost`` and ``rejected`` (Cyclone's
-    SAMPLE_LOST / SAMPLE_REJECTED totals; such samples are never taken. Cyclone raises
-    neither for a frame lost in the socket: see DdsTransport.socket_drops), ``callback_errors``."""
+    """
+    Hands each sample to ``callback``.
+
+    Counts, kept up to date from Cyclone's listener thread: ``received`` (samples taken),
+    ``malformed`` (of those, undecodable: skipped) with ``malformed_reasons`` (CdrError.reason ->
+    count), ``lost`` and ``rejected`` (Cyclone's SAMPLE_LOST / SAMPLE_REJECTED totals; such samples
+    are never taken. Cyclone raises neither for a frame lost in the socket: see
+    DdsTransport.socket_drops), ``callback_errors``.
+    """
 
     def __init__(
         self,
@@ -207,11 +220,13 @@ class DdsSubscription:
 
 
 class DdsTransport:
-    """One DDS participant; topics are shared between publishers and subscriptions.
+    """
+    One DDS participant; topics are shared between publishers and subscriptions.
 
     ``receive_buffer_bytes`` is the socket receive buffer Cyclone obtained (None where
     unknown); a warning is logged at start when it cannot hold a full-size camera frame.
-    ``warn_period`` spaces the log lines about each topic's malformed samples."""
+    ``warn_period`` spaces the log lines about each topic's malformed samples.
+    """
 
     def __init__(
         self, domain_id: int = 0, warn_period: float = WARN_PERIOD, names: NodeNames | None = None
@@ -233,17 +248,20 @@ class DdsTransport:
 
     @property
     def socket_drops(self) -> int:
-        """Datagrams the kernel dropped on this participant's sockets (receive buffer full):
-        fragments of samples that never arrived. 0 where unknown."""
+        """
+        Datagrams the kernel dropped on this participant's sockets (receive buffer full).
+
+        Fragments of samples that never arrived. 0 where unknown.
+        """
         return self._sockets.drops()
 
     @property
     def node_name(self) -> str | None:
-        """The node's fully qualified name (None for a transport that is no node's)."""
+        """Return the node's fully qualified name (None for a transport that is no node's)."""
         return self.names.fully_qualified_name if self.names is not None else None
 
     def resolve(self, name: str) -> str:
-        """A topic name as rcl would resolve it for this node (namespace, ~, remappings)."""
+        """Return a topic name as rcl would resolve it for this node (namespace, ~, remappings)."""
         if self.names is not None:
             return self.names.resolve(name)
         if name.startswith("~"):
@@ -277,8 +295,12 @@ class DdsTransport:
         raw: bool = False,
         transient_local: bool = False,
     ) -> DdsSubscription:
-        """Sensor-data QoS by default (best effort, keep last 1); ``raw`` hands the callback CDR bytes;
-        ``transient_local`` also receives what a latched writer sent before this reader joined."""
+        """
+        Sensor-data QoS by default (best effort, keep last 1).
+
+        ``raw`` hands the callback CDR bytes; ``transient_local`` also receives what a latched
+        writer sent before this reader joined.
+        """
         subscription = DdsSubscription(
             self,
             self.topic(topic, kind),
@@ -292,8 +314,11 @@ class DdsTransport:
         return subscription
 
     def release(self, entity: DdsPublisher | DdsSubscription) -> None:
-        """Delete a publisher's writer or a subscription's reader now (the lifecycle's cleanup):
-        the other participants see it unmatch. Releasing one twice does nothing."""
+        """
+        Delete a publisher's writer or a subscription's reader now (the lifecycle's cleanup).
+
+        The other participants see it unmatch. Releasing one twice does nothing.
+        """
         if isinstance(entity, DdsSubscription):
             entity.close()
             if entity in self._subscriptions:

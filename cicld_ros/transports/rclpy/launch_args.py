@@ -1,5 +1,7 @@
-"""The launch file's arguments and how they become node parameters and node arguments
-(importable without ROS, so it is tested here; ``launch/segment.launch.py`` is the thin ROS side).
+"""
+The launch file's arguments and how they become node parameters and node arguments.
+
+Importable without ROS, so it is tested here; ``launch/segment.launch.py`` is the thin ROS side.
 
 Every value handed to launch_ros must be one it accepts: a bool, int, float or str, or a
 non-empty list of one of them (launch_ros/utilities/evaluate_parameters.py refuses an
@@ -39,7 +41,7 @@ TRUE, FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
 
 def flag(values: dict[str, str], name: str) -> bool:
-    """A true/false launch argument; ValueError names it when it is neither."""
+    """Return a true/false launch argument; ValueError names it when it is neither."""
     text = values.get(name, LAUNCH_ARGUMENTS[name][0]).strip().lower()
     if text not in TRUE + FALSE:
         raise ValueError(f"{name}:={values[name]!r} must be true or false")
@@ -47,9 +49,13 @@ def flag(values: dict[str, str], name: str) -> bool:
 
 
 def parameter_overrides(values: dict[str, str]) -> dict[str, Any]:
-    """Node parameters from the launch arguments a user actually gave. Only those: launch_ros
-    writes this dict to a parameter file passed after params_file, and the later file wins
-    (launch_ros/actions/node.py, humble and jazzy), so a default here would override the file."""
+    """
+    Node parameters from the launch arguments a user actually gave.
+
+    Only those: launch_ros writes this dict to a parameter file passed after params_file, and the
+    later file wins (launch_ros/actions/node.py, humble and jazzy), so a default here would
+    override the file.
+    """
     overrides: dict[str, Any] = {}
     if values.get("use_sim_time"):
         overrides["use_sim_time"] = flag(values, "use_sim_time")
@@ -73,9 +79,13 @@ def parameter_overrides(values: dict[str, str]) -> dict[str, Any]:
 
 
 def params_file_path(values: dict[str, str], package_default: str) -> str:
-    """The parameter file to start the node with: params_file:= when given (it must be a file:
-    launch_ros would only warn "Parameter file path is not a file" and start the node on its
-    defaults, launch_ros/actions/node.py humble and jazzy), else the package's config/segment.yaml."""
+    """
+    Return the parameter file to start the node with.
+
+    params_file:= when given (it must be a file: launch_ros would only warn "Parameter file path is
+    not a file" and start the node on its defaults, launch_ros/actions/node.py humble and jazzy),
+    else the package's config/segment.yaml.
+    """
     given = values.get("params_file", "")
     if not given:
         return package_default
@@ -90,5 +100,5 @@ def params_file_path(values: dict[str, str], package_default: str) -> str:
 
 
 def node_arguments(values: dict[str, str]) -> list[str]:
-    """The node's own command-line arguments (before --ros-args)."""
+    """Return the node's own command-line arguments (before --ros-args)."""
     return [] if flag(values, "autostart") else ["--no-autostart"]

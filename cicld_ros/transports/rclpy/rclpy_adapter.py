@@ -1,6 +1,10 @@
-"""The ROS 2 adapter pieces the lifecycle node (cicld_ros.transports.rclpy.rclpy_lifecycle_node) is made of: the
-core's transport under rclpy, the parameters declared and read, transitions run and parameter changes
-checked. rclpy and the message packages are imported where used, so this imports without ROS."""
+"""
+The ROS 2 adapter pieces the lifecycle node is made of.
+
+The lifecycle node is cicld_ros.transports.rclpy.rclpy_lifecycle_node; its pieces are the core's
+transport under rclpy, the parameters declared and read, transitions run and parameter changes
+checked. rclpy and the message packages are imported where used, so this imports without ROS.
+"""
 from __future__ import annotations
 
 import traceback
@@ -12,20 +16,27 @@ from ...messages import message_kinds as kinds
 
 
 class RclpyTransport:
-    """The core's transport under rclpy: each message kind's rclpy class and conversions come
-    from the registry (cicld_ros.messages.message_kinds); a kind not there is refused with an error."""
+    """
+    The core's transport under rclpy.
+
+    Each message kind's rclpy class and conversions come from the registry
+    (cicld_ros.messages.message_kinds); a kind not there is refused with an error.
+    """
 
     def __init__(self, node: Any) -> None:
         self.node = node
 
     @property
     def node_name(self) -> str:
-        """The node's full name: its namespace and a __node remapping applied."""
+        """Return the node's full name: its namespace and a __node remapping applied."""
         return self.node.get_fully_qualified_name()
 
     def resolve(self, topic: str) -> str:
-        """What rcl makes of ``topic`` for this node: namespace, ~ and remappings (rclpy's
-        Node.resolve_topic_name, humble and jazzy)."""
+        """
+        Return what rcl makes of ``topic`` for this node.
+
+        Namespace, ~ and remappings (rclpy's Node.resolve_topic_name, humble and jazzy).
+        """
         try:
             return self.node.resolve_topic_name(topic)
         except (
@@ -43,15 +54,7 @@ class RclpyTransport:
     ):
         # before rclpy: an unknown kind is an error anywhere
         message_kind = kinds.message_kind(kind)
-        from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-
-        qos = QoSProfile(
-            depth=depth,
-            reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
-            durability=(
-                DurabilityPolicy.TRANSIENT_LOCAL if transient_local else DurabilityPolicy.VOLATILE
-            ),
-        )
+        qos = qos_profile(reliable, depth, transient_local)
         ros_publisher = self.node.create_publisher(message_kind.rclpy_class(), topic, qos)
         to_rclpy = message_kind.to_rclpy
 
@@ -73,18 +76,21 @@ class RclpyTransport:
         callback: Callable[[Any], None],
         reliable: bool = False,
         depth: int = 1,
+        transient_local: bool = False,
     ):
-        """Sensor-data QoS (best effort, keep last 5), what camera and LiDAR drivers offer; a
-        best-effort reader also matches their reliable writers."""
-        message_kind = kinds.message_kind(kind)
-        from rclpy.qos import qos_profile_sensor_data
+        """
+        Subscribe with the node's input QoS (input_reliability, input_durability, input_depth).
 
+        By default sensor data, best effort, as camera and LiDAR drivers publish; a best-effort
+        reader also matches their reliable writers.
+        """
+        message_kind = kinds.message_kind(kind)
         from_rclpy = message_kind.from_rclpy
         return self.node.create_subscription(
             message_kind.rclpy_class(),
             topic,
             lambda msg: callback(from_rclpy(msg)),
-            qos_profile_sensor_data,
+            qos_profile(reliable, depth, transient_local),
         )
 
     def release(self, entity: Any) -> None:
@@ -95,17 +101,34 @@ class RclpyTransport:
             self.node.destroy_subscription(entity)
 
 
+def qos_profile(reliable: bool, depth: int, transient_local: bool):
+    """Return rclpy's QoSProfile of the transports' reliable / depth / transient_local."""
+    from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=depth,
+        reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
+        durability=(
+            DurabilityPolicy.TRANSIENT_LOCAL if transient_local else DurabilityPolicy.VOLATILE
+        ),
+    )
+
+
 def declare_parameters(node: Any) -> dict[str, str]:
-    """Every NodeParams field as a ROS parameter, each writable: the run-time ones at any time, the
-    others while the node is unconfigured (the set-parameters callback refuses them once configured).
-    A value from a parameter file or -p of the wrong type (rclpy raises InvalidParameterTypeException
-    at declaration) does not end the node with a traceback: the parameter is declared with its
-    default and the problem, with its fix, is returned by name; configure refuses to run until
-    the parameter is set right."""
-    from rclpy.exceptions import InvalidParameterTypeException
+    """
+    Declare every NodeParams field as a ROS parameter, each writable.
+
+    The run-time ones may change at any time, the others while the node is unconfigured (the
+    set-parameters callback refuses them once configured). A value from a parameter file or -p
+    of the wrong type or outside the declared range (rclpy raises at declaration) does not end
+    the node with a traceback: the parameter is declared with its default and the problem, with
+    its fix, is returned by name; configure refuses to run until the parameter is set right.
+    """
+    from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 
     from ...ros_rules.ros_params import type_fix
-    from ...segmentation.params import FIELDS, ros_default
+    from ...segmentation.params import FIELDS, RANGES, ros_default
 
     problems = {}
     for name, field in FIELDS.items():
@@ -113,19 +136,26 @@ def declare_parameters(node: Any) -> dict[str, str]:
         descriptor = parameter_descriptor(name, field.metadata["description"])
         try:
             node.declare_parameter(name, default, descriptor)
+            continue
         except InvalidParameterTypeException as error:
             problems[name] = f"{error} ({type_fix(default)})"
-            node.declare_parameter(
-                name,
-                default,
-                parameter_descriptor(name, field.metadata["description"]),
-                ignore_override=True,
-            )
+        except InvalidParameterValueException:
+            problems[name] = f"{name} must be {RANGES[name][2]}"
+        node.declare_parameter(
+            name,
+            default,
+            parameter_descriptor(name, field.metadata["description"]),
+            ignore_override=True,
+        )
     return problems
 
 
 def parameter_descriptor(name: str, description: str):
-    """The descriptor of a node parameter: its description, its range or its allowed values."""
+    """
+    Return the descriptor of a node parameter.
+
+    Its description, its range or its allowed values.
+    """
     from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
     from ...segmentation.params import CHOICES, RANGES
@@ -146,7 +176,11 @@ def parameter_descriptor(name: str, description: str):
 
 
 def read_parameters(node: Any):
-    """The parameters' current values as NodeParams (ValueError names a bad one); read at each configure."""
+    """
+    Return the parameters' current values as NodeParams (ValueError names a bad one).
+
+    Read at each configure.
+    """
     from ...segmentation.params import FIELDS, NodeParams, with_changes
 
     return with_changes(NodeParams(), {name: node.get_parameter(name).value for name in FIELDS})
@@ -156,11 +190,15 @@ TRANSITION_RESULTS = ("SUCCESS", "FAILURE", "ERROR")  # rclpy's TransitionCallba
 
 
 def run_transition(name: str, transition: Callable[[], None], log: Any) -> str:
-    """Run one lifecycle transition for rclpy and say how it went: SUCCESS; FAILURE when it was
-    refused or configure could not build the node (the state stays); ERROR for anything else
-    (rclpy's error processing then resets the node). Every failure is logged with its cause
-    here, because rclpy's LifecycleNode swallows an exception from a transition callback and
-    logs nothing (rclpy/lifecycle/node.py, __execute_callback, humble and jazzy: "TODO: log sth")."""
+    """
+    Run one lifecycle transition for rclpy and say how it went.
+
+    SUCCESS; FAILURE when it was refused or configure could not build the node (the state stays);
+    ERROR for anything else (rclpy's error processing then resets the node). Every failure is
+    logged with its cause here, because rclpy's LifecycleNode swallows an exception from a
+    transition callback and logs nothing (rclpy/lifecycle/node.py, __execute_callback, humble and
+    jazzy: "TODO: log sth").
+    """
     from ...segmentation.lifecycle import TransitionError
 
     try:
@@ -180,12 +218,16 @@ def run_transition(name: str, transition: Callable[[], None], log: Any) -> str:
 
 
 class ParameterChanges:
-    """ros2 param set on the node, both rclpy generations: ``check`` (the set-parameters
-    callback) only validates; ``apply`` runs once rclpy has committed the set, from the
-    post-set callback where rclpy has one (Jazzy: add_post_set_parameters_callback), so a
-    callback after ours that refuses the set (rclpy calls them in turn and stops at the first
-    refusal) never leaves the core changed while ROS kept the old values. Humble has no
-    post-set callback: there ``check`` applies too, as the last thing it does."""
+    """
+    ros2 param set on the node, both rclpy generations.
+
+    ``check`` (the set-parameters callback) only validates; ``apply`` runs once rclpy has committed
+    the set, from the post-set callback where rclpy has one (Jazzy:
+    add_post_set_parameters_callback), so a callback after ours that refuses the set (rclpy calls
+    them in turn and stops at the first refusal) never leaves the core changed while ROS kept the
+    old values. Humble has no post-set callback: there ``check`` applies too, as the last thing it
+    does.
+    """
 
     def __init__(self, managed: Any, problems: dict[str, str], apply_in_check: bool) -> None:
         self.managed, self.problems, self.apply_in_check = managed, problems, apply_in_check
@@ -208,7 +250,7 @@ class ParameterChanges:
         return None
 
     def apply(self, changes: dict[str, Any]) -> None:
-        """The set was committed by rclpy (the post-set callback)."""
+        """Apply a set that rclpy has committed (the post-set callback)."""
         from ...segmentation.params import FIELDS
 
         core = self.managed.core
@@ -225,4 +267,4 @@ class ParameterChanges:
         for name in changes:  # a parameter set right no longer blocks configure
             self.problems.pop(name, None)
         if wanted is not None:
-            self.managed.core.params = wanted
+            self.managed.core.use_params(wanted)

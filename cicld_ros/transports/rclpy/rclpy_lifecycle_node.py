@@ -1,6 +1,10 @@
-"""The ROS 2 lifecycle node class (rclpy.lifecycle.LifecycleNode), at the top level as ROS 2
-perception nodes keep theirs. It imports rclpy when it is imported: cicld_ros.transports.rclpy.rclpy_node imports
-it only once ROS is there (``segment_node --help`` answers without ROS)."""
+"""
+The ROS 2 lifecycle node class (rclpy.lifecycle.LifecycleNode).
+
+At the top level, as ROS 2 perception nodes keep theirs. It imports rclpy when it is imported:
+cicld_ros.transports.rclpy.rclpy_node imports it only once ROS is there (``segment_node --help``
+answers without ROS).
+"""
 from __future__ import annotations
 
 from typing import Callable
@@ -24,8 +28,13 @@ from .rclpy_adapter import (
 
 
 class SegmentLifecycleNode(LifecycleNode):
-    """The segmentation node as a ROS 2 managed node: each transition callback runs the shared
-    state machine (cicld_ros.segmentation.lifecycle.ManagedNode), so rclpy and DDS mode go through the same states."""
+    """
+    The segmentation node as a ROS 2 managed node.
+
+    Each transition callback runs the shared state machine
+    (cicld_ros.segmentation.lifecycle.ManagedNode), so rclpy and DDS mode go through the same
+    states.
+    """
 
     def __init__(self) -> None:
         super().__init__(NODE_NAME)
@@ -52,7 +61,11 @@ class SegmentLifecycleNode(LifecycleNode):
                                 painting=declared_painting(self._declared))
 
     def _declared(self, name: str, default):
-        """A painting parameter's value, declared at the first configure (configure reads it)."""
+        """
+        Return a painting parameter's value, declared at the first configure.
+
+        Configure reads it.
+        """
         if not self.has_parameter(name):
             try:
                 self.declare_parameter(name, default, ParameterDescriptor())
