@@ -249,20 +249,6 @@ def lifecycle_get(domain: int, node: str) -> str:
     return ros2(domain, "lifecycle", "get", node).out.strip()
 
 
-def wait_state(domain: int, node: str, state: str, process: Process, timeout: float = START_TIMEOUT) -> bool:
-    """Until ``ros2 lifecycle get`` says ``state`` (the node may still be starting: importing
-    torch, discovery); fails at once if the process ended."""
-    deadline, got = time.monotonic() + timeout, ""
-    while time.monotonic() < deadline:
-        got = lifecycle_get(domain, node)
-        if got == state:
-            return True
-        if process.popen.poll() is not None:
-            pytest.fail(f"{process.name} ended (rc {process.popen.returncode}) while waiting for {state!r}\n"
-                        f"{process.tail()}", pytrace=False)
-    pytest.fail(f"{node} not {state!r} within {timeout:g} s (last: {got!r})\n{process.tail()}", pytrace=False)
-
-
 # -- the rclpy listener, in the test process ---------------------------------------------------
 @dataclass
 class Received:
@@ -342,6 +328,27 @@ class Listener:
 
         assert wait_for(lambda: all(self.node.count_publishers(t) > 0 for t in topics), timeout), \
             f"no publisher for {[t for t in topics if self.node.count_publishers(t) == 0]} within {timeout:g} s"
+
+    def wait_lifecycle_node(self, full_name: str, process: Process, timeout: float = START_TIMEOUT) -> None:
+        """Until this process sees ``full_name``'s lifecycle services in the ROS graph (the node
+        is up; a ros2 verb then finds it without retries), or fails if ``process`` ended."""
+        from rclpy._rclpy_pybind11 import NodeNameNonExistentError
+
+        namespace, _, name = full_name.rpartition("/")
+
+        def seen() -> bool:
+            if process.popen.poll() is not None:
+                return True
+            try:
+                services = self.node.get_service_names_and_types_by_node(name, namespace or "/")
+            except NodeNameNonExistentError:
+                return False
+            return any(service == f"{full_name}/get_state" for service, _ in services)
+
+        from waiting import wait_for
+
+        assert wait_for(seen, timeout) and process.popen.poll() is None, \
+            f"{full_name} did not come up within {timeout:g} s\n{process.tail()}"
 
     def got(self, topic: str) -> list[Any]:
         with self._changed:

@@ -51,8 +51,9 @@ def transition(node: ros_tier.Process, name: str) -> str:
 
 
 def test_configure_with_a_missing_checkpoint_fails_with_a_clear_message(stack):
-    node, _, _ = stack
-    assert ros_tier.wait_state(DOMAIN, NODE, "unconfigured [1]", node)
+    node, _, listener = stack
+    listener.wait_lifecycle_node(NODE, node)
+    assert lifecycle_get(DOMAIN, NODE) == "unconfigured [1]", node.tail()
     since = node.mark()
     answer = transition(node, "configure")
     assert "Transitioning failed" in answer, answer
@@ -117,8 +118,8 @@ def test_deactivated_node_serves_nothing_but_reports_inactive_and_serves_again_o
 
 def test_cleanup_returns_the_node_to_unconfigured(stack):
     node, _, _ = stack
-    if lifecycle_get(DOMAIN, NODE) == "active [3]":  # as the previous test leaves it
-        assert "Transitioning successful" in transition(node, "deactivate"), node.tail()
+    answer = transition(node, "deactivate")  # from active, as the previous test leaves it
+    assert "Transitioning successful" in answer or "Unknown transition" in answer, answer
     assert "Transitioning successful" in transition(node, "cleanup"), node.tail()
     assert lifecycle_get(DOMAIN, NODE) == "unconfigured [1]"
 
