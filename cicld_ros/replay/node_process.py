@@ -1,8 +1,8 @@
 """
 The segmentation node in its own process, as replay evaluation and the painting demo run it.
 
-Started with a parameter file written for it (DDS transport), waited for until its topics match,
-and always stopped at the end.
+Started with a parameter file written for it (DDS transport or rclpy), waited for until its
+topics match, and always stopped at the end.
 
     with node_process(params, domain) as node:
         node.wait_until(lambda: writer.subscription_count() > 0, timeout,
@@ -10,6 +10,7 @@ and always stopped at the end.
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -59,34 +60,41 @@ class NodeProcess:
             self.process.wait()
 
 
-@contextmanager
-def node_process(params: dict[str, Any], domain: int) -> Iterator[NodeProcess]:
-    """
-    Run ``python -m cicld_ros.node`` over DDS on ``domain`` with ``params``.
+TRANSPORTS = ("dds", "rclpy")
 
-    ``params`` are its ros__parameters. The node is stopped when the block ends, however it ends.
-    Its output goes to a file, not a pipe, so a chatty node never blocks on a full pipe nobody
-    reads.
+
+def node_command(
+    params_path: Path, domain: int, transport: str
+) -> tuple[list[str], dict[str, str]]:
+    """Return the command line and environment of the node on ``transport``."""
+    if transport == "dds":
+        command = [sys.executable, "-m", "cicld_ros.node", "--transport", "dds", "--params-file",
+                   str(params_path), "--domain-id", str(domain)]
+        return command, dict(os.environ)
+    # the segment_node that ros2 launch starts, on the rmw of the ROS install this Python has
+    command = [sys.executable, "-m", "cicld_ros.transports.rclpy.rclpy_node", "--ros-args",
+               "--params-file", str(params_path)]
+    return command, dict(os.environ, ROS_DOMAIN_ID=str(domain))
+
+
+@contextmanager
+def node_process(
+    params: dict[str, Any], domain: int, transport: str = "dds"
+) -> Iterator[NodeProcess]:
+    """
+    Run the node on ``transport`` (``dds``: ``python -m cicld_ros.node``; ``rclpy``: segment_node).
+
+    ``params`` are its ros__parameters, ``domain`` its DDS domain (ROS_DOMAIN_ID). The node is
+    stopped when the block ends, however it ends. Its output goes to a file, not a pipe, so a
+    chatty node never blocks on a full pipe nobody reads.
     """
     with tempfile.TemporaryDirectory() as tmp:
         params_path, log_path = Path(tmp) / "params.yaml", Path(tmp) / "node.log"
         params_path.write_text(yaml.safe_dump({"/**": {"ros__parameters": params}}))
+        command, environment = node_command(params_path, domain, transport)
         with log_path.open("w") as log:
             process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "cicld_ros.node",
-                    "--transport",
-                    "dds",
-                    "--params-file",
-                    str(params_path),
-                    "--domain-id",
-                    str(domain),
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                text=True,
+                command, stdout=log, stderr=subprocess.STDOUT, text=True, env=environment
             )
         node = NodeProcess(process, log_path)
         try:

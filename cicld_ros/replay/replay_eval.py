@@ -5,7 +5,8 @@ Replay a recorded drive through the segmentation model and score it.
         --report DIR
 
 ``offline`` reads the bag and runs the model directly: deterministic, the reference
-number. ``live`` starts the node (DDS transport) in its own process, plays the bag to it
+number. ``live`` starts the node (the DDS-mode node, or with ``--transport rclpy`` the
+rclpy segment_node that ros2 launch starts) in its own process, plays the bag to it
 at ``--rate`` (or frame by frame, as fast as the node answers), records the masks it
 publishes and matches them to the inputs by header.stamp: latency is publish-to-mask
 time, and an input with no mask is a dropped frame; a frame that fails the checks the node
@@ -23,10 +24,12 @@ from __future__ import annotations
 
 import argparse
 import heapq
+import importlib.util
 import math
 import platform
 import shlex
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -51,6 +54,7 @@ from ..bags.bag_reader import BagError, no_frames, read_frames
 from ..messages.image_codec import InputError, decode, mono8_values
 from ..messages.records import Header
 from ..transports.dds.dds_start import DdsStartError
+from .node_process import TRANSPORTS
 from .replay_points import PointScores
 
 STRIP_FRAMES, STRIP_WIDTH = 3, 512
@@ -156,12 +160,11 @@ def skip_malformed(scores: Scores, frame, error: InputError) -> None:
 
 def run_live(args: argparse.Namespace) -> tuple[Scores, dict]:
     """
-    Start the node (DDS transport) in its own process, play the bag to it, and score it.
+    Start the node (``--transport``: dds or rclpy) in its own process, play the bag, score it.
 
     What the node publishes is matched to the inputs by header.stamp.
     """
     import os
-    import threading
 
     from ..messages.records import COMPRESSED_IMAGE, IMAGE, CompressedImage
     from ..segmentation.core import output_topics
@@ -199,7 +202,13 @@ def run_live(args: argparse.Namespace) -> tuple[Scores, dict]:
             arrived.notify_all()
 
     scores, sent = Scores(args.protocol, PointScores.from_bag(args.bag, args.protocol)), {}
-    with open_transport(domain) as transport, node_process(params, domain) as node:
+    if args.transport == "rclpy":
+        from .rclpy_player import rclpy_transport
+
+        player = rclpy_transport(domain)
+    else:
+        player = open_transport(domain)
+    with player as transport, node_process(params, domain, args.transport) as node:
         masks = transport.subscribe(
             mask_topic, IMAGE, on_mask, reliable=True, depth=16, keep_all=True
         )
@@ -212,6 +221,7 @@ def run_live(args: argparse.Namespace) -> tuple[Scores, dict]:
         )
         pending: dict[tuple[int, int], tuple] = {}
         started = time.perf_counter()
+        primed = prime(publisher, first, received, arrived, node, args.startup_timeout)
         frames_iter = [first]
         for index, frame in enumerate(
             tqdm(
@@ -232,15 +242,24 @@ def run_live(args: argparse.Namespace) -> tuple[Scores, dict]:
                 skip_malformed(scores, frame, error)
                 publisher.publish(frame.image)  # the node still gets what the bag holds
                 continue
-            sent[key] = time.perf_counter()
             pending[key] = frame
+            if index == 0 and primed is not None:  # sent and answered already
+                sent[key] = primed
+                continue
+            sent[key] = time.perf_counter()
             publisher.publish(frame.image)
             if not args.rate:  # as fast as the node keeps up: wait for this frame's mask
                 with arrived:
                     arrived.wait_for(lambda: key in received, timeout=args.frame_timeout)
         with arrived:  # the last frames' outputs
             arrived.wait_for(lambda: all(k in received for k in sent), timeout=args.frame_timeout)
-        elapsed = time.perf_counter() - started
+        finished = time.perf_counter()
+    # throughput after the first frame: its answer waited on discovery and the node's first run
+    first_key = first.image.header.stamp.key()
+    if primed is not None and first_key in received:
+        counted, elapsed = len(received) - 1, finished - received[first_key][0]
+    else:
+        counted, elapsed = len(received), finished - started
     for key, frame in pending.items():
         if key not in received:
             continue
@@ -260,8 +279,37 @@ def run_live(args: argparse.Namespace) -> tuple[Scores, dict]:
         "frames_sent": len(sent),
         "frames_dropped": dropped,
         "rate_hz": args.rate,
-        "throughput_fps": round(scores.frames / elapsed, 2) if elapsed > 0 else None,
+        "throughput_fps": round(counted / elapsed, 2) if elapsed > 0 and counted > 0 else None,
     }
+
+
+PRIME_INTERVAL = 2.0  # s between sends of the first frame while the node has not answered it
+
+
+def prime(publisher, first, received: dict, arrived: threading.Condition, node, timeout: float
+          ) -> float | None:
+    """
+    Send the first frame until its mask comes; return when the answered send left.
+
+    Discovery is two-sided: when this side sees the node's mask writer, the node may not yet see
+    this mask reader, and skips a frame nobody subscribes to. None when the frame is malformed
+    (the replay counts it then).
+    """
+    try:
+        decode(first.image, MAX_PIXELS)
+    except InputError:
+        return None
+    key, deadline = first.image.header.stamp.key(), time.monotonic() + timeout
+    while True:
+        sent = time.perf_counter()
+        publisher.publish(first.image)
+        with arrived:
+            if arrived.wait_for(lambda: key in received, timeout=PRIME_INTERVAL):
+                return sent
+        if node.process.poll() is not None:
+            raise BagError(f"the node exited: {node.output()}")
+        if time.monotonic() > deadline:
+            raise BagError(f"the node answered no frame within {timeout:g} s")
 
 
 def _chain(first: list, rest):
@@ -385,7 +433,14 @@ def main(argv: list[str] | None = None) -> int:
         choices=("offline", "live"),
         default="offline",
         help="offline: run the model on the bag directly (the reference); live: start the node "
-        "(DDS) in its own process and play the bag to it",
+        "in its own process and play the bag to it",
+    )
+    parser.add_argument(
+        "--transport",
+        choices=TRANSPORTS,
+        default="dds",
+        help="live: dds, the ROS-free DDS-mode node over Cyclone (default), or rclpy, the "
+        "segment_node of ros2 launch on the ROS install's rmw (run from a sourced ROS 2 shell)",
     )
     parser.add_argument(
         "--rate",
@@ -426,6 +481,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     args.sampling = sampling_from_args(parser, args)
+    if (
+        args.mode == "live"
+        and args.transport == "rclpy"
+        and importlib.util.find_spec("rclpy") is None
+    ):
+        parser.error(
+            "--transport rclpy needs ROS 2's rclpy, which this Python does not have: run it "
+            "from a sourced ROS 2 shell (docs/install.md), or use --transport dds"
+        )
     command = shlex.join(
         ["python", "-m", "cicld_ros.replay_eval", *(argv if argv is not None else sys.argv[1:])]
     )
@@ -443,6 +507,7 @@ def main(argv: list[str] | None = None) -> int:
         return fail(error)
     info |= measured_with(args.checkpoint, input_size, args.sampling, device) | {
         "mode": args.mode,
+        "transport": args.transport if args.mode == "live" else None,
         "protocol": args.protocol,
         "bag": str(args.bag),
         "command": command,
