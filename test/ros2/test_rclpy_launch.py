@@ -46,6 +46,12 @@ def test_launched_node_configures_and_activates_itself(stack):
     assert lifecycle_get(DOMAIN, NODE) == "active [3]", node.tail()
 
 
+def test_launched_node_applies_the_shipped_fast_dds_profile_itself(stack):
+    node, _, _ = stack
+    # launched without FASTRTPS_DEFAULT_PROFILES_FILE (ros_tier.ros_env), as a user would
+    assert node.find(ros_tier.PROFILE_LINE), node.tail()
+
+
 @pytest.mark.parametrize("encoding, topic, outputs, stamp", [
     ("rgb8", FRONT, FRONT_OUT, (1101, 7)),
     ("bgr8", FRONT, FRONT_OUT, (1102, 8)),
