@@ -194,6 +194,11 @@ def main(argv: list[str] | None = None) -> int:
             node.managed.shutdown()
             node.destroy_node()
         rclpy.try_shutdown()
+        # past this point CPython puts the default action back for a handler written in Python,
+        # so a late second Ctrl-C (a terminal and ros2 launch both send one) would end the
+        # process with -2 after a clean shutdown; ignored, the exit status stays 0
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, signal.SIG_IGN)
     return 0
 
 
