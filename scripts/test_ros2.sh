@@ -20,7 +20,8 @@ started=$SECONDS
 status=0
 # launch_testing's pytest plugins come with the Jazzy venv and are not needed here (and do not
 # load under pytest 9); ros2 verbs use no daemon (the tier passes --no-daemon), nothing stays up
-CICLD_REQUIRE_ROS=1 python -m pytest -q -rfEs test/ros2 -p no:launch_testing -p no:launch_pytest -p no:launch_ros \
+# the ament linters run here too: only this venv has ament_flake8 and ament_pep257 (colcon test runs them)
+CICLD_REQUIRE_ROS=1 python -m pytest -q -rfEs test/ros2 test/test_flake8.py test/test_pep257.py -p no:launch_testing -p no:launch_pytest -p no:launch_ros \
   --junitxml="$report" "$@" || status=$?
 python - "$report" "$status" <<'PY'
 import sys
