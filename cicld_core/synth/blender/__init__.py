@@ -12,6 +12,8 @@ or ``pip install .[render]``. Only ``cycles.py`` and ``materials.py`` import it 
 """
 from __future__ import annotations
 
+import importlib.util
+
 BPY_REQUIREMENT = "bpy==4.5.*"
 MISSING_BPY = (f"the Blender renderer needs Blender's Python module, an optional extra: "
                f"pip install \"{BPY_REQUIREMENT}\" (or pip install .[render] in the repository); "
@@ -19,9 +21,11 @@ MISSING_BPY = (f"the Blender renderer needs Blender's Python module, an optional
 
 
 def bpy_missing() -> str | None:
-    """None when bpy imports, else the message saying how to get it."""
+    """None when bpy is installed, else the message saying how to get it. Looks without
+    importing: Blender puts its own folders on sys.path, and worker processes started
+    after that would find Blender's inner ``bpy`` package instead of the module."""
     try:
-        import bpy  # noqa: F401, PLC0415 - probing the optional extra
-    except ImportError as error:
-        return f"{MISSING_BPY} ({error})"
-    return None
+        found = importlib.util.find_spec("bpy") is not None
+    except (ImportError, ValueError):
+        found = False
+    return None if found else f"{MISSING_BPY} (no module named 'bpy')"

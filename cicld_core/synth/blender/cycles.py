@@ -11,7 +11,10 @@ that hit lies inside the pixel. Depth is the Z pass: distance along the optical 
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -217,7 +220,8 @@ class Session:
             old.unlink()
         image_path = self.tmp / "image.png"
         render.filepath = str(image_path)
-        bpy.ops.render.render(write_still=True)
+        with quiet_stdout():
+            bpy.ops.render.render(write_still=True)
         image = _read_png(image_path)
         data_path = next(self.tmp.glob(f"{DATA_SLOT}*.exr"))
         data = bpy.data.images.load(str(data_path))
@@ -239,6 +243,23 @@ class Session:
         for path in self.tmp.glob("*"):
             path.unlink()
         os.rmdir(self.tmp)
+
+
+@contextmanager
+def quiet_stdout() -> Iterator[None]:
+    """Blender prints a progress line per render step on the C-level stdout: send it to
+    /dev/null while rendering (errors go to stderr and stay)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 1)
+    finally:
+        os.close(saved)
 
 
 def has_denoiser() -> bool:

@@ -171,15 +171,10 @@ def make_material(name: str) -> bpy.types.Material:
     return mat
 
 
-_MATERIALS: dict[str, bpy.types.Material] = {}
-
-
 def materials() -> dict[str, bpy.types.Material]:
     """Every material of the renderer, made on first use in this Blender session."""
-    if not _MATERIALS or any(m.name not in bpy.data.materials for m in _MATERIALS.values()):
-        _MATERIALS.clear()
-        _MATERIALS.update({name: make_material(name) for name in MATERIAL_NAMES})
-    return _MATERIALS
+    found = {name: bpy.data.materials.get(f"cicld_{name}") for name in MATERIAL_NAMES}
+    return {name: mat if mat is not None else make_material(name) for name, mat in found.items()}
 
 
 def apply_looks(looks: Looks) -> None:
