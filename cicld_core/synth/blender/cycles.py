@@ -142,9 +142,12 @@ class Session:
         bpy.data.batch_remove(self.frame_objects + meshes)
         self.frame_objects = []
 
-    def build(self, world: World) -> list[tuple[int, int]]:
-        """The frame's objects; returns (trainId, instance) per object index (index 0: none)."""
+    def build(self, world: World, size: tuple[int, int]) -> list[tuple[int, int]]:
+        """The frame's objects, camera and light at ``size`` (width, height); returns
+        (trainId, instance) per object index (index 0: nothing, the sky)."""
         self.clear_frame()
+        render = self.scene.render
+        render.resolution_x, render.resolution_y = size
         mats = materials()
         apply_looks(world.looks)
         table = [(255, 0)]
@@ -212,9 +215,9 @@ class Session:
         view.white_balance_temperature = looks.white_balance_k
         view.white_balance_tint = looks.tint
 
-    def render(self, size: tuple[int, int], seed: int) -> Passes:
+    def render(self, seed: int) -> Passes:
+        """Render the frame ``build`` made, with Cycles' sampling seed ``seed``."""
         render = self.scene.render
-        render.resolution_x, render.resolution_y = size
         self.scene.cycles.seed = seed % (2 ** 31)
         for old in self.tmp.glob("*"):
             old.unlink()

@@ -46,8 +46,8 @@ def render_frame(session, seed: int, index: int, size: tuple[int, int], style: s
 
     size = check_size(size)
     world: World = build_world(seed, split, index, style, version)
-    table = session.build(world)
-    passes = session.render(size, cycles_seed(seed, split, index))
+    table = session.build(world, size)
+    passes = session.render(cycles_seed(seed, split, index))
     train_ids, instance_ids = labels_from_index(passes.index, table)
     image = passes.image
     if world.looks.fog_m is not None:
