@@ -221,3 +221,34 @@ def test_the_synthia_layout_is_written_and_read(tmp_path):
     assert len(dataset) == 1
     label = dataset[0]["label"].numpy()
     assert label.shape == (32, 64) and set(np.unique(label)) <= set(range(NUM_TRAIN_CLASSES)) | {IGNORE_INDEX}
+
+
+# ---- the benchmark ---------------------------------------------------------------------------
+
+def run_benchmark(*args: str, env_code: str = "") -> subprocess.CompletedProcess:
+    code = (f"import sys\n{env_code}\nsys.path.insert(0, 'benchmarks')\nimport render_blender\n"
+            "sys.exit(render_blender.main(sys.argv[1:]))")
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+def test_the_benchmark_refuses_bad_options_and_needs_bpy(tmp_path):
+    done = run_benchmark("--more-frames", "1")
+    assert done.returncode == 2 and "--more-frames: must be at least 2" in done.stderr and "Traceback" not in done.stderr
+    done = run_benchmark("--frames", "2", env_code="sys.modules['bpy'] = None")
+    assert done.returncode == 2 and 'pip install "bpy==4.5.*"' in done.stderr and "Traceback" not in done.stderr
+
+
+@needs_bpy
+def test_the_benchmark_reports_speed_per_size_and_class_shares(tmp_path):
+    out = tmp_path / "bench.json"
+    done = run_benchmark("--frames", "3", "--more-frames", "2", "--sizes", "64x32", "80x40", "--samples", "1", "--workers", "1",
+                         "--out", str(tmp_path / "kept"), "--json", str(out))
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert [row["size"] for row in report["speed"]] == ["64x32", "80x40"]
+    assert all(row["frames_per_s"] > 0 and row["wall_s"] > 0 for row in report["speed"])
+    shares = report["batch"]["pixel_share_of_rendered_frames"]
+    assert sum(shares.values()) == pytest.approx(1.0, abs=1e-3) and shares["road"] > 0
+    assert report["batch"]["frame_share"]["sky"] == 1.0 and report["batch"]["frames"] == 3
+    assert len(list((tmp_path / "kept" / "images").glob("*.png"))) == 3  # --out keeps the batch
+    assert "frames/s steady" in done.stdout

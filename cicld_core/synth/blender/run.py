@@ -9,6 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,8 +98,10 @@ def kept_counts(job: Job, index: int) -> np.ndarray:
     return np.bincount(train_ids.ravel(), minlength=256)[:NUM_TRAIN_CLASSES]
 
 
-def render_dataset(job: Job, indices: range, workers: int = 1, progress: bool = True) -> Summary:
-    """Render the frames ``indices`` of ``job`` that are not on disk yet, ``workers`` at a time."""
+def render_dataset(job: Job, indices: range, workers: int = 1, progress: bool = True,
+                   on_frame: Callable[[int], None] | None = None) -> Summary:
+    """Render the frames ``indices`` of ``job`` that are not on disk yet, ``workers`` at a time;
+    ``on_frame(index)`` is called as each is written."""
     todo = [i for i in indices if not frame_done(job, i)]
     kept = [i for i in indices if i not in set(todo)]
     frames_with = np.zeros(NUM_TRAIN_CLASSES, np.int64)
@@ -117,16 +120,20 @@ def render_dataset(job: Job, indices: range, workers: int = 1, progress: bool = 
                     frames_with += counts > 0
                     pixels += counts
                     bar.update()
+                    if on_frame:
+                        on_frame(index)
             finally:
                 _SESSION.close()
         else:
             # spawn, not fork: each worker starts its own Blender, never a copy of the parent's
             context = multiprocessing.get_context("spawn")
             with context.Pool(min(workers, len(todo)), initializer=_start, initargs=(job,), maxtasksperchild=None) as pool:
-                for _, counts in pool.imap_unordered(_render, todo, chunksize=1):
+                for index, counts in pool.imap_unordered(_render, todo, chunksize=1):
                     frames_with += counts > 0
                     pixels += counts
                     bar.update()
+                    if on_frame:
+                        on_frame(index)
     finally:
         bar.close()
     return Summary(len(todo), len(kept), time.perf_counter() - start, frames_with, pixels)

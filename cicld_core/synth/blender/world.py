@@ -354,10 +354,20 @@ def add_tree(b: Builder, side: int, outward: float, y: float, size: float, kind:
             radius = rng.uniform(1.3, 3.0) * size
             add_tube(mesh, (0, 0, 0), (0, 0, trunk + radius * 0.5), 0.14 * size, 0.09 * size, "bark", bark, 6)
             colour = looks.pick(looks.leaves, rng)
-            for _ in range(int(rng.integers(1, 4))):
-                c = (rng.uniform(-0.5, 0.5) * radius, rng.uniform(-0.5, 0.5) * radius, trunk + rng.uniform(0.6, 1.2) * radius)
-                r = radius * rng.uniform(0.7, 1.0, 3)
-                mesh.add(*blob(rng, c, r, 0.18, 2), "leaves", colour)
+            add_crown(mesh, rng, (0.0, 0.0, trunk + radius * 0.8), radius, colour, looks)
+
+
+def add_crown(mesh: Mesh, rng: np.random.Generator, centre, radius: float, colour, looks: Looks) -> None:
+    """A leafy crown: clumps of foliage in an ellipsoid, each its own shade, so the silhouette is
+    ragged and light falls unevenly (one smooth ball reads as a green blob, not as a tree)."""
+    squash = rng.uniform(0.7, 1.1)
+    for _ in range(int(rng.integers(7, 14))):
+        direction = rng.normal(0, 1, 3)
+        direction /= np.linalg.norm(direction)
+        offset = direction * radius * rng.uniform(0.2, 0.75) * [1.0, 1.0, squash]
+        r = radius * rng.uniform(0.35, 0.55)
+        shade = colour * rng.uniform(0.75, 1.2)
+        mesh.add(*blob(rng, np.asarray(centre) + offset, (r, r, r * 0.85), 0.3, 1), "leaves", np.clip(shade, 0, 1))
 
 
 def _branch(mesh: Mesh, rng: np.random.Generator, start: np.ndarray, direction: np.ndarray, length: float,
@@ -702,11 +712,10 @@ def add_vehicle(b: Builder, kind: str, x: float, y: float, length: float, yaw: f
                 add_tube(mesh, (xw + s * 0.125, ya, wheel_r), (xw + s * 0.13, ya, wheel_r), wheel_r * 0.55, wheel_r * 0.55,
                          "metal", looks.metals[0], 10)
         # lights and plates: heads at the front (+y), tails at the back
-        for s in (-1, 1):
-            mesh.add(*box(s * W / 2 - (0.3 if s > 0 else -0.05) - (0.0 if s > 0 else 0.25), s * W / 2 - (0.05 if s > 0 else -0.3),
-                          L / 2 - 0.02, L / 2 + 0.02, body_bottom + 0.25, body_bottom + 0.42), "head_light", (1.0, 0.95, 0.8))
-            mesh.add(*box(s * W / 2 - (0.3 if s > 0 else -0.05) - (0.0 if s > 0 else 0.25), s * W / 2 - (0.05 if s > 0 else -0.3),
-                          -L / 2 - 0.02, -L / 2 + 0.02, body_bottom + 0.3, body_bottom + 0.5), "tail_light", (1.0, 0.02, 0.01))
+        for s in (-1, 1):  # a lamp 0.25 m wide in each front and rear corner
+            x0, x1 = sorted((s * (W / 2 - 0.05), s * (W / 2 - 0.3)))
+            mesh.add(*box(x0, x1, L / 2 - 0.02, L / 2 + 0.02, body_bottom + 0.25, body_bottom + 0.42), "head_light", (1.0, 0.95, 0.8))
+            mesh.add(*box(x0, x1, -L / 2 - 0.02, -L / 2 + 0.02, body_bottom + 0.3, body_bottom + 0.5), "tail_light", (1.0, 0.02, 0.01))
         for yp in (L / 2 + 0.01, -L / 2 - 0.01):
             mesh.add(*centred_box((0.52, 0.04, 0.12), (0, yp, body_bottom + 0.15)), "paint", srgb((230, 230, 225)))
         mesh.add(*box(-W / 2 + 0.05, W / 2 - 0.05, -L / 2 + 0.1, L / 2 - 0.1, 0.12, body_bottom + 0.02), "rubber", black)
