@@ -32,7 +32,8 @@ examples:
   # the same street layouts path-traced by Blender (needs the extra: pip install "bpy==4.5.*")
   python -m cicld_core.synth --renderer blender --out data/render_gta5 --style source --layout gta5 --num 2000 --size 512x256 --workers 2
 
-The same arguments always give byte-identical files; --split val draws different streets
+The same arguments always give byte-identical files (--renderer blender: the same labels, and
+the same pixels with the same Blender and --samples); --split val draws different streets
 than --split train. --version 1 is the first benchmark (both styles of one --seed show the
 same streets, only the rendering differs); --version 2 (default) keeps that source style
 and also changes the target's content: camera, class frequencies, shapes, layout, weather.
