@@ -20,7 +20,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 from cicld_core.cli_types import fail, frame_size, int_at_least
 from cicld_core.io import write_json

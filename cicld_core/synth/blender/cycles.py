@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import bpy
+import cv2
 import numpy as np
 
 from .materials import SMOOTH, apply_looks, materials
@@ -273,8 +274,6 @@ def has_denoiser() -> bool:
 
 
 def _read_png(path: Path) -> np.ndarray:
-    import cv2  # noqa: PLC0415 - the one image reader of the project
-
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
         raise RuntimeError(f"Blender wrote no readable image at {path}")

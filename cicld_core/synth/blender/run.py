@@ -127,7 +127,7 @@ def render_dataset(job: Job, indices: range, workers: int = 1, progress: bool = 
         else:
             # spawn, not fork: each worker starts its own Blender, never a copy of the parent's
             context = multiprocessing.get_context("spawn")
-            with context.Pool(min(workers, len(todo)), initializer=_start, initargs=(job,), maxtasksperchild=None) as pool:
+            with context.Pool(min(workers, len(todo)), initializer=_start, initargs=(job,)) as pool:
                 for index, counts in pool.imap_unordered(_render, todo, chunksize=1):
                     frames_with += counts > 0
                     pixels += counts

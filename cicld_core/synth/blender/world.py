@@ -13,7 +13,7 @@ jitter) from ``LOOK_STREAM``. No draw depends on the image size.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -66,7 +66,6 @@ class World:
     pose: Pose
     looks: Looks
     layout: StreetLayout
-    lights: list[tuple[tuple[float, float, float], tuple[float, float, float], float]] = field(default_factory=list)
 
 
 class Builder:
@@ -115,7 +114,7 @@ def band(b: Builder, off0: float, off1: float, z: float, ys=None) -> tuple[np.nd
 
 
 def add_ground(b: Builder) -> None:
-    lay, looks, rng = b.layout, b.looks, b.rng
+    lay, looks = b.layout, b.looks
     terrain = b.mesh(ID["terrain"])
     terrain.add(*box(-400, 400, GROUND_NEAR_M, GROUND_FAR_M + 200, -0.3, -0.02), "grass", looks.grass)
     road = b.mesh(ID["road"])
@@ -204,8 +203,7 @@ def add_building(b: Builder, side: int, outward: float, y0: float, y1: float, he
             for k in range(n_floors):
                 if k == 0 and i == door_bay:
                     w, z0, z1 = 1.1, 0.0, 2.2
-                    mesh.add(*box(-sx * 0.06, 0, yc - w / 2 - 0.08, yc + w / 2 + 0.08, z0, z1 + 0.1) if sx > 0 else
-                             box(0, 0.06, yc - w / 2 - 0.08, yc + w / 2 + 0.08, z0, z1 + 0.1), "frame", frame_colour)
+                    mesh.add(*_pane(sx, yc, w + 0.16, z0, z1 + 0.1, 0.06), "frame", frame_colour)
                     mesh.add(*_pane(sx, yc, w, z0, z1, 0.08), "door", looks.pick(looks.doors, rng))
                     continue
                 if k == 0 and shop:
@@ -408,7 +406,7 @@ def add_street_trees(b: Builder) -> None:
 
 # ---- street furniture ----------------------------------------------------------------------
 
-def add_furniture(b: Builder, lights: list) -> None:
+def add_furniture(b: Builder) -> None:
     lay, rng, looks = b.layout, b.rng, b.looks
     pole, sign_mesh, light_mesh = b.mesh(ID["pole"]), b.mesh(ID["traffic sign"]), b.mesh(ID["traffic light"])
     metal = looks.pick(looks.metals, rng)
@@ -432,10 +430,10 @@ def add_furniture(b: Builder, lights: list) -> None:
         y = rng.uniform(12.0, 60.0)
         for s in (-1, 1):
             if rng.random() < 0.8:
-                add_traffic_light(b, pole, light_mesh, s, y, mast=bool(rng.random() < 0.4), lights=lights)
+                add_traffic_light(b, pole, light_mesh, s, y, mast=bool(rng.random() < 0.4))
     if rng.random() < 0.35:  # a pedestrian light
         y = rng.uniform(8.0, 40.0)
-        add_traffic_light(b, pole, light_mesh, int(rng.choice([-1, 1])), y, mast=False, lights=lights, pedestrian=True)
+        add_traffic_light(b, pole, light_mesh, int(rng.choice([-1, 1])), y, mast=False, pedestrian=True)
     if rng.random() < 0.3:  # bollards
         s = int(rng.choice([-1, 1]))
         y0 = rng.uniform(4.0, 30.0)
@@ -475,7 +473,7 @@ def add_sign(b: Builder, pole: Mesh, mesh: Mesh, x: float, y: float) -> None:
                       0.0, 0.02, "sign", srgb((235, 235, 230)), "metal", metal)
 
 
-def add_traffic_light(b: Builder, pole: Mesh, mesh: Mesh, side: int, y: float, mast: bool, lights: list,
+def add_traffic_light(b: Builder, pole: Mesh, mesh: Mesh, side: int, y: float, mast: bool,
                       pedestrian: bool = False) -> None:
     rng, looks = b.rng, b.looks
     x = b.lateral(side, b.layout.side(side).verge + 0.35, y)
@@ -749,8 +747,7 @@ def add_traffic(b: Builder) -> None:
         y = float(np.exp(rng.uniform(np.log(nearest), np.log(110.0))))
         if kind == "train" and rng.random() < 0.4:  # a tram crossing at a junction
             y = rng.uniform(15.0, 50.0)
-            b_yaw = np.pi / 2
-            add_vehicle(b, kind, float(lay.road_centre(y)) + rng.uniform(-8, 8), y + 1.5, length, b_yaw)
+            add_vehicle(b, kind, float(lay.road_centre(y)) + rng.uniform(-8, 8), y + 1.5, length, np.pi / 2)
             continue
         if not place(lane, y, length):
             continue
@@ -791,8 +788,7 @@ def build_world(seed: int, split: str, index: int, style: str, version: int) -> 
     add_sides(b)
     add_skyline(b)
     add_street_trees(b)
-    lights: list = []
-    add_furniture(b, lights)
+    add_furniture(b)
     add_people(b)
     add_traffic(b)
-    return World(b.all_things(), pose, looks, layout, lights)
+    return World(b.all_things(), pose, looks, layout)
