@@ -246,7 +246,7 @@ def test_the_benchmark_reports_speed_per_size_and_class_shares(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(out.read_text())
     assert [row["size"] for row in report["speed"]] == ["64x32", "80x40"]
-    assert all(row["frames_per_s"] > 0 and row["wall_s"] > 0 for row in report["speed"])
+    assert all(row["frames_per_s"] > 0 and row["wall_s"] > 0 and row["cpu_s_per_frame"] > 0 for row in report["speed"])
     shares = report["batch"]["pixel_share_of_rendered_frames"]
     assert sum(shares.values()) == pytest.approx(1.0, abs=1e-3) and shares["road"] > 0
     assert report["batch"]["frame_share"]["sky"] == 1.0 and report["batch"]["frames"] == 3
