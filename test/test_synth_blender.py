@@ -47,6 +47,21 @@ def test_without_bpy_the_command_says_how_to_get_it(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_blender_that_cannot_start_is_one_error_not_a_hang(tmp_path, workers):
+    # a bpy that is found but fails to import (a broken install): the workers report it once
+    fake = tmp_path / "site" / "bpy"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('this bpy is broken')\n")
+    done = run_cli("--renderer", "blender", "--out", str(tmp_path / "r"), "--style", "source", "--layout", "gta5",
+                   "--num", "3", "--size", "64x32", "--workers", workers,
+                   env_code=f"sys.path.insert(0, {str(fake.parent)!r})\nimport os\n"
+                   f"os.environ['PYTHONPATH'] = {str(fake.parent)!r} + os.pathsep + os.environ.get('PYTHONPATH', '')")
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "a Blender worker could not start: ImportError: this bpy is broken" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_blender_options_are_refused_with_the_2d_renderer(tmp_path):
     done = run_cli("--out", str(tmp_path / "x"), "--style", "source", "--layout", "gta5", "--samples", "4")
     assert done.returncode == 2 and "--samples only apply to --renderer blender" in done.stderr

@@ -139,7 +139,10 @@ def render_with_blender(args: argparse.Namespace) -> int:
     job = Job(out=args.out, layout=args.layout, split=args.split, seed=args.seed, size=args.size, style=args.style,
               version=args.version, lidar=lidar, samples=args.samples or DEFAULT_SAMPLES,
               threads=args.threads or default_threads(workers))
-    summary = render_dataset(job, range(args.num), workers)
+    try:
+        summary = render_dataset(job, range(args.num), workers)
+    except RuntimeError as error:  # a worker that could not start Blender
+        return fail(error, 1)
     write_split_list(args.out, args.layout, args.split, range(args.num))
     presence = {name: round(float(n) / args.num, 4) for name, n in zip(CLASS_NAMES, summary.frames_with)}
     share = summary.pixels / max(summary.pixels.sum(), 1)

@@ -59,15 +59,20 @@ def frame_done(job: Job, index: int) -> bool:
 
 _SESSION = None
 _JOB: Job | None = None
+_START_ERROR: str | None = None
 
 
 def _start(job: Job) -> None:
-    """Worker start: one Blender session for all its frames."""
-    global _SESSION, _JOB
-    from .cycles import RenderSettings, Session  # noqa: PLC0415 - bpy only in the workers
-
+    """Worker start: one Blender session for all its frames. A failure is kept and raised by
+    the first frame: an exception here would make the pool start worker after worker."""
+    global _SESSION, _JOB, _START_ERROR
     _JOB = job
-    _SESSION = Session(RenderSettings(samples=job.samples, threads=job.threads, denoise=job.denoise))
+    try:
+        from .cycles import RenderSettings, Session  # noqa: PLC0415 - bpy only in the workers
+
+        _SESSION = Session(RenderSettings(samples=job.samples, threads=job.threads, denoise=job.denoise))
+    except Exception as error:  # noqa: BLE001 - reported by _render, in the parent
+        _START_ERROR = f"{type(error).__name__}: {error}"
 
 
 def _render(index: int) -> tuple[int, np.ndarray]:
@@ -75,6 +80,8 @@ def _render(index: int) -> tuple[int, np.ndarray]:
     from .. import write_frame, write_sensors  # noqa: PLC0415 - the package imports this module lazily
     from .frames import render_frame  # noqa: PLC0415
 
+    if _START_ERROR is not None:
+        raise RuntimeError(f"a Blender worker could not start: {_START_ERROR}")
     job = _JOB
     frame = render_frame(_SESSION, job.seed, index, job.size, job.style, job.split, job.version, job.lidar)
     if frame.sensors is not None:  # the sensors first, the image and labels last: the frame is done when they are there
@@ -123,7 +130,8 @@ def render_dataset(job: Job, indices: range, workers: int = 1, progress: bool = 
                     if on_frame:
                         on_frame(index)
             finally:
-                _SESSION.close()
+                if _SESSION is not None:
+                    _SESSION.close()
         else:
             # spawn, not fork: each worker starts its own Blender, never a copy of the parent's
             context = multiprocessing.get_context("spawn")
