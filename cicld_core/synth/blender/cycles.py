@@ -11,18 +11,19 @@ that hit lies inside the pixel. Depth is the Z pass: distance along the optical 
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import bpy
 import cv2
 import numpy as np
 
-from .materials import SMOOTH, apply_looks, materials
+from .quiet import quiet_output
+
+with quiet_output(stderr=True):  # Blender's start-up notes go nowhere; a failed import still raises
+    import bpy
+
+from .materials import SMOOTH, apply_looks, materials  # noqa: E402 - after bpy's quiet import
 from .world import World
 
 DATA_SLOT = "data"  # the EXR the compositor writes: R object index, G depth
@@ -229,7 +230,7 @@ class Session:
             old.unlink()
         image_path = self.tmp / "image.png"
         render.filepath = str(image_path)
-        with quiet_stdout():
+        with quiet_output():
             bpy.ops.render.render(write_still=True)
         image = _read_png(image_path)
         data_path = next(self.tmp.glob(f"{DATA_SLOT}*.exr"))
@@ -252,23 +253,6 @@ class Session:
         for path in self.tmp.glob("*"):
             path.unlink()
         os.rmdir(self.tmp)
-
-
-@contextmanager
-def quiet_stdout() -> Iterator[None]:
-    """Blender prints a progress line per render step on the C-level stdout: send it to
-    /dev/null while rendering (errors go to stderr and stay)."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 1)
-            try:
-                yield
-            finally:
-                os.dup2(saved, 1)
-    finally:
-        os.close(saved)
 
 
 def has_denoiser() -> bool:

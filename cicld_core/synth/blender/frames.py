@@ -8,6 +8,7 @@ import numpy as np
 
 from ...labels import TRAIN_ID_BY_NAME
 from ...sizes import check_size
+from .. import SynthFrame
 from ..scene import SPLIT_CODES
 from ..sensors import LidarSpec
 from . import sensors
@@ -42,8 +43,6 @@ def add_fog(image: np.ndarray, depth: np.ndarray, visibility_m: float) -> np.nda
 def render_frame(session, seed: int, index: int, size: tuple[int, int], style: str, split: str = "train",
                  version: int = 2, lidar: LidarSpec | None = None):
     """Frame ``index`` of (seed, split) through Blender. ``session``: a ``cycles.Session``."""
-    from .. import SynthFrame  # noqa: PLC0415 - the package imports this module's package lazily
-
     size = check_size(size)
     world: World = build_world(seed, split, index, style, version)
     table = session.build(world, size)

@@ -5,9 +5,11 @@ by the face attribute ``col``, the per-object colour the scene description picke
 reads texture coordinates in metres (every object's transform is the identity)."""
 from __future__ import annotations
 
-import bpy
-
 from .looks import Looks
+from .quiet import quiet_output
+
+with quiet_output(stderr=True):  # Blender's start-up notes (audio without numpy 1) are not ours
+    import bpy
 
 MATERIAL_NAMES = (
     "asphalt", "marking", "paving", "kerb", "concrete", "grass", "plaster", "brick", "roof", "glass", "frame", "door",

@@ -17,9 +17,11 @@ import numpy as np
 from tqdm import tqdm
 
 from ...labels import NUM_TRAIN_CLASSES
+from .. import write_frame, write_sensors
 from ..layouts import frame_files
 from ..sensor_files import sensor_paths
 from ..sensors import LidarSpec
+from .frames import render_frame
 
 
 @dataclass(frozen=True)
@@ -77,9 +79,6 @@ def _start(job: Job) -> None:
 
 def _render(index: int) -> tuple[int, np.ndarray]:
     """Render and write frame ``index``; returns its class pixel counts."""
-    from .. import write_frame, write_sensors  # noqa: PLC0415 - the package imports this module lazily
-    from .frames import render_frame  # noqa: PLC0415
-
     if _START_ERROR is not None:
         raise RuntimeError(f"a Blender worker could not start: {_START_ERROR}")
     job = _JOB
