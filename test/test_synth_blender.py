@@ -75,6 +75,16 @@ def test_only_the_renderers_bpy_modules_import_bpy():
     assert importing == ["cicld_core/synth/blender/cycles.py", "cicld_core/synth/blender/materials.py"]
 
 
+def test_the_set_up_script_installs_the_pin_setup_py_declares():
+    # CICLD_RENDER=1 bash scripts/setup_env.sh reads the requirement from setup.py, not a copy
+    script = (REPO / "scripts" / "setup_env.sh").read_text()
+    assert "CICLD_RENDER" in script and "--no-deps" in script and "bpy==" not in script
+    done = subprocess.run(["sed", "-n", r's/^RENDER_REQUIRES = \["\(.*\)"\]$/\1/p', str(REPO / "setup.py")],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "bpy==4.5.*"
+    assert r's/^RENDER_REQUIRES = \["\(.*\)"\]$/\1/p' in script
+
+
 # ---- the scene description (numpy, no bpy) ----------------------------------------------------
 
 def test_one_seed_gives_one_scene():
