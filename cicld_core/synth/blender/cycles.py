@@ -249,6 +249,9 @@ class Session:
         return Passes(image, index, depth)
 
     def close(self) -> None:
+        """Remove the frame's objects and the temporary folder; a second call does nothing."""
+        if not self.tmp.exists():
+            return
         self.clear_frame()
         for path in self.tmp.glob("*"):
             path.unlink()
