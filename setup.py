@@ -31,6 +31,10 @@ INSTALL_REQUIRES = [
 # ONNX export (python -m cicld_core.export_onnx); the tests check it, so they need it.
 ONNX_REQUIRES = ["onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.2"]
 TEST_REQUIRES = ["pytest>=8.0"] + ONNX_REQUIRES
+# The Blender renderer (python -m cicld_core.synth --renderer blender): Blender 4.5 LTS as a
+# Python module, GPL, imported only by cicld_core/synth/blender. One 373 MB wheel for
+# CPython 3.11; it requires numpy<2.
+RENDER_REQUIRES = ["bpy==4.5.*"]
 
 setup(
     name=PACKAGE,
@@ -45,7 +49,7 @@ setup(
     ],
     python_requires=">=3.10",
     install_requires=INSTALL_REQUIRES,
-    extras_require={"test": TEST_REQUIRES, "onnx": ONNX_REQUIRES},
+    extras_require={"test": TEST_REQUIRES, "onnx": ONNX_REQUIRES, "render": RENDER_REQUIRES},
     zip_safe=True,
     maintainer="CICLD ROS 2 maintainers",
     maintainer_email="cicld-ros@example.com",

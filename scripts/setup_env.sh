@@ -8,6 +8,9 @@
 #                     wheel; on a GPU machine install your CUDA build into .venv first,
 #                     or set e.g. CICLD_TORCH_SPEC="torch==2.13.0" with your index)
 #   CICLD_VENV        venv folder (default: <repo>/.venv)
+#   CICLD_RENDER=1    also install the Blender renderer's optional extra (setup.py's RENDER_REQUIRES,
+#                     bpy, GPL, 373 MB, Python 3.11 only) without its declared dependencies: it pins
+#                     numpy<2, which would change the 2D generator's frames (docs/data.md, "Install")
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${CICLD_VENV:-$repo/.venv}"
@@ -26,7 +29,8 @@ if [ ! -x "$venv/bin/python" ]; then
   "$python" -m venv "$venv"
 fi
 stamp="$venv/.cicld-installed"
-want="$(cat "$repo/setup.py" "$repo/scripts/setup_env.sh" | sha256sum | cut -d' ' -f1)"
+render="${CICLD_RENDER:-0}"
+want="$( (cat "$repo/setup.py" "$repo/scripts/setup_env.sh"; echo "render=$render") | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # Quiet but not silent: pip's progress would flood CI logs, its errors still show.
   if ! "$venv/bin/python" -c "import torch" >/dev/null 2>&1; then
@@ -38,5 +42,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "[setup] installing colcon ($colcon_spec)"
   # shellcheck disable=SC2086 # one requirement per word
   "$venv/bin/python" -m pip install -q $colcon_spec
+  if [ "$render" = "1" ]; then
+    render_spec="$(sed -n 's/^RENDER_REQUIRES = \["\(.*\)"\]$/\1/p' "$repo/setup.py")"
+    echo "[setup] installing the Blender renderer's extra ($render_spec, without its numpy<2 pin)"
+    "$venv/bin/python" -m pip install -q --no-deps "$render_spec"
+  fi
   echo "$want" > "$stamp"
 fi

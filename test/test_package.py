@@ -24,8 +24,9 @@ ROSDEP_KEYS = {"rclpy": "rclpy", "rcl_interfaces": "rcl_interfaces", "sensor_msg
 # imports with no rosdep key on every distro: pip installs them (setup.py's install_requires)
 PIP_ONLY = {"torch": "torch", "diffusers": "diffusers", "safetensors": "safetensors", "rosbags": "rosbags",
             "cyclonedds": "cyclonedds"}
-# imported only where an optional feature is used, with a message when missing
-OPTIONAL = {"timm", "onnx", "onnxruntime", "onnxscript"}
+# imported only where an optional feature is used, with a message when missing (bpy and its
+# _cycles: the Blender renderer, setup.py's extra "render")
+OPTIONAL = {"timm", "onnx", "onnxruntime", "onnxscript", "bpy", "_cycles"}
 
 
 def absolute_imports(path: pathlib.Path) -> list[str]:
@@ -133,6 +134,7 @@ def test_setup_installs_both_packages_and_ament_data_files(monkeypatch):
     assert data["share/cicld_ros"] == ["package.xml"]
     assert "share/cicld_ros/launch" in data and "share/cicld_ros/config" in data
     assert "pytest" in " ".join(dist["extras_require"]["test"])
+    assert dist["extras_require"]["render"] == ["bpy==4.5.*"]  # the Blender renderer, optional (GPL)
     # torch stays a range so a CUDA build the user installed first is kept.
     torch_req = [r for r in dist["install_requires"] if r.startswith("torch")]
     assert torch_req and "==" not in torch_req[0]

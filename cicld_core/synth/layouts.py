@@ -96,6 +96,20 @@ def cityscapes_instance_ids(label_ids: np.ndarray, instance_ids: np.ndarray) -> 
     return out
 
 
+def frame_files(out_root: str | os.PathLike, layout: str, split: str, index: int) -> list[Path]:
+    """Every file ``write_frame`` writes for frame ``index``: the image first, then the label
+    file a loader reads (labelTrainIds for Cityscapes), then the rest."""
+    root = Path(out_root)
+    image_path = root / image_relpath(layout, split, index)
+    if layout == "cityscapes":
+        city, stem = cityscapes_stem(split, index)
+        gt = root / "gtFine" / split / city
+        return [image_path] + [gt / f"{stem}_gtFine_{kind}.png" for kind in ("labelTrainIds", "labelIds", "color", "instanceIds")]
+    if layout == "gta5":
+        return [image_path, root / "labels" / image_path.name]
+    return [image_path, root / "GT" / "LABELS" / image_path.name, root / "GT" / "COLOR" / image_path.name]
+
+
 def write_frame(out_root: str | os.PathLike, layout: str, split: str, index: int, frame: "SynthFrame") -> Path:
     """Write one frame's image and labels in ``layout``; returns the image path."""
     root = Path(out_root)
