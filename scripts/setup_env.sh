@@ -10,7 +10,7 @@
 #   CICLD_VENV        venv folder (default: <repo>/.venv)
 #   CICLD_RENDER=1    also install the Blender renderer's optional extra (setup.py's RENDER_REQUIRES,
 #                     bpy, GPL, 373 MB, Python 3.11 only) without its declared dependencies: it pins
-#                     numpy<2, which would change the 2D generator's frames (docs/data.md, "Install")
+#                     numpy<2, which would change the 2D generator's frames (docs/data.md, "The Blender renderer")
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${CICLD_VENV:-$repo/.venv}"
