@@ -429,6 +429,20 @@ class Camera:
                 self.process.kill()
 
 
+def assert_stopped_cleanly(process: "Process", after: str, launched: bool = False) -> None:
+    """``process`` ends within 5 s of ``after`` (a signal), with status 0, no traceback and no
+    rclpy rosout error; under ``ros2 launch`` (``launched``) launch also says the node finished
+    cleanly."""
+    rc = process.wait_exit(5)
+    assert rc is not None, f"{process.name} still runs 5 s after {after}\n{process.tail()}"
+    output = process.output()
+    assert rc == 0, f"{process.name} ended with rc {rc} after {after}\n{process.tail()}"
+    assert "Traceback" not in output, process.tail(120)
+    assert "Failed to publish log message to rosout" not in output, process.tail(120)
+    if launched:
+        assert process.find(r"\[segment_node-1\]: process has finished cleanly"), process.tail()
+
+
 def serve(camera: Camera, listener: Listener, topic: str, outputs: list[str], timeout: float = ANSWER_TIMEOUT,
           **frame: Any) -> dict[str, Received]:
     """Publish one frame until every output topic in ``outputs`` carried an answer with its stamp.

@@ -55,9 +55,4 @@ def test_a_signal_to_the_running_node_ends_it_cleanly_within_5_s(stack, name):
     serve(camera, listener, camera_topic(name), outputs[name], encoding="rgb8", width=640, height=480,
           frame_id=name, sec=6000 + len(name))
     node.send_signal(SIGNALS[name])
-    rc = node.wait_exit(5)
-    assert rc is not None, f"the node still runs 5 s after {name}\n{node.tail()}"
-    output = node.output()
-    assert rc == 0, f"rc {rc} after {name}\n{node.tail()}"
-    assert "Traceback" not in output, node.tail(120)
-    assert "Failed to publish log message to rosout" not in output, node.tail(120)
+    ros_tier.assert_stopped_cleanly(node, name)
