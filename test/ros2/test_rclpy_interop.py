@@ -28,10 +28,12 @@ RCLPY_NODE_OUT = {name: f"/ddscam/segmentation/{name}" for name in OUTPUTS}
 DDS_NODE_OUT = {name: f"/rclcam/segmentation/{name}" for name in OUTPUTS}
 # The DDS-mode camera sends each frame once (best effort) into Fast DDS's 4 MiB UDP buffer:
 # 640x480 there (1920x1080 came through too, 4 of 4 runs, but a 6.2 MB burst into a 4 MiB buffer
-# depends on the machine's load). The rclpy camera's frames go into Cyclone's 64 MiB buffer and
-# are sent again until answered: 1920x1080 there.
+# depends on the machine's load). The rclpy camera's frames go into Cyclone's 64 MiB buffer, but
+# the DDS-mode node's masks come back at the camera's size into the Fast DDS listener's 4 MiB
+# buffer: at 1920x1080 one run in about six answered nothing within 90 s on a loaded machine, so
+# 640x480 both ways (1080p to the rclpy node is test_rclpy_launch.py's)
 WIDTH, HEIGHT = 640, 480
-RCLPY_CAMERA_SIZE = (1920, 1080)
+RCLPY_CAMERA_SIZE = (WIDTH, HEIGHT)
 
 
 def cyclone_env() -> dict[str, str]:
