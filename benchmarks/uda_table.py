@@ -65,6 +65,7 @@ CONFIG = REPO / "config/uda/synth_cicld.yaml"
 DEFAULT_DATA = REPO / "data/synth"
 CAMVID_CONFIG = REPO / "config/uda/synth_to_camvid.yaml"
 CAMVID_DATA = REPO / "data/synth_camvid"  # the generated source of the sim-to-real table
+CAMVID_BLENDER_DATA = REPO / "data/blender_camvid"  # the same, rendered by Blender (--renderer blender)
 CAMVID_SOURCE_SIZE = "256x192"  # CamVid's 4:3 (480x360) at about the scale of the generated benchmark
 
 
@@ -80,6 +81,7 @@ class Row:
 # The paper's routing includes its step 6: f_dis reads the denoised latent z0_hat, which carries
 # the domain, where eps_hat's regression target does not (measured: on eps_hat f_dis stays at chance).
 _PAPER = ("uda.mode=cicld", "uda.routing=paper", "uda.adversarial=3class", "uda.discriminator_input=z0_hat")
+_MIC = "uda.lambda_masked_consistency=1"  # MIC's weight; its mask ratio 0.7, blocks of 16 px at 256 px wide
 MAIN_ROWS: dict[str, Row] = {row.name: row for row in [
     Row("source_only", "source-only (no adaptation)", ("uda.mode=source_only",)),
     # DACS has no diffusion loss: its denoiser is untrained, so only K = 0 means anything
@@ -89,10 +91,15 @@ MAIN_ROWS: dict[str, Row] = {row.name: row for row in [
     Row("cicld_paper_first_pass", "CICLD, paper routing, conditioned on the first pass",
         (*_PAPER, "uda.condition_on=first_pass"), True),
     Row("cicld_paper_mix", "CICLD, paper routing, conditioned on a mix", (*_PAPER, "uda.condition_on=mix"), True),
+    # MIC's masked image consistency (cicld_core/uda/masked_consistency.py) composed with DACS and
+    # with the decoupled routing, the CICLD row that did best on CamVid from scratch and warm
+    Row("dacs_mic", "DACS + masked image consistency (MIC; K = 0)", ("uda.mode=dacs", "run.eval_steps=0", _MIC)),
+    Row("cicld_decoupled_mic", "CICLD, decoupled routing + masked image consistency",
+        ("uda.mode=cicld", "uda.routing=decoupled", "uda.adversarial=3class", _MIC), True),
     Row("target_oracle", "target oracle (target labels)", ("uda.mode=target_oracle",)),
 ]}
 PAPER_ROWS = ("cicld_paper_labels", "cicld_paper_first_pass", "cicld_paper_mix")
-CICLD_ROWS = ("cicld_decoupled", *PAPER_ROWS)
+CICLD_ROWS = ("cicld_decoupled", *PAPER_ROWS, "cicld_decoupled_mic")
 # ablations: applied on top of the best CICLD row's overrides (a key of both takes the ablation's value)
 ABLATIONS: dict[str, Row] = {row.name: row for row in [
     Row("no_conditioning", "ablation: conditioning off", ("model.conditioning=false",), True),
@@ -119,12 +126,15 @@ VARIANTS: dict[str, Row] = {row.name: row for row in [
 DERIVED = {"source_only_adabn": "source_only"}
 DERIVED_LABELS = {"source_only_adabn": "source-only + AdaBN (target BatchNorm statistics, no training)"}
 # table and plot order
-ORDER = ["source_only", "source_only_adabn", "dacs", *CICLD_ROWS, *ABLATIONS, "target_oracle"]
+ORDER = ["source_only", "source_only_adabn", "dacs", "dacs_mic", *CICLD_ROWS, *ABLATIONS, "target_oracle"]
 SPLITS = [("source", "source", "gta5", "train", 400, 1), ("target", "target", "cityscapes", "train", 400, 2),
           ("target", "target", "cityscapes", "val", 100, 3)]
 K0_FILE = "eval_k0.json"
 DATA_ROOTS = ("data.source.root=", "data.target.root=", "data.val.root=")
 DACS_MARGIN = 2.0  # goal: CICLD at default K beats DACS by this many points on the mean
+# the sim-to-real goals (camvid_goal_checks)
+CAMVID_SOURCE_ONLY_FLOOR, CAMVID_DACS_FLOOR = 20.0, 28.0
+ORACLE_LEARNS = 20.0  # a class the oracle learns: its mean IoU at least this
 K_MARGIN = 1.0  # goal: default K beats K = 0 by this many points on every seed
 
 
@@ -168,15 +178,27 @@ def run_name(name: str, seed: int, best: str | None) -> str:
     return f"{name}_on_{best}_s{seed}" if name in ABLATIONS else f"{name}_s{seed}"
 
 
-def prepare(data: Path, size: str, version: int = 2, camvid: bool = False) -> None:
+def prepare(data: Path, size: str, version: int = 2, camvid: bool = False, renderer: str = "2d",
+            samples: int = 8, workers: int = 1, source_seed: int = 1) -> None:
     """Generate the benchmark's data; ``version`` 1 is the first benchmark (the target differs in
     rendering only), 2 also changes the target's content (cicld_core/synth/styles.py). With
-    ``camvid`` only the labelled source is generated (500 frames): CamVid is the target."""
-    splits = [("source", "source", "gta5", "train", 500, 1)] if camvid else SPLITS
+    ``camvid`` only the labelled source is generated (500 frames): CamVid is the target.
+    ``renderer`` blender path-traces the same street layouts (the optional extra bpy), with
+    ``samples`` per pixel and ``workers`` Blender processes."""
+    splits = [("source", "source", "gta5", "train", 500, source_seed)] if camvid else SPLITS
     for folder, style, layout, split, num, seed in splits:
-        subprocess.run([sys.executable, "-m", "cicld_core.synth", "--out", str(data / folder), "--style", style,
-                        "--layout", layout, "--num", str(num), "--size", size, "--seed", str(seed),
-                        "--split", split, "--version", str(version)], check=True, cwd=REPO)
+        command = [sys.executable, "-m", "cicld_core.synth", "--out", str(data / folder), "--style", style,
+                   "--layout", layout, "--num", str(num), "--size", size, "--seed", str(seed),
+                   "--split", split, "--version", str(version)]
+        if renderer != "2d":
+            command += ["--renderer", renderer, "--samples", str(samples), "--workers", str(workers)]
+        subprocess.run(command, check=True, cwd=REPO)
+
+
+def source_renderer(data: Path) -> str:
+    """The renderer the source in ``data`` was made with (its synth_info.json; 2d when unsaid)."""
+    info = data / "source" / "synth_info.json"
+    return json.loads(info.read_text()).get("renderer", "2d") if info.is_file() else "2d"
 
 
 def final_eval(work_dir: Path) -> dict | None:
@@ -401,7 +423,8 @@ def adabn_one(seed: int, out: Path, batch_size: int = 4) -> None:
 
 
 # --------------------------------------------------------------------------- the table's arithmetic
-# A row's measurements: seed -> {"miou": default K, "miou_k0": K = 0 or None, "minutes": training or None}
+# A row's measurements: seed -> {"miou": default K, "miou_k0": K = 0 or None, "minutes": training or None,
+# "per_class_iou": class name -> IoU at default K}
 Measured = dict[str, dict[int, dict[str, Any]]]
 
 
@@ -444,6 +467,7 @@ def summarize(measured: Measured, best: str | None) -> dict[str, Any]:
                                "std": round(spread, 2)}
         if name in ABLATIONS:
             row["base"] = best
+        row.update(per_class(runs, seeds))
         minutes = [runs[s]["minutes"] for s in seeds if runs[s].get("minutes") is not None]
         row["minutes"] = minutes
         row["minutes_mean"] = round(statistics.mean(minutes), 1) if minutes else None
@@ -466,6 +490,18 @@ def summarize(measured: Measured, best: str | None) -> dict[str, Any]:
                 closed = (figures[name]["mean"] - figures["source_only"]["mean"]) / gap if gap else float("nan")
                 figures[key] = round(closed, 3)
     return figures
+
+
+def per_class(runs: dict[int, dict[str, Any]], seeds: list[int]) -> dict[str, Any]:
+    """Per-class IoU: the mean over the seeds that recorded it, and each seed's."""
+    recorded = [s for s in seeds if runs[s].get("per_class_iou")]
+    if not recorded:
+        return {}
+    classes = list(runs[recorded[0]]["per_class_iou"])
+    values = {c: [runs[s]["per_class_iou"].get(c) for s in recorded] for c in classes}
+    return {"per_class_iou": {c: round(statistics.mean(v for v in vs if v is not None), 2)
+                              for c, vs in values.items() if any(v is not None for v in vs)},
+            "per_class_iou_seeds": {str(s): runs[s]["per_class_iou"] for s in recorded}}
 
 
 def _versus(figures: dict, a: str, b: str) -> dict[str, Any] | None:
@@ -513,6 +549,64 @@ def goal_checks(figures: dict, seeds: list[int]) -> list[dict[str, str]]:
     return checks
 
 
+def camvid_goal_checks(figures: dict, seeds: list[int]) -> list[dict[str, str]]:
+    """The sim-to-real goals of the rendered-source issue, each PASS, FAIL or NOT MEASURED (a row
+    without every seed is never a PASS): source-only and DACS above a floor; in the best adapted
+    row by mean, every class the oracle learns (IoU >= ORACLE_LEARNS) at >= half the oracle's IoU;
+    the best CICLD row by mean >= DACS + DACS_MARGIN on every seed."""
+    checks = []
+
+    def complete(name: str) -> bool:
+        return name in figures and set(seeds) <= set(figures[name]["seeds"])
+
+    def add(goal: str, measured: bool, passed: bool, detail: str) -> None:
+        checks.append({"goal": goal, "status": ("PASS" if passed else "FAIL") if measured else "NOT MEASURED",
+                       "detail": detail})
+
+    for name, floor in (("source_only", CAMVID_SOURCE_ONLY_FLOOR), ("dacs", CAMVID_DACS_FLOOR)):
+        row = figures.get(name)
+        add(f"{name} >= {floor:g} mIoU on the mean", complete(name), bool(row) and row["mean"] >= floor,
+            f"{row['mean']:.2f} ± {row['std']:.2f}" if row else "not run")
+    adapted = [n for n in figures if isinstance(figures[n], dict) and "mean" in figures[n]
+               and n not in ("source_only", "target_oracle") and complete(n)]
+    oracle = (figures.get("target_oracle") or {}).get("per_class_iou") or {}
+    if adapted and oracle:
+        top = max(adapted, key=lambda n: figures[n]["mean"])
+        learnt = {c: v for c, v in oracle.items() if v >= ORACLE_LEARNS}
+        mine = figures[top].get("per_class_iou") or {}
+        short = [f"{c} {mine.get(c, 0):.1f} < {v / 2:.1f}" for c, v in learnt.items() if mine.get(c, 0) < v / 2]
+        add(f"in the best adapted row ({top}), every class the oracle learns (IoU >= {ORACLE_LEARNS:g}) at >= half "
+            "the oracle's IoU", complete("target_oracle"), not short,
+            "short: " + "; ".join(short) if short else f"all of {', '.join(learnt)}")
+    else:
+        add(f"in the best adapted row, every class the oracle learns at >= half the oracle's IoU", False, False,
+            "the oracle or an adapted row has not every seed")
+    cicld = [n for n in CICLD_ROWS if complete(n)]
+    if cicld and complete("dacs"):
+        top = max(cicld, key=lambda n: figures[n]["mean"])
+        result = figures[top]["vs_dacs"]
+        add(f"the best CICLD row ({top}) >= DACS + {DACS_MARGIN:g} on every seed", True,
+            result["min"] >= DACS_MARGIN, "per seed " + ", ".join(f"{d:+.2f}" for d in result["diffs"]))
+    else:
+        add(f"the best CICLD row >= DACS + {DACS_MARGIN:g} on every seed", False, False,
+            "DACS or a CICLD row has not every seed")
+    return checks
+
+
+def format_per_class(figures: dict) -> list[str]:
+    """Per-class IoU, mean over seeds, one line a row (the classes of the first row that has them)."""
+    names = [n for n in table_order(figures) if (figures.get(n) or {}).get("per_class_iou")]
+    if not names:
+        return []
+    classes = list(figures[names[0]]["per_class_iou"])
+    lines = ["", "Per-class IoU at default K (mean over seeds):", "",
+             "| row | " + " | ".join(classes) + " |", "|---|" + "---|" * len(classes)]
+    for name in names:
+        values = figures[name]["per_class_iou"]
+        lines.append(f"| {name} | " + " | ".join(f"{values[c]:.1f}" if c in values else "" for c in classes) + " |")
+    return lines
+
+
 def _cell(result: dict | None) -> str:
     if result is None:
         return ""
@@ -544,6 +638,7 @@ def format_table(figures: dict, checks: list[dict[str, str]], best_how: str) -> 
         for key, what in (("dacs_gap_closed", "DACS"), ("adabn_gap_closed", "Source-only + AdaBN (no training)")):
             if key in figures:
                 lines.append(f"{what} closes {100 * figures[key]:.0f} %.")
+    lines += format_per_class(figures)
     lines += ["", "Goals:"]
     lines += [f"- {c['status']}: {c['goal']}: {c['detail']}" for c in checks]
     return "\n".join(lines) + "\n"
@@ -561,6 +656,7 @@ def measure(out: Path, seeds: list[int], best: str | None) -> Measured:
                 continue
             measured.setdefault(name, {})[seed] = {
                 "miou": miou, "miou_k0": k0_miou(work_dir) if is_cicld(name) else None,
+                "per_class_iou": final_eval(work_dir).get("per_class_iou") or {},
                 "minutes": None if name in DERIVED else train_minutes(work_dir)}
     return measured
 
@@ -579,13 +675,14 @@ def build_table(out: Path, seeds: list[int], best: str | None = None, best_how: 
                 benchmark: str = "procedural source -> target") -> str:
     figures = summarize(measure(out, seeds, best), best)
     figures["benchmark"] = benchmark
-    checks = goal_checks(figures, seeds)
+    checks = goal_checks(figures, seeds) + (camvid_goal_checks(figures, seeds) if "CamVid" in benchmark else [])
     figures["best_chosen"], figures["goals"] = best_how, checks
     table = format_table(figures, checks, best_how)
     with atomic_path(out / "table.md") as tmp:
         tmp.write_text(table)
     write_json(out / "table.json", figures)
     plot(figures, out / "table.png")
+    plot_per_class(figures, out / "table_per_class.png")
     return table
 
 
@@ -633,12 +730,44 @@ def plot(figures: dict, path: Path) -> None:
         fig.savefig(tmp, dpi=120, format="png")
 
 
+def plot_per_class(figures: dict, path: Path) -> None:
+    """Per-class IoU (mean over seeds) as a grid: rows by method, classes across, the value in each cell."""
+    from matplotlib.figure import Figure
+
+    names = [n for n in table_order(figures) if (figures.get(n) or {}).get("per_class_iou")]
+    if not names:
+        return
+    classes = list(figures[names[0]]["per_class_iou"])
+    values = [[figures[n]["per_class_iou"].get(c, float("nan")) for c in classes] for n in names]
+    fig = Figure(figsize=(1.6 + 0.75 * len(classes), 0.9 + 0.42 * len(names)), layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(values, cmap="viridis", vmin=0, vmax=100, aspect="auto")
+    for y, row in enumerate(values):
+        for x, value in enumerate(row):
+            ax.text(x, y, f"{value:.0f}", ha="center", va="center", fontsize=7,
+                    color="white" if value < 55 else "black")
+    ax.set_xticks(range(len(classes)), classes, rotation=35, ha="right", fontsize=7)
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    ax.set_title(f"{figures.get('benchmark', '')}: per-class IoU (mean over seeds)", fontsize=9)
+    fig.colorbar(image, ax=ax, label="IoU")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prepare", action="store_true", help="generate the synthetic data and stop")
     parser.add_argument("--size", default="256x128", help="frame size for --prepare (default 256x128)")
     parser.add_argument("--data-version", type=int, choices=(1, 2), default=2,
                         help="benchmark version --prepare generates (default 2; 1 reproduces the first table)")
+    parser.add_argument("--renderer", choices=("2d", "blender"), default="2d",
+                        help="--prepare: the source's renderer (blender: path-traced, needs the optional extra bpy; "
+                             "default data folder with --camvid data/blender_camvid)")
+    parser.add_argument("--samples", type=int, default=8, help="--prepare --renderer blender: Cycles samples (default 8)")
+    parser.add_argument("--render-workers", type=int, default=2,
+                        help="--prepare --renderer blender: Blender processes side by side (default 2)")
+    parser.add_argument("--source-seed", type=int, default=1,
+                        help="--prepare with --camvid: the source's seed (default 1, the 2D table's)")
     parser.add_argument("--only", nargs="+", choices=[*ORDER, *VARIANTS],
                         help=f"run only these rows (the variants {', '.join(VARIANTS)} run only when named here)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
@@ -666,12 +795,15 @@ def main(argv: list[str] | None = None) -> None:
     if camvid is not None and not (camvid / "train").is_dir() and not args.table_only:
         parser.error(f"--camvid {camvid}: no train/ folder there (expected CamVid's SegNet layout: "
                      "train/, trainannot/, val/, valannot/)")
-    args.data = args.data or (DEFAULT_DATA if camvid is None else CAMVID_DATA)
+    args.data = args.data or (DEFAULT_DATA if camvid is None else CAMVID_BLENDER_DATA if args.renderer == "blender"
+                              else CAMVID_DATA)
     args.out = args.out or REPO / ("runs/uda_table" if camvid is None else "runs/uda_table_camvid")
-    benchmark = "procedural source -> target" if camvid is None else "procedural source -> CamVid (real)"
+    source = "Blender-rendered source" if source_renderer(args.data) == "blender" else "procedural source"
+    benchmark = f"{source} -> target" if camvid is None else f"{source} -> CamVid (real)"
     if args.prepare:
         prepare(args.data, CAMVID_SOURCE_SIZE if camvid is not None and args.size == "256x128" else args.size,
-                args.data_version, camvid=camvid is not None)
+                args.data_version, camvid=camvid is not None, renderer=args.renderer, samples=args.samples,
+                workers=args.render_workers, source_seed=args.source_seed)
         return
     selected = [n for n in args.only or ORDER if n not in DERIVED]
     if not args.table_only:

@@ -105,6 +105,11 @@ class UDAConfig:
     latent_consistency_max_strength: float = 0.5  # t drawn below this share of T
     # false: decode the noised latent scaled back, z_t / sqrt(abar_t), with no denoiser (the control)
     latent_consistency_denoise: bool = True
+    # Masked image consistency on the target (MIC; masked_consistency.py): the student on the
+    # augmented target with blocks blanked out, against the pseudo-labels of the clean image. 0: off.
+    lambda_masked_consistency: float = 0.0
+    masked_consistency_ratio: float = 0.7  # share of blocks blanked (MIC's 0.7)
+    masked_consistency_block: int = 16  # block side in pixels (MIC's 64 on 1024-wide frames)
 
 
 @dataclass
@@ -253,7 +258,7 @@ def validate(config: ExperimentConfig) -> ExperimentConfig:
 
 
 def uda_problems(uda: UDAConfig, run: RunConfig) -> list[str]:
-    """The routing, conditioning and discriminator keys of issue 16; the latent consistency keys of issue 25."""
+    """The routing, conditioning and discriminator keys of issue 16; the latent and masked consistency keys."""
     problems = []
     for key, value, options in (("routing", uda.routing, ROUTINGS), ("condition_on", uda.condition_on, CONDITION_ON),
                                 ("discriminator_input", uda.discriminator_input, DISCRIMINATOR_INPUTS)):
@@ -273,6 +278,12 @@ def uda_problems(uda: UDAConfig, run: RunConfig) -> list[str]:
     if not 0 < uda.latent_consistency_max_strength <= 1:
         problems.append(f"uda.latent_consistency_max_strength must be in (0, 1], "
                         f"got {uda.latent_consistency_max_strength}")
+    if uda.lambda_masked_consistency < 0:
+        problems.append(f"uda.lambda_masked_consistency must be at least 0, got {uda.lambda_masked_consistency}")
+    if not 0 <= uda.masked_consistency_ratio < 1:
+        problems.append(f"uda.masked_consistency_ratio must be in [0, 1), got {uda.masked_consistency_ratio}")
+    if uda.masked_consistency_block < 1:
+        problems.append(f"uda.masked_consistency_block must be at least 1 pixel, got {uda.masked_consistency_block}")
     if uda.mode == "dacs" and uda.lambda_latent_consistency > 0 and uda.latent_consistency_denoise:
         # nothing else trains the denoiser in DACS: the term would decode an untrained network's output
         problems.append("uda.mode=dacs trains no denoiser: with uda.lambda_latent_consistency > 0 set "

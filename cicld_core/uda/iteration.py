@@ -1,12 +1,15 @@
 """One CICLD training iteration (docs/design.md section 2, steps 1-9), as loss terms.
 
 ``adaptation_losses`` builds every term that updates E, D, eps_theta and f_mask, and
-returns the branches the discriminator step reads: steps 1-4 are shared, then
-``paper_losses`` or ``decoupled_losses`` (ROUTINGS) adds its routing's own; ``supervised_losses`` is the
-round-1 recipe on one labelled stream (source-only and target-oracle runs).
+returns the branches the discriminator step reads, in three layers: self-training (steps 1-3,
+DACS's and CICLD's alike), the method's own terms (METHODS: none for DACS; for CICLD steps 4-8,
+latent diffusion and then ``paper_losses`` or ``decoupled_losses``, ROUTINGS), and the target
+consistency terms any method composes (CONSISTENCY_TERMS: latent consistency, masked image
+consistency). ``supervised_losses`` is the round-1 recipe on one labelled stream (source-only
+and target-oracle runs).
 
-Terms by routing (``uda.routing``; ``uda.mode=dacs`` keeps only the two ``seg_`` terms, and
-``latent_consistency`` when it is on):
+Terms by routing (``uda.routing``; ``uda.mode=dacs`` keeps only the two ``seg_`` terms and the
+consistency terms that are on):
 
 | term | decoupled | paper |
 |---|---|---|
@@ -16,6 +19,7 @@ Terms by routing (``uda.routing``; ``uda.mode=dacs`` keeps only the two ``seg_``
 | adv | confusion on f_dis(eps_hat of ldm) or f_dis(z0_hat); E only with confusion_to_encoder | same |
 | dec_denoised | D (and E via skips) on latents of a frozen denoiser | - |
 | latent_consistency | target, lambda_latent_consistency > 0: E, D, eps_theta, f_mask (E, D without the denoiser) | same |
+| masked_consistency | target, lambda_masked_consistency > 0: E, D (masked_consistency.py) | same |
 """
 from __future__ import annotations
 
@@ -27,12 +31,13 @@ from ..model import (
     CICLD, MIXED, SOURCE, TARGET, DiffusionBranch, confusion_loss, latent_diffusion_loss, segmentation_loss,
 )
 from .adabn import target_batch_statistics
-from .classmix import classmix, colour_jitter, gaussian_blur
+from .classmix import Mixed, classmix, colour_jitter, gaussian_blur
 from .conditioning import condition_labels, first_pass_labels
 from .config import UDAConfig
 from .denoised_path import DenoisedBranch, denoise_with_gradients, rerun_detached
 from .latent_consistency import latent_consistency_loss
-from .teacher import pseudo_labels
+from .masked_consistency import masked_consistency_loss
+from .teacher import PseudoLabels, pseudo_labels
 
 DOMAIN_NAMES = {SOURCE: "source", MIXED: "mixed", TARGET: "target"}
 
@@ -97,14 +102,42 @@ class SharedSteps:
     branches: dict[int, DiffusionBranch]  # domain -> its latent diffusion branch (step 4)
 
 
+@dataclass
+class SelfTraining:
+    """What steps 1-3, shared by DACS and CICLD, leave for the method's own terms."""
+    pseudo: PseudoLabels  # the EMA model's labels of the clean target images
+    mixed: Mixed
+    encoded_source: object  # Encoded
+    encoded_mixed: object
+    logits_source: torch.Tensor  # 1/4-resolution plain-path logits
+    logits_mixed: torch.Tensor
+
+
 def adaptation_losses(model: CICLD, ema_model: CICLD, source_images: torch.Tensor, source_labels: torch.Tensor,
                       target_images: torch.Tensor, config: UDAConfig, mean: tuple[float, ...], std: tuple[float, ...],
                       generator: torch.Generator | None, cpu_generator: torch.Generator | None) -> StepLosses:
-    """Every term of one adaptation step under ``config.mode`` (cicld or dacs) and
-    ``config.routing`` (ROUTINGS: one function each after the shared steps 1-4). The decoupled
-    routing with label conditioning and eps_hat for f_dis draws the same random numbers in the
-    same order as round 1, so it is round 1 exactly."""
+    """Every term of one adaptation step: self-training (steps 1-3), the method's own terms
+    (METHODS: none for DACS, steps 4-8 for CICLD), then the target consistency terms any method
+    composes (CONSISTENCY_TERMS, each on when its weight is above 0). The decoupled routing with
+    label conditioning and eps_hat for f_dis draws the same random numbers in the same order as
+    round 1, so it is round 1 exactly."""
     out = StepLosses()
+    shared = self_training_terms(model, ema_model, source_images, source_labels, target_images, config, mean, std,
+                                 cpu_generator, out)
+    encoded_target = METHODS[config.mode](model, config, out, shared, source_labels, target_images, generator)
+    # last, so the other terms draw what they drew without them
+    target = TargetView(target_images, shared.pseudo, encoded_target, mean, std)
+    for name, weight, term in CONSISTENCY_TERMS:
+        if getattr(config, weight) > 0:
+            out.terms[name] = getattr(config, weight) * term(model, target, config, generator, cpu_generator)
+    return out
+
+
+def self_training_terms(model: CICLD, ema_model: CICLD, source_images: torch.Tensor, source_labels: torch.Tensor,
+                        target_images: torch.Tensor, config: UDAConfig, mean: tuple[float, ...],
+                        std: tuple[float, ...], cpu_generator: torch.Generator | None,
+                        out: StepLosses) -> SelfTraining:
+    """DACS's steps: pseudo-labels, ClassMix with strong augmentation, CE on source and mixed."""
     # 1. pseudo-labels from the EMA model
     with target_batch_statistics(ema_model, enabled=config.ema_bn_statistics == "target"):
         pseudo = pseudo_labels(ema_model, target_images, config.pseudo_label_threshold, config.ignore_top,
@@ -121,36 +154,70 @@ def adaptation_losses(model: CICLD, ema_model: CICLD, source_images: torch.Tenso
     logits_s, logits_m = model.decode(encoded_s.z0, encoded_s.skips), model.decode(encoded_m.z0, encoded_m.skips)
     out.terms["seg_source"] = segmentation_loss(logits_s, source_labels)
     out.terms["seg_mixed"] = segmentation_loss(logits_m, mixed.labels, mixed.pixel_weight)
-    if config.mode == "dacs":  # DACS: no diffusion, no adversarial term, nothing of them computed
-        if config.lambda_latent_consistency > 0:
-            add_latent_consistency(model, config, out, model.encode(target_images), pseudo, generator)
-        return out
-    # the target latent carries E's graph only where a term may reach E through it
+    return SelfTraining(pseudo, mixed, encoded_s, encoded_m, logits_s, logits_m)
+
+
+def no_more_terms(model: CICLD, config: UDAConfig, out: StepLosses, shared: SelfTraining,
+                  source_labels: torch.Tensor, target_images: torch.Tensor, generator: torch.Generator | None) -> None:
+    """DACS: no diffusion, no adversarial term, nothing of them computed; the target is not encoded."""
+    return None
+
+
+def cicld_terms(model: CICLD, config: UDAConfig, out: StepLosses, shared: SelfTraining,
+                source_labels: torch.Tensor, target_images: torch.Tensor, generator: torch.Generator | None):
+    """Steps 4-8: latent diffusion on the three branches, then the routing's own terms
+    (ROUTINGS). Returns E's output on the target, with its graph where a term may reach E through it."""
     with torch.set_grad_enabled((reads_z0_hat(config) and config.confusion_to_encoder)
                                 or config.lambda_latent_consistency > 0):
         encoded_t = model.encode(target_images)
-    encoded = {SOURCE: encoded_s, MIXED: encoded_m, TARGET: encoded_t}
+    encoded = {SOURCE: shared.encoded_source, MIXED: shared.encoded_mixed, TARGET: encoded_t}
     logits_t = None
     if config.condition_on != "labels":
         with torch.no_grad():
             logits_t = model.decode(encoded_t.z0, encoded_t.skips)
     conditions = branch_conditions(model, config, generator, {
-        SOURCE: (source_labels, logits_s), MIXED: (mixed.labels, logits_m), TARGET: (pseudo.labels, logits_t)})
+        SOURCE: (source_labels, shared.logits_source), MIXED: (shared.mixed.labels, shared.logits_mixed),
+        TARGET: (shared.pseudo.labels, logits_t)})
     # 4. latent diffusion on the three branches (z0 detached inside)
     branches = {domain: latent_diffusion_loss(model, encoded[domain].z0, conditions[domain], generator)
                 for domain in (SOURCE, MIXED, TARGET)}
     out.terms["ldm"] = config.lambda_ldm * torch.stack([b.loss for b in branches.values()]).mean()
-    shared = SharedSteps(out, source_labels, mixed.labels, mixed.pixel_weight, encoded, conditions, branches)
-    out = ROUTINGS[config.routing](model, config, shared, generator)
-    if config.lambda_latent_consistency > 0:  # last, so the other terms draw what they drew without it
-        add_latent_consistency(model, config, out, encoded_t, pseudo, generator)
-    return out
+    steps = SharedSteps(out, source_labels, shared.mixed.labels, shared.mixed.pixel_weight, encoded, conditions,
+                        branches)
+    ROUTINGS[config.routing](model, config, steps, generator)
+    return encoded_t
 
 
-def add_latent_consistency(model: CICLD, config: UDAConfig, out: StepLosses, encoded_t, pseudo,
-                           generator: torch.Generator | None) -> None:
-    out.terms["latent_consistency"] = config.lambda_latent_consistency * latent_consistency_loss(
-        model, encoded_t, pseudo, config, generator)
+# uda.mode -> the terms a method adds to self-training (source_only and target_oracle train
+# with supervised_losses instead)
+METHODS = {"dacs": no_more_terms, "cicld": cicld_terms}
+
+
+@dataclass
+class TargetView:
+    """The target batch as the consistency terms read it."""
+    images: torch.Tensor
+    pseudo: PseudoLabels
+    encoded: object | None  # E's output with its graph, when the method computed it
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+
+def latent_consistency_term(model: CICLD, target: TargetView, config: UDAConfig, generator: torch.Generator | None,
+                            cpu_generator: torch.Generator | None) -> torch.Tensor:
+    encoded = target.encoded if target.encoded is not None else model.encode(target.images)
+    return latent_consistency_loss(model, encoded, target.pseudo, config, generator)
+
+
+def masked_consistency_term(model: CICLD, target: TargetView, config: UDAConfig, generator: torch.Generator | None,
+                            cpu_generator: torch.Generator | None) -> torch.Tensor:
+    return masked_consistency_loss(model, target.images, target.pseudo, config, target.mean, target.std,
+                                   cpu_generator)
+
+
+# (term name, the config key weighing it, the term): composed by any self-training method, in this order
+CONSISTENCY_TERMS = (("latent_consistency", "lambda_latent_consistency", latent_consistency_term),
+                     ("masked_consistency", "lambda_masked_consistency", masked_consistency_term))
 
 
 def reads_z0_hat(config: UDAConfig) -> bool:
