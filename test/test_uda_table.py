@@ -295,3 +295,26 @@ def test_each_variant_trains_four_iterations(name, synth_root, tmp_path):
     train, evals = read_metrics(tmp_path / "metrics.jsonl")
     assert [r["iter"] for r in train] == [2, 4] and all("loss/latent_consistency" in r for r in train)
     assert evals[-1]["miou"] is not None and evals[-1]["steps"] == (0 if name == "dacs_latent_mic" else 1)
+
+
+# --------------------------------------------------------------------------- masked image consistency rows
+
+
+@pytest.mark.parametrize("name", ["dacs_mic", "cicld_decoupled_mic"])
+def test_the_masked_consistency_rows_are_their_base_rows_plus_the_term_and_train(name, synth_root, tmp_path):
+    from cicld_core.uda.config import load_config
+    from cicld_core.uda.metrics_log import read_metrics
+    from cicld_core.uda.trainer import Trainer
+
+    base = {"dacs_mic": "dacs", "cicld_decoupled_mic": "cicld_decoupled"}[name]
+    config = load_config(uda_table.CONFIG, uda_table.row_overrides(name, None))
+    base_config = load_config(uda_table.CONFIG, uda_table.row_overrides(base, None))
+    assert config.uda.lambda_masked_consistency == 1 and base_config.uda.lambda_masked_consistency == 0
+    assert config.uda.mode == base_config.uda.mode and config.uda.routing == base_config.uda.routing
+    assert uda_table.is_cicld(name) == uda_table.is_cicld(base)
+    overrides = uda_table.merge_overrides([*TINY_RUN, *tiny_overrides()], uda_table.data_roots(synth_root),
+                                          uda_table.row_overrides(name, None))
+    Trainer(load_config(uda_table.CONFIG, overrides), tmp_path, command="test").run()
+    train, evals = read_metrics(tmp_path / "metrics.jsonl")
+    assert [r["iter"] for r in train] == [2, 4] and all("loss/masked_consistency" in r for r in train)
+    assert evals[-1]["miou"] is not None
