@@ -126,6 +126,25 @@ class ConfusionMatrix:
             "per_class_iou": {CLASS_NAMES[c]: _percent(iou[c]) for c in classes},
         }
 
+    def where_pixels_go(self, protocol: int = 19, top: int = 3) -> dict[str, dict[str, float]]:
+        """Per true class of the protocol: the ``top`` classes its pixels are predicted as, in %
+        of the class's labelled pixels (itself included; "(ignore)" for predictions outside the
+        classes). Says what a low IoU is made of, e.g. Tree read as Building."""
+        if protocol == CAMVID_PROTOCOL:
+            camvid = self.camvid()
+            matrix, missed, names, classes = camvid.matrix, camvid.missed, CAMVID_CLASS_NAMES, range(len(CAMVID_CLASS_NAMES))
+        else:
+            matrix, missed, names, classes = self.matrix, self.missed, CLASS_NAMES, self._classes(protocol)
+        shares = {}
+        for truth in classes:
+            total = matrix[truth].sum() + missed[truth]
+            if not total:
+                continue
+            counts = {names[c]: int(matrix[truth, c]) for c in range(matrix.shape[1])} | {"(ignore)": int(missed[truth])}
+            ranked = sorted(((n, k) for n, k in counts.items() if k), key=lambda item: -item[1])[:top]
+            shares[names[truth]] = {n: round(100.0 * k / total, 2) for n, k in ranked}
+        return shares
+
 
 def _percent(value: float) -> float | None:
     return None if np.isnan(value) else round(100.0 * float(value), 4)

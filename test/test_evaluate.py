@@ -190,6 +190,9 @@ def test_protocol_16_reports_16_classes(cityscapes, checkpoint, tmp_path, capsys
     report = json.loads(out.read_text())
     assert report["protocol"] == 16 and len(report["per_class_iou"]) == 16 and report["images"] == 2
     assert "terrain" not in report["per_class_iou"]
+    # what each class's pixels are read as, per true class of the protocol, each row at most 100 %
+    assert set(report["where_pixels_go"]) <= set(report["per_class_iou"]) and report["where_pixels_go"]
+    assert all(0 < sum(row.values()) <= 100.01 for row in report["where_pixels_go"].values())
     table = capsys.readouterr().out
     assert "mIoU (16 classes)" in table
     assert [line.split()[-1] for line in table.splitlines() if line.startswith("terrain")] == ["-"]

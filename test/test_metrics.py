@@ -56,3 +56,23 @@ def test_bad_shapes_and_ids_raise():
         metric.update(np.zeros((2, 2)), np.zeros((2, 3)))
     with pytest.raises(ValueError, match="outside"):
         metric.update(np.zeros(2), np.array([0, 7]))
+
+
+def test_where_pixels_go_ranks_each_true_class_by_what_it_is_predicted_as():
+    from cicld_core.labels import CLASS_NAMES
+
+    vegetation, building, road, terrain = (CLASS_NAMES.index(n) for n in ("vegetation", "building", "road", "terrain"))
+    # 10 vegetation pixels: 6 read as building, 3 as vegetation, 1 as ignore; 2 terrain pixels read as road
+    target = np.array([vegetation] * 10 + [terrain] * 2 + [road])
+    prediction = np.array([building] * 6 + [vegetation] * 3 + [255] + [road] * 2 + [road])
+    metric = ConfusionMatrix()
+    metric.update(prediction, target)
+    shares = metric.where_pixels_go(19)
+    assert shares["vegetation"] == {"building": 60.0, "vegetation": 30.0, "(ignore)": 10.0}
+    assert list(shares["vegetation"]) == ["building", "vegetation", "(ignore)"]  # largest first
+    assert "sky" not in shares  # no labelled pixels: no row
+    assert metric.where_pixels_go(19, top=1)["vegetation"] == {"building": 60.0}
+    # CamVid's protocol merges first: vegetation and terrain are both Tree
+    camvid = metric.where_pixels_go(11)
+    assert camvid["Tree"] == {"Building": 50.0, "Tree": 25.0, "Road": pytest.approx(16.67)}
+    assert camvid["Road"] == {"Road": 100.0}

@@ -81,7 +81,8 @@ def report(args: argparse.Namespace, metric: ConfusionMatrix, images: int, devic
     """ConfusionMatrix.summary plus what it takes to reproduce the figures."""
     arguments = {key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()
                  if key != "sampling"}
-    return metric.summary(args.protocol) | measured_with(args.checkpoint, input_size, args.sampling, device) | {
+    return metric.summary(args.protocol) | {"where_pixels_go": metric.where_pixels_go(args.protocol)} | measured_with(
+        args.checkpoint, input_size, args.sampling, device) | {
         "dataset": args.dataset, "split": args.split, "images": images, "arguments": arguments,
     }
 
