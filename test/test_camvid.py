@@ -445,8 +445,9 @@ def test_the_camvid_checkpoint_says_what_it_is():
 
 @pytest.mark.skipif(not CAMVID, reason="CICLD_CAMVID is not set: no CamVid copy on this machine")
 def test_the_camvid_checkpoint_reaches_its_documented_miou_on_camvid_val():
-    model, _ = load_model(SHIPPED_CAMVID)
+    model, metadata = load_model(SHIPPED_CAMVID)
+    run = metadata["provenance"]["config"]["run"]  # scored as its run scored it: K, strength, seed
     dataset = build_dataset("camvid", CAMVID, "val", transform=eval_transform(model.config))
-    summary = evaluate_model(model, dataset, steps=2, strength=0.5, seed=0, progress=False,
-                             input_size=(256, 192)).summary(CAMVID_PROTOCOL)
+    summary = evaluate_model(model, dataset, steps=run["eval_steps"], strength=run["eval_strength"], seed=run["seed"],
+                             progress=False, input_size=(256, 192)).summary(CAMVID_PROTOCOL)
     assert summary["miou"] == pytest.approx(SHIPPED_CAMVID_MIOU, abs=SHIPPED_CAMVID_TOLERANCE)
