@@ -40,6 +40,16 @@ CamVid's 4:3 aspect). CamVid is CC BY-NC 4.0: it is read from DIR, never copied.
     .venv/bin/python benchmarks/uda_table.py --camvid DIR --prepare
     .venv/bin/python benchmarks/uda_table.py --camvid DIR --jobs 2 --best cicld_paper_mix \
         --only source_only dacs cicld_decoupled cicld_paper_mix target_oracle
+
+The rendered source (issue 33): the same street layouts path-traced by Blender (the optional extra
+bpy), and two more rows, MIC's masked image consistency composed with DACS (dacs_mic) and with the
+decoupled routing (cicld_decoupled_mic). With --camvid the table also checks the sim-to-real goals
+and gives per-class IoU for every row (table.md, table_per_class.png).
+
+    .venv/bin/python benchmarks/uda_table.py --camvid DIR --prepare --renderer blender --source-seed 0
+    .venv/bin/python benchmarks/uda_table.py --camvid DIR --data data/blender_camvid --out runs/uda_table_blender \
+        --jobs 2 --set run.threads=1 --only source_only dacs dacs_mic cicld_decoupled cicld_decoupled_mic \
+        target_oracle cicld_paper_mix
 """
 from __future__ import annotations
 
@@ -773,7 +783,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=None, help="runs and table (default runs/uda_table)")
     parser.add_argument("--data", type=Path, default=None,
-                        help="generated data (default data/synth; with --camvid data/synth_camvid)")
+                        help="generated data (default data/synth; with --camvid data/synth_camvid, or "
+                             "data/blender_camvid with --renderer blender)")
     parser.add_argument("--camvid", type=Path, default=None, metavar="DIR",
                         help="the sim-to-real table: CamVid (SegNet layout: train/, trainannot/, val/, valannot/) "
                              "as the target, scored on its val split with protocol 11 (default --out "
