@@ -661,12 +661,12 @@ def measure(out: Path, seeds: list[int], best: str | None) -> Measured:
             continue
         for seed in seeds:
             work_dir = out / run_name(name, seed, best)
-            miou = final_miou(work_dir)
-            if miou is None:
+            record = final_eval(work_dir)  # metrics.jsonl read once per run
+            if record is None:
                 continue
             measured.setdefault(name, {})[seed] = {
-                "miou": miou, "miou_k0": k0_miou(work_dir) if is_cicld(name) else None,
-                "per_class_iou": final_eval(work_dir).get("per_class_iou") or {},
+                "miou": record["miou"], "miou_k0": k0_miou(work_dir) if is_cicld(name) else None,
+                "per_class_iou": record.get("per_class_iou") or {},
                 "minutes": None if name in DERIVED else train_minutes(work_dir)}
     return measured
 

@@ -47,6 +47,13 @@ def classmix(source_images: torch.Tensor, source_labels: torch.Tensor, target_im
     )
 
 
+def strong_augmentation(images: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...], jitter: float,
+                        blur: bool, generator: torch.Generator | None = None) -> torch.Tensor:
+    """DACS's strong augmentation: colour jitter, then (when ``blur``) a random Gaussian blur."""
+    images = colour_jitter(images, mean, std, jitter, generator)
+    return gaussian_blur(images, generator) if blur else images
+
+
 def colour_jitter(images: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...], strength: float,
                   generator: torch.Generator | None = None) -> torch.Tensor:
     """Random brightness, contrast and saturation per image (in 0..1 RGB, then renormalised)."""

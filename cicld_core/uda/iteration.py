@@ -31,7 +31,7 @@ from ..model import (
     CICLD, MIXED, SOURCE, TARGET, DiffusionBranch, confusion_loss, latent_diffusion_loss, segmentation_loss,
 )
 from .adabn import target_batch_statistics
-from .classmix import Mixed, classmix, colour_jitter, gaussian_blur
+from .classmix import Mixed, classmix, strong_augmentation
 from .conditioning import condition_labels, first_pass_labels
 from .config import UDAConfig
 from .denoised_path import DenoisedBranch, denoise_with_gradients, rerun_detached
@@ -127,9 +127,9 @@ def adaptation_losses(model: CICLD, ema_model: CICLD, source_images: torch.Tenso
     encoded_target = METHODS[config.mode](model, config, out, shared, source_labels, target_images, generator)
     # last, so the other terms draw what they drew without them
     target = TargetView(target_images, shared.pseudo, encoded_target, mean, std)
-    for name, weight, term in CONSISTENCY_TERMS:
-        if getattr(config, weight) > 0:
-            out.terms[name] = getattr(config, weight) * term(model, target, config, generator, cpu_generator)
+    for name, weight_key, term in CONSISTENCY_TERMS:
+        if (weight := getattr(config, weight_key)) > 0:
+            out.terms[name] = weight * term(model, target, config, generator, cpu_generator)
     return out
 
 
@@ -145,9 +145,7 @@ def self_training_terms(model: CICLD, ema_model: CICLD, source_images: torch.Ten
     out.stats["pseudo_weight"] = pseudo.confident_share.mean().item()
     # 2. ClassMix, then the strong augmentation of the mixed image
     mixed = classmix(source_images, source_labels, target_images, pseudo.labels, pseudo.pixel_weight, cpu_generator)
-    mixed_images = colour_jitter(mixed.images, mean, std, config.color_jitter, cpu_generator)
-    if config.blur:
-        mixed_images = gaussian_blur(mixed_images, cpu_generator)
+    mixed_images = strong_augmentation(mixed.images, mean, std, config.color_jitter, config.blur, cpu_generator)
     # 3. segmentation on source and mixed; the 1/4-resolution logits are also the first pass
     # inference conditions on (segmentation_loss upsamples them as decode(size=) would)
     encoded_s, encoded_m = model.encode(source_images), model.encode(mixed_images)

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ..model import CICLD, segmentation_loss
-from .classmix import colour_jitter, gaussian_blur
+from .classmix import strong_augmentation
 from .config import UDAConfig
 from .teacher import PseudoLabels
 
@@ -38,9 +38,7 @@ def masked_target_images(images: torch.Tensor, config: UDAConfig, mean: tuple[fl
                          std: tuple[float, ...], generator: torch.Generator | None) -> torch.Tensor:
     """The student's input: the target images under DACS's strong augmentation, then blanked
     blocks set to 0 in normalised space (the dataset's mean colour), as MIC masks them."""
-    augmented = colour_jitter(images, mean, std, config.color_jitter, generator)
-    if config.blur:
-        augmented = gaussian_blur(augmented, generator)
+    augmented = strong_augmentation(images, mean, std, config.color_jitter, config.blur, generator)
     batch, _, height, width = images.shape
     keep = block_mask(batch, height, width, config.masked_consistency_block, config.masked_consistency_ratio,
                       generator, images.device)
