@@ -141,16 +141,12 @@ def label_info(class_names: list[str], header: Header) -> LabelInfo:
     )
 
 
-def input_qos(params: NodeParams) -> dict[str, Any]:
-    """Return the sensor subscriptions' QoS, as a transport's subscribe takes it."""
-    return {"reliable": params.input_reliability == "reliable", "depth": params.input_depth,
-            "transient_local": params.input_durability == "transient_local"}
-
-
-def output_qos(params: NodeParams) -> dict[str, Any]:
-    """Return the outputs' QoS, as a transport's publisher takes it."""
-    return {"reliable": params.output_reliability == "reliable", "depth": params.output_depth,
-            "transient_local": params.output_durability == "transient_local"}
+def stream_qos(params: NodeParams, side: str) -> dict[str, Any]:
+    """Return the QoS of the sensor subscriptions (side "input") or of the outputs ("output"),
+    as a transport's subscribe and publisher take it."""
+    return {"reliable": getattr(params, f"{side}_reliability") == "reliable",
+            "depth": getattr(params, f"{side}_depth"),
+            "transient_local": getattr(params, f"{side}_durability") == "transient_local"}
 
 
 def milliseconds(value: float) -> str:
@@ -258,7 +254,7 @@ class SegmentationNode:
                 c.name: transport.publisher(
                     c.output_topic or painted_topic(c.image_topic, params.output_namespace),
                     POINTCLOUD2,
-                    **output_qos(params),
+                    **stream_qos(params, "output"),
                 )
                 for c in painting.cameras
             },
@@ -287,7 +283,7 @@ class SegmentationNode:
                 given[camera],
                 kind,
                 lambda msg, c=camera: self.on_message(c, msg),
-                **input_qos(params),
+                **stream_qos(params, "input"),
             )
             for camera, kind in self.inputs.items()
         }
@@ -296,14 +292,14 @@ class SegmentationNode:
                 given[c.lidar_topic],
                 POINTCLOUD2,
                 lambda msg, n=c.name: self.on_cloud(n, msg),
-                **input_qos(params),
+                **stream_qos(params, "input"),
             )
             if c.camera_info_topic:
                 self.subscriptions[c.camera_info_topic] = transport.subscribe(
                     given[c.camera_info_topic],
                     CAMERA_INFO,
                     lambda msg, n=c.name: self.painter.on_camera_info(n, msg),
-                    **input_qos(params),
+                    **stream_qos(params, "input"),
                 )
 
     def _resolve(self, name: str) -> str:
@@ -325,6 +321,11 @@ class SegmentationNode:
         """
         return (getattr(self.transport, "node_name", None) or NODE_FQN).lstrip("/")
 
+    @property
+    def class_names(self) -> list[str]:
+        """Return the checkpoint's class names: value i of the class mask is class_names[i]."""
+        return list(self.metadata.get("class_names") or [])
+
     def _publish_label_info(self, params: NodeParams) -> dict[str, Publisher]:
         """
         Publish each camera's class map once, latched (transient local), for late joiners too.
@@ -332,10 +333,7 @@ class SegmentationNode:
         Where the ROS install has no vision_msgs/LabelInfo (vision_msgs before 4.1.0) the node
         says so and runs without it.
         """
-        message = label_info(
-            list(self.metadata.get("class_names") or []),
-            Header(Time.from_seconds(self.clock()), ""),
-        )
+        message = label_info(self.class_names, Header(Time.from_seconds(self.clock()), ""))
         publishers = {}
         for camera in self.inputs:
             try:
@@ -368,7 +366,7 @@ class SegmentationNode:
         if publisher is None or self._label_frame_ids.get(camera) == header.frame_id:
             return
         self._label_frame_ids[camera] = header.frame_id
-        publisher.publish(label_info(list(self.metadata.get("class_names") or []), header))
+        publisher.publish(label_info(self.class_names, header))
 
     def _load_model(self, params: NodeParams):
         if not params.checkpoint:
@@ -410,7 +408,7 @@ class SegmentationNode:
             for output in OUTPUTS:
                 if output.enabled(params) and output.name not in publishers:
                     publishers[output.name] = self.transport.publisher(
-                        topics[output.name], IMAGE, **output_qos(params)
+                        topics[output.name], IMAGE, **stream_qos(params, "output")
                     )
 
     # -- processing -------------------------------------------------------------------------
