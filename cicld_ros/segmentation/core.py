@@ -142,8 +142,11 @@ def label_info(class_names: list[str], header: Header) -> LabelInfo:
 
 
 def stream_qos(params: NodeParams, side: str) -> dict[str, Any]:
-    """Return the QoS of the sensor subscriptions (side "input") or of the outputs ("output"),
-    as a transport's subscribe and publisher take it."""
+    """
+    Return the QoS of one side of the node, as a transport's subscribe and publisher take it.
+
+    side "input" is the sensor subscriptions, "output" the published masks and images.
+    """
     return {"reliable": getattr(params, f"{side}_reliability") == "reliable",
             "depth": getattr(params, f"{side}_depth"),
             "transient_local": getattr(params, f"{side}_durability") == "transient_local"}
